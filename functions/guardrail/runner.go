@@ -1,0 +1,134 @@
+package guardrail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alert"
+)
+
+// Result is what a guardrail's Evaluate returns: the outcome and, unless the
+// outcome is a no-op, the alert to send.
+type Result struct {
+	Outcome Outcome
+	Alert   *alert.Message
+}
+
+// Guardrail is implemented by each guardrail package.
+type Guardrail interface {
+	Spec() Spec
+	// Evaluate observes, decides and (in remediate mode) acts on one event.
+	// A non-nil error means the work is unfinished: the Result still carries
+	// the failure alert. Errors marked Terminal are not retried.
+	Evaluate(ctx context.Context, ev *cloudtrail.Event) (Result, error)
+}
+
+// Runner is the common path of every guardrail Lambda: parse, evaluate,
+// alert, log one decision line, classify the error.
+type Runner struct {
+	g      Guardrail
+	alerts alert.Publisher // nil: no alerts are sent
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewRunner wires a guardrail to its publisher and logger. A nil publisher
+// sends no alert (Outcome.Alerted stays false).
+func NewRunner(g Guardrail, alerts alert.Publisher, log *slog.Logger) *Runner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{g: g, alerts: alerts, log: log, now: time.Now}
+}
+
+// Handle processes one raw EventBridge event. The returned error is nil for
+// success and for terminal problems (bad input, resources gone); it is
+// non-nil, and wraps the cause, when a retry could succeed.
+func (r *Runner) Handle(ctx context.Context, raw []byte) (Outcome, error) {
+	start := r.now()
+	spec := r.g.Spec()
+	ev, err := cloudtrail.Parse(raw)
+	if err != nil {
+		out := Outcome{Guardrail: spec.ID, Action: ActionNone, Reason: "rejected: " + err.Error(), Findings: []string{}, Error: err.Error()}
+		r.logOutcome(ctx, out, start, err)
+		return out, Terminal(err)
+	}
+	res, err := r.g.Evaluate(ctx, ev)
+	out := res.Outcome
+	out.Guardrail = spec.ID
+	if out.EventID == "" {
+		out.EventID = ev.EventID()
+	}
+	if out.EventName == "" {
+		out.EventName = ev.Name()
+	}
+	if out.Action == "" {
+		out.Action = ActionNone
+	}
+	if out.Findings == nil {
+		out.Findings = []string{}
+	}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	if res.Alert != nil && r.alerts != nil {
+		if perr := r.alerts.Publish(ctx, *res.Alert); perr != nil {
+			// The alert is the product: without it the invocation failed,
+			// even if the remediation held. The log keeps the alert text.
+			r.log.ErrorContext(ctx, "alert not delivered", "subject", res.Alert.Subject(), "text", res.Alert.Text(), "error", perr.Error())
+			err = errors.Join(err, perr)
+			out.Error = err.Error()
+		} else {
+			out.Alerted = true
+		}
+	}
+	r.logOutcome(ctx, out, start, err)
+	return out, err
+}
+
+func (r *Runner) logOutcome(ctx context.Context, out Outcome, start time.Time, err error) {
+	level := slog.LevelInfo
+	switch {
+	case err != nil && IsTerminal(err):
+		level = slog.LevelWarn
+	case err != nil:
+		level = slog.LevelError
+	}
+	r.log.Log(ctx, level, "decision",
+		"guardrail", out.Guardrail,
+		"event_id", out.EventID,
+		"event_name", out.EventName,
+		"account", out.Account,
+		"region", out.Region,
+		"resource", out.Resource,
+		"actor", out.Actor,
+		"action", out.Action,
+		"reason", out.Reason,
+		"mode", string(out.Mode),
+		"mode_source", out.ModeSource,
+		"severity", string(out.Severity),
+		"findings", out.Findings,
+		"alerted", out.Alerted,
+		"error", out.Error,
+		"terminal", err != nil && IsTerminal(err),
+		"duration_ms", r.now().Sub(start).Milliseconds(),
+	)
+}
+
+// LambdaHandler adapts the runner to aws-lambda-go: terminal problems end the
+// invocation successfully (they are logged, and retrying cannot help);
+// anything else is returned so Lambda retries and then sends the event to the
+// on-failure destination.
+func (r *Runner) LambdaHandler() func(ctx context.Context, raw json.RawMessage) error {
+	return func(ctx context.Context, raw json.RawMessage) error {
+		_, err := r.Handle(ctx, raw)
+		if err != nil && IsTerminal(err) {
+			return nil
+		}
+		return err
+	}
+}

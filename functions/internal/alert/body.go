@@ -1,0 +1,90 @@
+package alert
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Body builds a plain-text email body: paragraphs, titled sections with
+// aligned fields, and commands to copy. Values are cleaned and bounded.
+type Body struct {
+	b strings.Builder
+}
+
+// MaxField bounds any single value in a body.
+const MaxField = 512
+
+// Para adds a paragraph (already composed from cleaned parts by the caller).
+func (b *Body) Para(format string, args ...any) {
+	b.gap()
+	b.b.WriteString(wrap(Clean(fmt.Sprintf(format, cleanArgs(args)...), 4*MaxField), 78, ""))
+	b.b.WriteByte('\n')
+}
+
+// Section starts a titled block.
+func (b *Body) Section(title string) {
+	b.gap()
+	b.b.WriteString(title)
+	b.b.WriteByte('\n')
+}
+
+// Field adds "  label: value" under the current section; empty values are skipped.
+func (b *Body) Field(label, value string) {
+	value = Clean(value, MaxField)
+	if value == "" {
+		return
+	}
+	fmt.Fprintf(&b.b, "  %-13s %s\n", label+":", value)
+}
+
+// Line adds an indented line of text.
+func (b *Body) Line(format string, args ...any) {
+	b.b.WriteString(wrap(Clean(fmt.Sprintf(format, cleanArgs(args)...), 4*MaxField), 78, "  "))
+	b.b.WriteByte('\n')
+}
+
+// Command adds a command to copy, on its own indented line, never wrapped.
+func (b *Body) Command(cmd string) {
+	fmt.Fprintf(&b.b, "    %s\n", Clean(cmd, 2*MaxField))
+}
+
+// String is the finished body.
+func (b *Body) String() string { return b.b.String() }
+
+func (b *Body) gap() {
+	if b.b.Len() > 0 {
+		b.b.WriteByte('\n')
+	}
+}
+
+func cleanArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			out[i] = Clean(s, MaxField)
+		} else {
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// wrap breaks s at spaces so lines stay under width runes.
+func wrap(s string, width int, indent string) string {
+	words := strings.Fields(s)
+	var lines []string
+	line := indent
+	for _, w := range words {
+		if utf8.RuneCountInString(line)+utf8.RuneCountInString(w)+1 > width && strings.TrimSpace(line) != "" {
+			lines = append(lines, strings.TrimRight(line, " "))
+			line = indent
+		}
+		if strings.TrimSpace(line) != "" {
+			line += " "
+		}
+		line += w
+	}
+	lines = append(lines, strings.TrimRight(line, " "))
+	return strings.Join(lines, "\n")
+}
