@@ -92,7 +92,7 @@ func decide(in Input) Decision {
 		}
 	}
 	if in.Mode != guardrail.ModeRemediate {
-		return Decision{Notify, guardrail.SeverityCritical, "NOT cancelled (alert mode)",
+		return Decision{Notify, guardrail.SeverityCritical, "NOT cancelled",
 			"the key is pending deletion and this account runs the guardrail in alert mode, so kmsguard did not cancel it"}
 	}
 	return Decision{Cancel, guardrail.SeverityCritical, "cancelled",

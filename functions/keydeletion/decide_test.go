@@ -18,11 +18,11 @@ func TestDecide(t *testing.T) {
 	pending := key(kmstypes.KeyStatePendingDeletion, cust, nil)
 	allow := Settings{AllowedPrincipals: []string{"arn:aws:iam::*:role/KeyRetirement", "arn:aws:sts::111122223333:assumed-role/Break?Glass/*"}}
 	tests := []struct {
-		name       string
-		in         Input
-		want       Action
-		severity   guardrail.Severity
-		reasonHas  string
+		name      string
+		in        Input
+		want      Action
+		severity  guardrail.Severity
+		reasonHas string
 	}{
 		{"native deletion is too late", Input{EventName: EventKeyDeleted}, Notify, guardrail.SeverityCritical, "cannot be recovered"},
 		{"key gone", Input{EventName: EventScheduleKeyDeletion, Observed: Observed{}}, Ignore, "", "does not exist"},

@@ -246,8 +246,10 @@ func TestHandle_Cases(t *testing.T) {
 			action: "none", state: kmstypes.KeyStateEnabled,
 		},
 		{
-			name:   "AWS managed key: skipped without reading tags",
-			setup:  func(f *fakeKMS, _ *fakeClients) { f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil).meta.KeyManager = kmstypes.KeyManagerTypeAws },
+			name: "AWS managed key: skipped without reading tags",
+			setup: func(f *fakeKMS, _ *fakeClients) {
+				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil).meta.KeyManager = kmstypes.KeyManagerTypeAws
+			},
 			action: "none", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
@@ -259,7 +261,7 @@ func TestHandle_Cases(t *testing.T) {
 			name:   "kill switch: alert only, no writes",
 			modes:  guardrail.ModeConfig{KillSwitch: true, Default: guardrail.ModeRemediate},
 			setup:  func(f *fakeKMS, _ *fakeClients) { f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil) },
-			action: "none", alerts: 1, verdict: "NOT cancelled (alert mode)", state: kmstypes.KeyStatePendingDeletion,
+			action: "none", alerts: 1, verdict: "NOT cancelled", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name: "eventual consistency: EnableKey retried until the key settles",

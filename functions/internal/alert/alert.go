@@ -107,15 +107,22 @@ func Clean(s string, max int) string {
 	return truncate(strings.TrimSpace(b.String()), max)
 }
 
-// CleanText is Clean for multi-line text: newlines stay, other control and
-// format characters become spaces.
+// CleanText is Clean for multi-line text: newlines and the spacing of each
+// line stay, other control and format characters become spaces.
 func CleanText(s string, max int) string {
-	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
-	for i, l := range lines {
-		indent := len(l) - len(strings.TrimLeft(l, " "))
-		lines[i] = strings.Repeat(" ", indent) + Clean(l, len(l)+1)
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteRune(r)
+		case r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
 	}
-	return truncate(strings.Join(lines, "\n"), max)
+	return truncate(b.String(), max)
 }
 
 func truncate(s string, max int) string {

@@ -69,6 +69,14 @@ func NewProvider(base aws.Config, hubAccount, sessionName string) *Provider {
 	}
 }
 
+// WithSession returns a provider with its own cache that names its
+// assumed-role sessions sessionName, so CloudTrail shows which guardrail acted.
+func (p *Provider) WithSession(sessionName string) *Provider {
+	q := NewProvider(p.base, p.hubAccount, sessionName)
+	q.stsFor = p.stsFor
+	return q
+}
+
 // HubAccount is the account whose credentials are used without assumption.
 func (p *Provider) HubAccount() string { return p.hubAccount }
 

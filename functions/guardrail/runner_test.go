@@ -1,0 +1,125 @@
+package guardrail_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alert"
+)
+
+type stubGuardrail struct {
+	res guardrail.Result
+	err error
+}
+
+func (s stubGuardrail) Spec() guardrail.Spec {
+	return guardrail.Spec{ID: patterns.KeyDeletion, Rules: patterns.ForGuardrail(patterns.KeyDeletion), Actions: []string{"kms:DescribeKey"}, ExemptionTag: "kmsguard:x", DefaultMode: guardrail.ModeAlert}
+}
+func (s stubGuardrail) Evaluate(context.Context, *cloudtrail.Event) (guardrail.Result, error) {
+	return s.res, s.err
+}
+
+type pub struct {
+	n   int
+	err error
+}
+
+func (p *pub) Publish(context.Context, alert.Message) error { p.n++; return p.err }
+
+func decisionLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", l)
+		}
+		if m["msg"] == "decision" {
+			lines = append(lines, m)
+		}
+	}
+	return lines
+}
+
+func TestRunner(t *testing.T) {
+	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
+	msg := &alert.Message{Severity: "CRITICAL", Guardrail: "key-deletion", Account: "111122223333", Region: "eu-west-1", Action: "x", Verdict: "v", Body: "b"}
+	transient := errors.New("throttled")
+	tests := []struct {
+		name      string
+		raw       []byte
+		g         stubGuardrail
+		pubErr    error
+		wantErr   bool
+		terminal  bool
+		lambdaErr bool
+		published int
+		alerted   bool
+		level     string
+	}{
+		{"no-op", raw, stubGuardrail{res: guardrail.Result{Outcome: guardrail.Outcome{Reason: "fine"}}}, nil, false, false, false, 0, false, "INFO"},
+		{"alert", raw, stubGuardrail{res: guardrail.Result{Alert: msg}}, nil, false, false, false, 1, true, "INFO"},
+		{"bad input is terminal", []byte(`{"detail":`), stubGuardrail{}, nil, true, true, false, 0, false, "WARN"},
+		{"transient failure is retried and still alerts", raw, stubGuardrail{res: guardrail.Result{Alert: msg}, err: transient}, nil, true, false, true, 1, true, "ERROR"},
+		{"terminal failure is not retried", raw, stubGuardrail{err: guardrail.Terminal(errors.New("forged"))}, nil, true, true, false, 0, false, "WARN"},
+		{"alert not delivered is retried", raw, stubGuardrail{res: guardrail.Result{Alert: msg}}, errors.New("sns down"), true, false, true, 1, false, "ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := &pub{err: tt.pubErr}
+			r := guardrail.NewRunner(tt.g, p, slog.New(slog.NewJSONHandler(&buf, nil)))
+			out, err := r.Handle(context.Background(), tt.raw)
+			if (err != nil) != tt.wantErr || (err != nil && guardrail.IsTerminal(err) != tt.terminal) {
+				t.Fatalf("err = %v (terminal %v)", err, guardrail.IsTerminal(err))
+			}
+			if p.n != tt.published || out.Alerted != tt.alerted {
+				t.Errorf("published %d alerted %v", p.n, out.Alerted)
+			}
+			if out.Guardrail != "key-deletion" || out.Action == "" || out.Findings == nil {
+				t.Errorf("outcome not completed: %+v", out)
+			}
+			lines := decisionLines(t, &buf)
+			if len(lines) != 1 {
+				t.Fatalf("%d decision lines, want 1", len(lines))
+			}
+			if lines[0]["level"] != tt.level {
+				t.Errorf("level %v, want %s", lines[0]["level"], tt.level)
+			}
+			p2 := &pub{err: tt.pubErr}
+			lerr := guardrail.NewRunner(tt.g, p2, nil).LambdaHandler()(context.Background(), tt.raw)
+			if (lerr != nil) != tt.lambdaErr {
+				t.Errorf("lambda error = %v, want error %v", lerr, tt.lambdaErr)
+			}
+		})
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	ok := stubGuardrail{}.Spec()
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := ok
+	bad.Actions = []string{"kms:*"}
+	bad.ExemptionTag = "skip"
+	bad.DefaultMode = "enforce"
+	err := bad.Validate()
+	for _, want := range []string{"kms:*", "exemption tag", "default mode"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v lacks %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package guardrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Environment variables of every guardrail Lambda. Infra sets them; the
+// runtime reads them once at cold start.
+const (
+	// EnvTopicARN is the SNS topic alerts go to.
+	EnvTopicARN = "KMSGUARD_TOPIC_ARN"
+	// EnvHubAccount is the account the Lambda runs in; events from it are
+	// handled with the Lambda's own role instead of the remediator role.
+	EnvHubAccount = "KMSGUARD_HUB_ACCOUNT"
+	// EnvConfig is the runtime configuration as JSON (RuntimeConfig).
+	EnvConfig = "KMSGUARD_CONFIG"
+)
+
+// RuntimeConfig is what a guardrail reads at cold start: modes and each
+// guardrail's own settings, keyed by guardrail id.
+type RuntimeConfig struct {
+	Modes      ModeConfig                 `json:"modes"`
+	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
+}
+
+// ParseRuntimeConfig decodes and validates a runtime configuration. Empty
+// input is the default configuration.
+func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, error) {
+	var c RuntimeConfig
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return RuntimeConfig{}, fmt.Errorf("kmsguard configuration: %w", err)
+	}
+	var problems []string
+	if err := c.Modes.Validate(guardrailIDs); err != nil {
+		problems = append(problems, err.Error())
+	}
+	known := map[string]bool{}
+	for _, id := range guardrailIDs {
+		known[id] = true
+	}
+	var ids []string
+	for id := range c.Guardrails {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if !known[id] {
+			problems = append(problems, fmt.Sprintf("guardrails.%s: unknown guardrail; known: %s", id, strings.Join(guardrailIDs, ", ")))
+		}
+	}
+	if len(problems) > 0 {
+		return RuntimeConfig{}, fmt.Errorf("kmsguard configuration:\n%s", strings.Join(problems, "\n"))
+	}
+	return c, nil
+}
+
+// FixedMode forces one mode everywhere (`kmsguard replay --mode`).
+type FixedMode struct {
+	Mode   Mode
+	Source string
+}
+
+// Resolve returns the fixed mode.
+func (f FixedMode) Resolve(string, string, Mode) ResolvedMode {
+	return ResolvedMode{f.Mode, f.Source}
+}

@@ -1,0 +1,167 @@
+// Package hub is the runtime every guardrail Lambda and the kmsguard CLI
+// share: it loads the configuration and AWS credentials once, and builds a
+// Runner for any guardrail in the catalog.
+package hub
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alert"
+	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/keydeletion"
+)
+
+// Specs lists every guardrail, in a stable order. Infra builds from it and
+// meta-tests walk it.
+func Specs() []guardrail.Spec {
+	return []guardrail.Spec{keydeletion.Spec()}
+}
+
+// IDs lists the guardrail ids of Specs.
+func IDs() []string {
+	var ids []string
+	for _, s := range Specs() {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// Options configure Load. FromEnv fills them the way a Lambda is configured.
+type Options struct {
+	// ConfigJSON is the RuntimeConfig; empty means defaults.
+	ConfigJSON []byte
+	// TopicARN is where alerts go; empty sends none.
+	TopicARN string
+	// HubAccount is the account whose credentials are used directly;
+	// empty asks STS who the caller is.
+	HubAccount string
+	// Mode, when set, overrides every mode decision.
+	Mode guardrail.Mode
+	// AWS is the base SDK config; nil loads the default chain.
+	AWS *aws.Config
+	// Log receives the decision lines; nil picks the Lambda logger in
+	// Lambda and JSON on stderr elsewhere.
+	Log *slog.Logger
+}
+
+// FromEnv reads the Lambda environment.
+func FromEnv() Options {
+	return Options{
+		ConfigJSON: []byte(os.Getenv(guardrail.EnvConfig)),
+		TopicARN:   os.Getenv(guardrail.EnvTopicARN),
+		HubAccount: os.Getenv(guardrail.EnvHubAccount),
+	}
+}
+
+// Hub holds what is built once per process.
+type Hub struct {
+	cfg      guardrail.RuntimeConfig
+	modes    guardrail.ModeLookup
+	provider *awsenv.Provider
+	alerts   alert.Publisher
+	log      *slog.Logger
+	base     aws.Config
+}
+
+// Load builds the hub runtime. Errors name what is misconfigured.
+func Load(ctx context.Context, o Options) (*Hub, error) {
+	log := o.Log
+	if log == nil {
+		if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+			log = lambdacontext.NewLogger()
+		} else {
+			log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		}
+	}
+	cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, IDs())
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{cfg: cfg, modes: cfg.Modes, log: log}
+	if o.Mode != "" {
+		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {
+			return nil, err
+		}
+		h.modes = guardrail.FixedMode{Mode: o.Mode, Source: "command line"}
+	}
+	if o.AWS != nil {
+		h.base = *o.AWS
+	} else {
+		opts := []func(*config.LoadOptions) error{}
+		if os.Getenv("AWS_MAX_ATTEMPTS") == "" {
+			// Throttling and 5xx are retried with backoff before the
+			// invocation fails.
+			opts = append(opts, config.WithRetryMaxAttempts(6))
+		}
+		if h.base, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+	}
+	hubAccount := o.HubAccount
+	if hubAccount == "" {
+		id, err := sts.NewFromConfig(h.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("find the hub account (set %s to skip this call): %w", guardrail.EnvHubAccount, err)
+		}
+		hubAccount = aws.ToString(id.Account)
+	}
+	if !guardrail.ValidAccountID(hubAccount) {
+		return nil, fmt.Errorf("%s=%q is not a 12-digit account id", guardrail.EnvHubAccount, hubAccount)
+	}
+	// The session name tells CloudTrail readers which guardrail acted.
+	h.provider = awsenv.NewProvider(h.base, hubAccount, "kmsguard")
+	if o.TopicARN != "" {
+		region, err := arnRegion(o.TopicARN)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", guardrail.EnvTopicARN, err)
+		}
+		c := h.base.Copy()
+		c.Region = region
+		h.alerts = alert.NewSNS(sns.NewFromConfig(c), o.TopicARN)
+	}
+	return h, nil
+}
+
+func arnRegion(arn string) (string, error) {
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || !awsenv.ValidRegion(parts[3]) {
+		return "", fmt.Errorf("%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+	}
+	return parts[3], nil
+}
+
+// HubAccount is the account the hub acts in without assuming a role.
+func (h *Hub) HubAccount() string { return h.provider.HubAccount() }
+
+// Runner builds the runner of one guardrail.
+func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
+	g, err := h.guardrail(id)
+	if err != nil {
+		return nil, err
+	}
+	return guardrail.NewRunner(g, h.alerts, h.log), nil
+}
+
+func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
+	raw := h.cfg.Guardrails[id]
+	switch id {
+	case keydeletion.Spec().ID:
+		s, err := keydeletion.ParseSettings(raw)
+		if err != nil {
+			return nil, err
+		}
+		return keydeletion.New(h.provider.WithSession("kmsguard-"+id), h.modes, s), nil
+	}
+	return nil, fmt.Errorf("unknown guardrail %q; known: %s", id, strings.Join(IDs(), ", "))
+}
