@@ -1,0 +1,346 @@
+// Package hub builds the kmsguard hub stack: the central event bus, one Go
+// Lambda per guardrail with its rules, log group, role and dead-letter queue,
+// the encrypted alert topic and the alarms. Everything is derived from the
+// guardrail specs in functions/hub.
+package hub
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+)
+
+// BusName is the hub event bus that spokes forward to.
+const BusName = "kmsguard"
+
+// TopicName is the alert topic.
+const TopicName = "kmsguard-alerts"
+
+// Props configure the hub stack.
+type Props struct {
+	awscdk.StackProps
+	// Specs are the guardrails to deploy (functions/hub.Specs()).
+	Specs []guardrail.Spec
+	// AssetDir holds <guardrail-id>.zip, each a zip with the bootstrap binary.
+	AssetDir string
+	// AlertEmails get one subscription each (one confirmation per address).
+	AlertEmails []string
+	// OrganizationID, when set, lets every account of the organization put
+	// events on the hub bus and scopes role assumption to the organization.
+	OrganizationID string
+	// RuntimeConfigJSON is guardrail.RuntimeConfig as JSON for the Lambdas.
+	RuntimeConfigJSON string
+	// LogRetention of the Lambda log groups; zero means one year.
+	LogRetention awslogs.RetentionDays
+}
+
+// accountLevelActions are IAM actions with no resource type: they can only be
+// granted on "*". Every other action is scoped to the account's keys.
+var accountLevelActions = map[string]bool{
+	"kms:ListAliases": true,
+	"kms:ListKeys":    true,
+	"kms:CreateKey":   true,
+}
+
+// SplitActions separates a spec's actions into key-scoped and account-level
+// ones, each sorted.
+func SplitActions(actions []string) (keyScoped, accountLevel []string) {
+	for _, a := range actions {
+		if accountLevelActions[a] {
+			accountLevel = append(accountLevel, a)
+		} else {
+			keyScoped = append(keyScoped, a)
+		}
+	}
+	sort.Strings(keyScoped)
+	sort.Strings(accountLevel)
+	return keyScoped, accountLevel
+}
+
+// NewStack builds the hub stack.
+func NewStack(scope constructs.Construct, id string, props *Props) awscdk.Stack {
+	if props == nil {
+		props = &Props{}
+	}
+	sp := props.StackProps
+	if sp.Description == nil {
+		sp.Description = jsii.String("kmsguard hub: guardrail Lambdas, event bus and alerts for KMS keys and CloudWatch Logs encryption")
+	}
+	sp.AnalyticsReporting = jsii.Bool(false)
+	stack := awscdk.NewStack(scope, &id, &sp)
+	account, region := stack.Account(), stack.Region()
+
+	key := hubKey(stack, account, region)
+	topic := alertTopic(stack, key, account, props.AlertEmails)
+	alarmAction := awscloudwatchactions.NewSnsAction(topic)
+
+	bus := awsevents.NewEventBus(stack, jsii.String("Bus"), &awsevents.EventBusProps{EventBusName: jsii.String(BusName)})
+	if props.OrganizationID != "" {
+		awsevents.NewCfnEventBusPolicy(stack, jsii.String("BusOrgPolicy"), &awsevents.CfnEventBusPolicyProps{
+			EventBusName: bus.EventBusName(),
+			StatementId:  jsii.String("OrganizationPutEvents"),
+			Statement: map[string]any{
+				"Sid":       "OrganizationPutEvents",
+				"Effect":    "Allow",
+				"Principal": "*",
+				"Action":    "events:PutEvents",
+				"Resource":  bus.EventBusArn(),
+				"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": props.OrganizationID}},
+			},
+		})
+	}
+
+	// Events the bus could not deliver to a Lambda land here.
+	deliveryDLQ := encryptedQueue(stack, "DeliveryDLQ", key)
+	queueAlarm(stack, "DeliveryDLQAlarm", deliveryDLQ, "kmsguard hub bus could not deliver events to a guardrail Lambda: inspect the kmsguard delivery DLQ", alarmAction)
+
+	retention := props.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_ONE_YEAR
+	}
+	var ruleARNs []*string
+	for _, spec := range props.Specs {
+		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, props, key, topic, bus, deliveryDLQ, retention, alarmAction)...)
+	}
+	// EventBridge may only send to the delivery DLQ from our rules.
+	if len(ruleARNs) > 0 {
+		deliveryDLQ.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("EventBridgeDeadLetters"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("sqs:SendMessage"),
+			Resources:  &[]*string{deliveryDLQ.QueueArn()},
+			Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ruleARNs}},
+		}))
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("AlertTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("EventBusArn"), &awscdk.CfnOutputProps{Value: bus.EventBusArn()})
+	return stack
+}
+
+// hubKey encrypts the topic, the queues and the log groups. AWS services
+// that write to them get only what they need, from this account.
+func hubKey(stack awscdk.Stack, account, region *string) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String("HubKey"), &awskms.KeyProps{
+		Alias:             jsii.String("alias/kmsguard/hub"),
+		Description:       jsii.String("kmsguard hub: encrypts the alert topic, dead-letter queues and Lambda logs"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	for _, svc := range []string{"events.amazonaws.com", "cloudwatch.amazonaws.com"} {
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("Allow" + strings.Split(svc, ".")[0]),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(svc), nil)},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}},
+		}), jsii.Bool(false))
+	}
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchLogs"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("logs."), region, jsii.String(".amazonaws.com")}), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":logs:"), region, jsii.String(":"), account, jsii.String(":*")}),
+		}},
+	}), jsii.Bool(false))
+	return key
+}
+
+func alertTopic(stack awscdk.Stack, key awskms.Key, account *string, emails []string) awssns.Topic {
+	topic := awssns.NewTopic(stack, jsii.String("AlertTopic"), &awssns.TopicProps{
+		TopicName:   jsii.String(TopicName),
+		DisplayName: jsii.String("kmsguard"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}},
+	}))
+	for _, e := range emails {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+	return topic
+}
+
+func encryptedQueue(stack constructs.Construct, id string, key awskms.Key) awssqs.Queue {
+	return awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+}
+
+func queueAlarm(scope constructs.Construct, id string, q awssqs.Queue, description string, action awscloudwatch.IAlarmAction) {
+	alarm := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String(description),
+		Metric:             q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	alarm.AddAlarmAction(action)
+}
+
+// guardrailFunction builds one guardrail: role, log group, Lambda, on-failure
+// DLQ and alarms, and one rule on the hub bus per trigger. It returns the
+// rule ARNs.
+func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, key awskms.Key, topic awssns.Topic, bus awsevents.EventBus, deliveryDLQ awssqs.Queue, retention awslogs.RetentionDays, alarmAction awscloudwatch.IAlarmAction) []*string {
+	scope := constructs.NewConstruct(stack, jsii.String(camel(spec.ID)))
+	account := stack.Account()
+
+	role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+		// A fixed name: the event patterns exclude calls made by it, so the
+		// guardrail never reacts to its own remediation in the hub account.
+		RoleName:    jsii.String(patterns.HubRoleName(spec.ID)),
+		Description: jsii.String("kmsguard " + spec.ID + " guardrail Lambda"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	keyScoped, accountLevel := SplitActions(spec.Actions)
+	if len(keyScoped) > 0 {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("GuardrailKeyActions"),
+			Actions:   jsii.Strings(keyScoped...),
+			Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":kms:*:"), account, jsii.String(":key/*")})},
+		}))
+	}
+	if len(accountLevel) > 0 {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("GuardrailAccountActions"),
+			Actions:   jsii.Strings(accountLevel...),
+			Resources: jsii.Strings("*"),
+		}))
+	}
+	assume := &awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AssumeRemediatorRole"),
+		Actions:   jsii.Strings("sts:AssumeRole"),
+		Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::*:role/" + patterns.RemediatorRoleName)})},
+	}
+	if props.OrganizationID != "" {
+		assume.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": props.OrganizationID}}
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(assume))
+
+	logGroup := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+		EncryptionKey: key,
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteOwnLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{logGroup.LogGroupArn(), awscdk.Fn_Join(jsii.String(""), &[]*string{logGroup.LogGroupArn(), jsii.String(":log-stream:*")})},
+	}))
+
+	failures := encryptedQueue(scope, "FailureDLQ", key)
+	queueAlarm(scope, "FailureDLQAlarm", failures, "kmsguard "+spec.ID+": an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.", alarmAction)
+
+	env := map[string]*string{
+		guardrail.EnvTopicARN:   topic.TopicArn(),
+		guardrail.EnvHubAccount: account,
+	}
+	if props.RuntimeConfigJSON != "" {
+		env[guardrail.EnvConfig] = jsii.String(props.RuntimeConfigJSON)
+	}
+	fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName:          jsii.String("kmsguard-" + spec.ID),
+		Description:           jsii.String(truncate(spec.Summary, 256)),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetDir, spec.ID+".zip")), nil),
+		Role:                  role,
+		MemorySize:            jsii.Number(256),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(60)),
+		LogGroup:              logGroup,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		Environment:           &env,
+		EnvironmentEncryption: key,
+		RetryAttempts:         jsii.Number(2),
+		MaxEventAge:           awscdk.Duration_Hours(jsii.Number(6)),
+		OnFailure:             awslambdadestinations.NewSqsDestination(failures),
+	})
+	topic.GrantPublish(role)
+
+	errorsAlarm := awscloudwatch.NewAlarm(scope, jsii.String("ErrorsAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String("kmsguard " + spec.ID + ": the Lambda failed; Lambda retries, then the event goes to the failure DLQ. Check the function's logs."),
+		Metric:             fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	errorsAlarm.AddAlarmAction(alarmAction)
+
+	var ruleARNs []*string
+	for _, r := range spec.Rules {
+		rule := awsevents.NewCfnRule(scope, jsii.String(camel(r.Name)), &awsevents.CfnRuleProps{
+			Name:         jsii.String("kmsguard-" + r.Name),
+			Description:  jsii.String(r.Description),
+			EventBusName: bus.EventBusName(),
+			EventPattern: map[string]any(r.Pattern),
+			State:        jsii.String("ENABLED"),
+			Targets: &[]any{&awsevents.CfnRule_TargetProperty{
+				Id:  jsii.String("guardrail"),
+				Arn: fn.FunctionArn(),
+				RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+					MaximumRetryAttempts:     jsii.Number(185),
+					MaximumEventAgeInSeconds: jsii.Number(86400),
+				},
+				DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: deliveryDLQ.QueueArn()},
+			}},
+		})
+		awslambda.NewCfnPermission(scope, jsii.String(camel(r.Name)+"Invoke"), &awslambda.CfnPermissionProps{
+			Action:       jsii.String("lambda:InvokeFunction"),
+			FunctionName: fn.FunctionName(),
+			Principal:    jsii.String("events.amazonaws.com"),
+			SourceArn:    rule.AttrArn(),
+		})
+		ruleARNs = append(ruleARNs, rule.AttrArn())
+	}
+	return ruleARNs
+}
+
+// camel turns "key-deletion" into "KeyDeletion" for construct ids.
+func camel(id string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(id, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
