@@ -93,7 +93,7 @@ func decide(in Input) Decision {
 	}
 	if in.Mode != guardrail.ModeRemediate {
 		return Decision{Notify, guardrail.SeverityCritical, "NOT cancelled",
-			"the key is pending deletion and this account runs the guardrail in alert mode, so kmsguard did not cancel it"}
+			"the key is pending deletion and the guardrail runs in alert mode for this account, so kmsguard did not cancel it"}
 	}
 	return Decision{Cancel, guardrail.SeverityCritical, "cancelled",
 		"the key was scheduled for deletion without an exemption tag or an allow-listed caller"}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/internal/moto"
+	"github.com/kmsguard/kmsguard/internal/sandbox"
+)
+
+var srv *moto.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	srv, err = moto.Start(context.Background())
+	if err != nil {
+		println("CLI tests need the moto server:", err.Error())
+		os.Exit(1)
+	}
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeEvent(t *testing.T, raw []byte) string {
+	p := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// useMoto points the CLI's AWS environment at the test server.
+func useMoto(t *testing.T, endpoint, topic string) {
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv(guardrail.EnvHubAccount, sandbox.HubAccount)
+	t.Setenv(guardrail.EnvTopicARN, topic)
+	t.Setenv(guardrail.EnvConfig, "")
+}
+
+func pendingKey(t *testing.T, sb *sandbox.Hub) string {
+	ctx := context.Background()
+	id, err := sb.CreateKey(ctx, fixtures.Account, sandbox.KeySpec{Alias: "alias/cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := sb.KMS(ctx, fixtures.Account)
+	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestReplay_Contract(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, sb.TopicARN)
+
+	// alert mode: handled, nothing written.
+	id := pendingKey(t, sb)
+	event := writeEvent(t, fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw, id, "", ""))
+	code, stdout, stderr := runCLI(t, "replay", "--mode", "alert", event)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"guardrail", "event_id", "account", "region", "resource", "action", "reason", "mode", "findings", "alerted"} {
+		if _, ok := out[k]; !ok {
+			t.Errorf("outcome lacks %q", k)
+		}
+	}
+	if out["action"] != "none" || out["mode"] != "alert" || out["alerted"] != true || out["mode_source"] != "command line" {
+		t.Errorf("alert-mode outcome %v", out)
+	}
+	if s, _ := sb.KeyState(context.Background(), fixtures.Account, id); s != "PendingDeletion" {
+		t.Errorf("--mode alert changed the key: %s", s)
+	}
+
+	// configured (default) mode: remediated.
+	code, stdout, stderr = runCLI(t, "replay", event)
+	if code != exitOK || !strings.Contains(stdout, `"cancel-deletion,enable-key"`) {
+		t.Fatalf("exit %d, %s\n%s", code, stdout, stderr)
+	}
+	if s, _ := sb.KeyState(context.Background(), fixtures.Account, id); s != "Enabled" {
+		t.Errorf("key is %s", s)
+	}
+	alerts, err := sb.Alerts(context.Background())
+	if err != nil || len(alerts) != 2 {
+		t.Errorf("%d alerts (%v), want 2", len(alerts), err)
+	}
+}
+
+func TestReplay_BadInput(t *testing.T) {
+	useMoto(t, srv.URL, "")
+	cases := map[string][]string{
+		"no file":         {"replay"},
+		"missing file":    {"replay", filepath.Join(t.TempDir(), "nope.json")},
+		"not json":        {"replay", writeEvent(t, []byte("hello"))},
+		"matches nothing": {"replay", writeEvent(t, fixtures.Get("none/schedule-key-deletion-failed").Raw)},
+		"bad mode":        {"replay", "--mode", "enforce", writeEvent(t, fixtures.Get("key-deletion/disable-key").Raw)},
+		"bad config":      {"replay", "--config", writeEvent(t, []byte(`{"modes":{"default":"x"}}`)), writeEvent(t, fixtures.Get("key-deletion/disable-key").Raw)},
+		"unknown command": {"frobnicate"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			if code, _, stderr := runCLI(t, args...); code != exitBadInput || stderr == "" {
+				t.Errorf("exit %d, stderr %q; want %d with a message", code, stderr, exitBadInput)
+			}
+		})
+	}
+}
+
+func TestReplay_FailureExitsOne(t *testing.T) {
+	// Nothing listens on this port: every AWS call fails.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	useMoto(t, dead, "")
+	code, stdout, stderr := runCLI(t, "replay", writeEvent(t, fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw))
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailed, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `"error"`) {
+		t.Errorf("outcome does not carry the error: %s", stdout)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "demo")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"Key state after ScheduleKeyDeletion: PendingDeletion",
+		"Subject: [kmsguard] CRITICAL key-deletion: alias/payments 111122223333 eu-west-1 — cancelled",
+		"Key state after kmsguard: Enabled",
+		`"action": "none"`,
+		"— NOT cancelled",
+		"Key state in alert mode (left for you to decide): PendingDeletion",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}

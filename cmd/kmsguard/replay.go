@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
+)
+
+func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mode := fs.String("mode", "", "force this mode for every account: remediate or alert (default: the configured modes)")
+	configFile := fs.String("config", "", "runtime configuration file (JSON: modes and guardrail settings)")
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "kmsguard replay: give exactly one EVENT.json (or - for standard input)")
+		return exitBadInput
+	}
+	raw, err := readInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", err)
+		return exitBadInput
+	}
+	if _, err := cloudtrail.Parse(raw); err != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", err)
+		return exitBadInput
+	}
+	id, rule, ok, err := patterns.Select(raw)
+	if err != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", err)
+		return exitBadInput
+	}
+	if !ok {
+		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, a call by kmsguard's own roles, or an event kmsguard does not watch)")
+		return exitBadInput
+	}
+	opts := hub.FromEnv()
+	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
+	opts.Mode = guardrail.Mode(*mode)
+	if *configFile != "" {
+		if opts.ConfigJSON, err = os.ReadFile(*configFile); err != nil {
+			fmt.Fprintln(stderr, "kmsguard replay:", err)
+			return exitBadInput
+		}
+	}
+	h, err := hub.Load(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", err)
+		return exitBadInput
+	}
+	r, err := h.Runner(id)
+	if err != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", err)
+		return exitBadInput
+	}
+	fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", rule, id)
+	out, err := r.Handle(ctx, raw)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if perr := enc.Encode(out); perr != nil {
+		fmt.Fprintln(stderr, "kmsguard replay:", perr)
+		return exitFailed
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case guardrail.IsTerminal(err):
+		return exitBadInput
+	default:
+		return exitFailed
+	}
+}
+
+// maxInput bounds what replay reads: an EventBridge event is at most 256 KB.
+const maxInput = cloudtrail.MaxEventBytes + 1
+
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxInput))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, errors.New("the event is empty")
+	}
+	return b, nil
+}

@@ -1,0 +1,243 @@
+// Package sandbox stages a kmsguard hub and member accounts in a moto server:
+// the alert topic with a queue standing in for the email inbox, the hub rules
+// (rendered from events/patterns) delivering to a queue standing in for the
+// Lambda trigger, and KMS clients for any account. The integration tests and
+// `kmsguard demo` share it.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/internal/moto"
+)
+
+// HubAccount is the account the sandbox hub lives in (moto's default).
+const HubAccount = moto.DefaultAccount
+
+// Hub is the staged hub.
+type Hub struct {
+	Server   *moto.Server
+	Region   string
+	Config   aws.Config
+	TopicARN string
+
+	inbox, trigger string
+	sqs            *sqs.Client
+	eb             *eventbridge.Client
+}
+
+// NewHub resets the server and stages the hub: topic, inbox queue
+// subscribed to it, and one rule per guardrail trigger delivering to the
+// trigger queue.
+func NewHub(ctx context.Context, srv *moto.Server, region string) (*Hub, error) {
+	if err := srv.Reset(); err != nil {
+		return nil, err
+	}
+	cfg, err := srv.Config(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{Server: srv, Region: region, Config: cfg, sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg)}
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("kmsguard-alerts")})
+	if err != nil {
+		return nil, fmt.Errorf("create topic: %w", err)
+	}
+	h.TopicARN = aws.ToString(topic.TopicArn)
+	if h.inbox, err = h.queue(ctx, "inbox"); err != nil {
+		return nil, err
+	}
+	inboxARN, err := h.queueARN(ctx, h.inbox)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sns.NewFromConfig(cfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(inboxARN)}); err != nil {
+		return nil, fmt.Errorf("subscribe inbox: %w", err)
+	}
+	if h.trigger, err = h.queue(ctx, "trigger"); err != nil {
+		return nil, err
+	}
+	triggerARN, err := h.queueARN(ctx, h.trigger)
+	if err != nil {
+		return nil, err
+	}
+	for _, rules := range patterns.All() {
+		for _, r := range rules {
+			if _, err := h.eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("kmsguard-" + r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
+				return nil, fmt.Errorf("put rule %s: %w", r.Name, err)
+			}
+			if _, err := h.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("kmsguard-" + r.Name), Targets: []ebtypes.Target{{Id: aws.String("trigger"), Arn: aws.String(triggerARN)}}}); err != nil {
+				return nil, fmt.Errorf("put target %s: %w", r.Name, err)
+			}
+		}
+	}
+	return h, nil
+}
+
+func (h *Hub) queue(ctx context.Context, name string) (string, error) {
+	q, err := h.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return aws.ToString(q.QueueUrl), nil
+}
+
+func (h *Hub) queueARN(ctx context.Context, url string) (string, error) {
+	a, err := h.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("queue attributes: %w", err)
+	}
+	return a.Attributes["QueueArn"], nil
+}
+
+func (h *Hub) drain(ctx context.Context, url string) ([]string, error) {
+	var bodies []string
+	for {
+		out, err := h.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+		if len(out.Messages) == 0 {
+			return bodies, nil
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			if _, err := h.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return nil, fmt.Errorf("delete: %w", err)
+			}
+		}
+	}
+}
+
+// Deliver puts a recorded event (EventBridge JSON) on the bus, as CloudTrail
+// would, and returns the events the kmsguard rules delivered: none when no
+// pattern matches.
+func (h *Hub) Deliver(ctx context.Context, raw []byte) ([][]byte, error) {
+	var env cloudtrail.Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("event envelope: %w", err)
+	}
+	out, err := h.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		Source: aws.String(env.Source), DetailType: aws.String(env.DetailType),
+		Detail: aws.String(string(env.Detail)), Resources: env.Resources,
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("put events: %w", err)
+	}
+	if out.FailedEntryCount != 0 {
+		return nil, fmt.Errorf("put events: %d entries failed", out.FailedEntryCount)
+	}
+	bodies, err := h.drain(ctx, h.trigger)
+	if err != nil {
+		return nil, err
+	}
+	events := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		events[i] = []byte(b)
+	}
+	return events, nil
+}
+
+// Alert is one message as SNS delivered it to the inbox queue.
+type Alert struct {
+	Subject    string
+	Attributes map[string]string
+	// Form is the JSON form non-email subscribers receive.
+	Form map[string]any
+	// Text is the email body, taken from the JSON form.
+	Text string
+}
+
+// Alerts drains the inbox.
+func (h *Hub) Alerts(ctx context.Context) ([]Alert, error) {
+	bodies, err := h.drain(ctx, h.inbox)
+	if err != nil {
+		return nil, err
+	}
+	var out []Alert
+	for _, b := range bodies {
+		var env struct {
+			Subject           string
+			Message           string
+			MessageAttributes map[string]struct{ Type, Value string }
+		}
+		if err := json.Unmarshal([]byte(b), &env); err != nil {
+			return nil, fmt.Errorf("SNS envelope: %w", err)
+		}
+		a := Alert{Subject: env.Subject, Attributes: map[string]string{}}
+		for k, v := range env.MessageAttributes {
+			a.Attributes[k] = v.Value
+		}
+		if err := json.Unmarshal([]byte(env.Message), &a.Form); err != nil {
+			return nil, fmt.Errorf("alert JSON form: %w", err)
+		}
+		a.Text, _ = a.Form["text"].(string)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// KMS returns a KMS client acting in account (via sts:AssumeRole).
+func (h *Hub) KMS(ctx context.Context, account string) (*kms.Client, error) {
+	cfg, err := h.Server.AccountConfig(ctx, account, h.Region)
+	if err != nil {
+		return nil, err
+	}
+	return kms.NewFromConfig(cfg), nil
+}
+
+// KeySpec describes a key to stage.
+type KeySpec struct {
+	Alias       string
+	Description string
+	Tags        map[string]string
+}
+
+// CreateKey creates a customer managed key (with its alias and tags) in
+// account and returns its id.
+func (h *Hub) CreateKey(ctx context.Context, account string, k KeySpec) (string, error) {
+	c, err := h.KMS(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	in := &kms.CreateKeyInput{Description: aws.String(k.Description)}
+	for key, v := range k.Tags {
+		in.Tags = append(in.Tags, kmstypes.Tag{TagKey: aws.String(key), TagValue: aws.String(v)})
+	}
+	out, err := c.CreateKey(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("create key: %w", err)
+	}
+	id := aws.ToString(out.KeyMetadata.KeyId)
+	if k.Alias != "" {
+		if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(k.Alias), TargetKeyId: aws.String(id)}); err != nil {
+			return "", fmt.Errorf("create alias: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// KeyState reads a key's state in account.
+func (h *Hub) KeyState(ctx context.Context, account, id string) (kmstypes.KeyState, error) {
+	c, err := h.KMS(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+	if err != nil {
+		return "", fmt.Errorf("describe key: %w", err)
+	}
+	return d.KeyMetadata.KeyState, nil
+}
