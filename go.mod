@@ -43,3 +43,6 @@ require (
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 )
+
+// The pinned CDK CLI (npm) ships Go templates that are not part of this module.
+ignore ./node_modules

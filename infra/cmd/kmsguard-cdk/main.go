@@ -31,10 +31,7 @@ func main() {
 		assetDir = "dist"
 	}
 	infrahub.NewStack(app, "kmsguard-hub", &infrahub.Props{
-		StackProps: awscdk.StackProps{Env: &awscdk.Environment{
-			Account: jsii.String(os.Getenv("CDK_DEFAULT_ACCOUNT")),
-			Region:  jsii.String(os.Getenv("CDK_DEFAULT_REGION")),
-		}},
+		StackProps:        awscdk.StackProps{Env: env()},
 		Specs:             hub.Specs(),
 		AssetDir:          assetDir,
 		AlertEmails:       emails,
@@ -75,4 +72,14 @@ func contextList(app awscdk.App, key string) []string {
 		}
 	}
 	return out
+}
+
+// env pins the stack to the CLI's account and Region when credentials are
+// available; without them the template stays environment-agnostic.
+func env() *awscdk.Environment {
+	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	if account == "" || region == "" {
+		return nil
+	}
+	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 }

@@ -1,0 +1,71 @@
+# kmsguard — build, test and run. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+
+# jsii (the bridge the Go CDK uses) warns loudly on Node 20, which it no longer
+# supports; the value names the major version whose warning is silenced.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+MOTO_VERSION    := 5.2.1
+CFNLINT_VERSION := 1.51.0
+FUNCTIONS       := $(notdir $(wildcard functions/cmd/*))
+DIST            := dist
+LAMBDA_FLAGS    := -tags lambda.norpc -trimpath -ldflags "-s -w"
+CDK             := npx --no-install cdk
+
+.PHONY: help build test lint synth demo tools node-modules clean
+
+help:
+	@echo "make demo    run kmsguard end to end on a local AWS emulator (moto on 127.0.0.1)"
+	@echo "make test    lint, build the Lambdas and run every test"
+	@echo "make build   one $(DIST)/<guardrail>.zip per Lambda (arm64, provided.al2023)"
+	@echo "make lint    gofmt and go vet"
+	@echo "make synth   synthesize the CDK app into cdk.out/ (needs make build)"
+
+## tools: check (and install when missing) the pinned test peers.
+tools:
+	@$(GO) version
+	@node --version >/dev/null || { echo "Node.js is required for CDK synth"; exit 1; }
+	@v=$$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || true); \
+	if [ "$$v" != "$(MOTO_VERSION)" ] || ! command -v moto_server >/dev/null; then \
+	  echo "installing moto[server]==$(MOTO_VERSION) (found: $${v:-none})"; \
+	  python3 -m pip install --quiet "moto[server]==$(MOTO_VERSION)"; \
+	fi; echo "moto $(MOTO_VERSION) ok"
+	@v=$$(cfn-lint --version 2>/dev/null | awk '{print $$2}' || true); \
+	if [ "$$v" != "$(CFNLINT_VERSION)" ]; then \
+	  echo "installing cfn-lint==$(CFNLINT_VERSION) (found: $${v:-none})"; \
+	  python3 -m pip install --quiet "cfn-lint==$(CFNLINT_VERSION)"; \
+	fi; echo "cfn-lint $(CFNLINT_VERSION) ok"
+	@$(GO) mod download
+
+node-modules: node_modules/.bin/cdk
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build:
+	@mkdir -p $(DIST)
+	@for fn in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(DIST)/$$fn/bootstrap ./functions/cmd/$$fn; \
+	  (cd $(DIST) && rm -f $$fn.zip && $(GO) run github.com/aws/aws-lambda-go/cmd/build-lambda-zip -o $$fn.zip $$fn/bootstrap >/dev/null 2>&1); \
+	  echo "built $(DIST)/$$fn.zip ($$(du -k $(DIST)/$$fn.zip | cut -f1) KiB)"; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: tools lint build
+	$(GO) test -count=1 ./...
+
+synth: build node-modules
+	$(CDK) synth --quiet
+	@ls cdk.out/*.template.json
+
+demo: tools
+	$(GO) run ./cmd/kmsguard demo
+
+clean:
+	rm -rf $(DIST) cdk.out
