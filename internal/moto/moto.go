@@ -6,11 +6,13 @@ package moto
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,28 +29,43 @@ const Version = "5.2.1"
 // DefaultAccount is the account moto acts in for plain credentials.
 const DefaultAccount = "123456789012"
 
-// Server is a running moto_server process.
+// Server is a running moto server process.
 type Server struct {
 	URL  string
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *bytes.Buffer
+	dir  string
 }
 
-// Binary is the moto server command: $KMSGUARD_MOTO_SERVER, else moto_server
-// on PATH.
-func Binary() string {
-	if b := os.Getenv("KMSGUARD_MOTO_SERVER"); b != "" {
+// launcher starts moto's server with the operations kmsguard needs that
+// moto 5.2.1 lacks (see the file's docstring and docs/testing.md).
+//
+//go:embed launcher.py
+var launcher []byte
+
+// Python is the interpreter that runs moto: $KMSGUARD_PYTHON, else python3.
+func Python() string {
+	if b := os.Getenv("KMSGUARD_PYTHON"); b != "" {
 		return b
 	}
-	return "moto_server"
+	return "python3"
 }
 
-// Start launches moto_server on 127.0.0.1 and waits until it answers.
+// Start launches moto on 127.0.0.1 and waits until it answers.
 func Start(ctx context.Context) (*Server, error) {
-	bin, err := exec.LookPath(Binary())
+	bin, err := exec.LookPath(Python())
 	if err != nil {
-		return nil, fmt.Errorf("moto server not found (%s): install it with `pip install 'moto[server]==%s'`: %w", Binary(), Version, err)
+		return nil, fmt.Errorf("python not found (%s): moto %s runs on it: %w", Python(), Version, err)
+	}
+	dir, err := os.MkdirTemp("", "kmsguard-moto-")
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "launcher.py")
+	if err := os.WriteFile(script, launcher, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -56,23 +73,26 @@ func Start(ctx context.Context) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), log: &bytes.Buffer{}}
-		s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{}), log: &bytes.Buffer{}, dir: dir}
+		s.cmd = exec.Command(bin, script, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 		// The emulator must never reach the real AWS or a real account.
 		s.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "MOTO_ALLOW_NONEXISTENT_REGION=false")
 		setProcAttrs(s.cmd)
 		if err := s.cmd.Start(); err != nil {
+			os.RemoveAll(dir)
 			return nil, fmt.Errorf("start %s: %w", bin, err)
 		}
 		go func() { _ = s.cmd.Wait(); close(s.done) }()
 		if err := s.waitReady(ctx, 30*time.Second); err != nil {
-			s.Stop()
+			stopProcess(s.cmd)
+			<-s.done
 			lastErr = err
 			continue
 		}
 		return s, nil
 	}
+	os.RemoveAll(dir)
 	return nil, lastErr
 }
 
@@ -116,6 +136,7 @@ func (s *Server) Stop() {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
 	}
+	os.RemoveAll(s.dir)
 }
 
 // Reset wipes every account and Region of the emulator.

@@ -1,0 +1,106 @@
+"""kmsguard's test launcher for moto 5.2.1.
+
+Starts moto's standalone server with the few operations and checks kmsguard
+needs that moto 5.2.1 lacks, so integration tests and the demo exercise them
+over HTTP. Everything added is listed in docs/testing.md. The launcher refuses
+any other moto version: the patches are written against 5.2.1's internals.
+
+Added:
+  logs  AssociateKmsKey, DisassociateKmsKey (by logGroupName)
+  kms   EnableKeyRotation keeps RotationPeriodInDays (90-2560, default 365)
+        and GetKeyRotationStatus returns it; EnableKeyRotation refuses
+        Disabled keys (DisabledException), keys pending deletion
+        (KMSInvalidStateException) and keys that cannot rotate: asymmetric,
+        HMAC, imported material (UnsupportedOperationException).
+"""
+import json
+import sys
+
+import moto
+
+PINNED = "5.2.1"
+if moto.__version__ != PINNED:
+    sys.exit(f"kmsguard moto launcher: moto {PINNED} required, found {moto.__version__}")
+
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.kms.models import kms_backends  # noqa: E402
+from moto.kms.responses import KmsResponse  # noqa: E402
+from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException  # noqa: E402
+from moto.logs.responses import LogsResponse  # noqa: E402
+from moto.server import main  # noqa: E402
+
+
+def _logs_group(resp):
+    name = resp._get_param("logGroupName")
+    if resp._get_param("resourceIdentifier"):
+        raise InvalidParameterException(msg="kmsguard launcher: resourceIdentifier is not supported")
+    group = resp.logs_backend.groups.get(name)
+    if group is None:
+        raise ResourceNotFoundException()
+    return group
+
+
+def associate_kms_key(self):
+    group = _logs_group(self)
+    key_id = self._get_param("kmsKeyId")
+    if not key_id or not key_id.startswith("arn:"):
+        raise InvalidParameterException(msg="kmsKeyId must be a key ARN")
+    group.kms_key_id = key_id
+    return ""
+
+
+def disassociate_kms_key(self):
+    group = _logs_group(self)
+    group.kms_key_id = None
+    return ""
+
+
+LogsResponse.associate_kms_key = associate_kms_key
+LogsResponse.disassociate_kms_key = disassociate_kms_key
+
+
+class _KMSError(JsonRESTError):
+    code = 400
+
+    def __init__(self, error_type, message):
+        super().__init__(error_type, message)
+
+
+def _key(resp, key_id):
+    backend = kms_backends[resp.current_account][resp.region]
+    return backend.keys[backend.get_key_id(key_id)]
+
+
+def enable_key_rotation(self):
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    key = _key(self, key_id)
+    period = self._get_param("RotationPeriodInDays") or 365
+    if not 90 <= int(period) <= 2560:
+        raise _KMSError("ValidationException", "RotationPeriodInDays must be between 90 and 2560")
+    if key.key_state == "Disabled":
+        raise _KMSError("DisabledException", f"{key.arn} is disabled.")
+    if key.key_state != "Enabled":
+        raise _KMSError("KMSInvalidStateException", f"{key.arn} is {key.key_state}")
+    if key.key_spec != "SYMMETRIC_DEFAULT" or key.origin != "AWS_KMS":
+        raise _KMSError("UnsupportedOperationException", f"{key.arn} does not support automatic rotation")
+    key.key_rotation_status = True
+    key.kmsguard_rotation_period = int(period)
+    return json.dumps(None)
+
+
+def get_key_rotation_status(self):
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    key = _key(self, key_id)
+    out = {"KeyId": key.arn, "KeyRotationEnabled": key.key_rotation_status}
+    if key.key_rotation_status:
+        out["RotationPeriodInDays"] = getattr(key, "kmsguard_rotation_period", 365)
+    return json.dumps(out)
+
+
+KmsResponse.enable_key_rotation = enable_key_rotation
+KmsResponse.get_key_rotation_status = get_key_rotation_status
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
