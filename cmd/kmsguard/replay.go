@@ -37,12 +37,12 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
-	id, rule, ok, err := patterns.Select(raw)
+	selected, err := patterns.Select(raw)
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
-	if !ok {
+	if len(selected) == 0 {
 		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, a call by kmsguard's own roles, or an event kmsguard does not watch)")
 		return exitBadInput
 	}
@@ -60,27 +60,34 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
-	r, err := h.Runner(id)
-	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", err)
-		return exitBadInput
+	// One JSON object per selected guardrail, one per line when the event
+	// triggers several (a CreateKey with a policy).
+	code := exitOK
+	for _, sel := range selected {
+		r, err := h.Runner(sel.Guardrail)
+		if err != nil {
+			fmt.Fprintln(stderr, "kmsguard replay:", err)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", sel.Rule, sel.Guardrail)
+		out, err := r.Handle(ctx, raw)
+		b, merr := json.Marshal(out)
+		if merr != nil {
+			fmt.Fprintln(stderr, "kmsguard replay:", merr)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+		switch {
+		case err == nil:
+		case guardrail.IsTerminal(err):
+			if code == exitOK {
+				code = exitBadInput
+			}
+		default:
+			code = exitFailed
+		}
 	}
-	fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", rule, id)
-	out, err := r.Handle(ctx, raw)
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if perr := enc.Encode(out); perr != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", perr)
-		return exitFailed
-	}
-	switch {
-	case err == nil:
-		return exitOK
-	case guardrail.IsTerminal(err):
-		return exitBadInput
-	default:
-		return exitFailed
-	}
+	return code
 }
 
 // maxInput bounds what replay reads: an EventBridge event is at most 256 KB.

@@ -258,7 +258,12 @@ type KMSRequest struct {
 // is kept as recorded: its layout varies between records and it is absent
 // for multi-Region primaries, so kmsguard reads the date from DescribeKey.
 type KMSResponse struct {
-	KeyID               string `json:"keyId"`
+	KeyID string `json:"keyId"`
+	// KeyMetadata is in CreateKey responses.
+	KeyMetadata struct {
+		KeyID string `json:"keyId"`
+		ARN   string `json:"arn"`
+	} `json:"keyMetadata"`
 	KeyState            string `json:"keyState"`
 	DeletionDate        string `json:"deletionDate"`
 	PendingWindowInDays int    `json:"pendingWindowInDays"`
@@ -326,6 +331,14 @@ func (r *Record) KeyRef() (KeyRef, error) {
 	if err != nil {
 		return KeyRef{}, err
 	}
+	if resp.KeyMetadata.ARN != "" {
+		if ref := ParseKeyRef(resp.KeyMetadata.ARN); ref.ID != "" {
+			return ref, nil
+		}
+	}
+	if resp.KeyMetadata.KeyID != "" {
+		return ParseKeyRef(resp.KeyMetadata.KeyID), nil
+	}
 	for _, candidate := range []string{req.KeyID, resp.KeyID} {
 		if ref := ParseKeyRef(candidate); ref.ID != "" {
 			if ref.ARN == "" && resp.KeyID != "" {
@@ -346,4 +359,20 @@ func (r *Record) KeyRef() (KeyRef, error) {
 		return ParseKeyRef(req.KeyID), nil
 	}
 	return KeyRef{}, fmt.Errorf("%w: %s record names no KMS key", ErrBadEvent, r.EventName)
+}
+
+// LogsRequest holds the request parameters of CloudWatch Logs records.
+type LogsRequest struct {
+	LogGroupName       string `json:"logGroupName"`
+	KMSKeyID           string `json:"kmsKeyId"`
+	ResourceIdentifier string `json:"resourceIdentifier"`
+}
+
+// Logs decodes the request of a CloudWatch Logs record.
+func (r *Record) Logs() (LogsRequest, error) {
+	var req LogsRequest
+	if err := decodeOptional(r.RequestParameters, &req); err != nil {
+		return req, fmt.Errorf("%w: requestParameters: %v", ErrBadEvent, err)
+	}
+	return req, nil
 }

@@ -27,9 +27,13 @@ func TestParse_EveryFixture(t *testing.T) {
 			if ev.When().IsZero() {
 				t.Error("no event time")
 			}
-			if ev.IsAPICall() {
+			if ev.IsAPICall() && ev.Record.EventSource == "kms.amazonaws.com" {
 				if _, err := ev.Record.KeyRef(); err != nil {
 					t.Errorf("key ref: %v", err)
+				}
+			} else if ev.IsAPICall() {
+				if req, err := ev.Record.Logs(); err != nil || req.LogGroupName == "" {
+					t.Errorf("logs request: %+v %v", req, err)
 				}
 			} else if ev.NativeKeyID == "" {
 				t.Error("native KMS event without key-id")
@@ -81,6 +85,7 @@ func TestKeyRef(t *testing.T) {
 		{name: "multi-Region id", req: `{"keyId":"mrk-1234abcd12ab34cd56ef1234567890ab"}`, wantID: "mrk-1234abcd12ab34cd56ef1234567890ab"},
 		{name: "alias in request, arn in resources", req: `{"keyId":"alias/payments"}`, resources: `[{"ARN":"` + arn + `"}]`, wantID: id, wantARN: arn},
 		{name: "alias only", req: `{"keyId":"alias/payments"}`},
+		{name: "CreateKey response", req: `{"keySpec":"SYMMETRIC_DEFAULT"}`, resp: `{"keyMetadata":{"keyId":"` + id + `","arn":"` + arn + `"}}`, wantID: id, wantARN: arn},
 		{name: "no key anywhere", req: `{}`, wantErr: true},
 		{name: "request params not an object", req: `"oops"`, wantErr: true},
 	}

@@ -20,26 +20,30 @@ func Match(p Pattern, event []byte) (bool, error) {
 	return matchObject(map[string]any(p), ev)
 }
 
-// Select returns the guardrail whose rule matches the event, with the rule
-// name. ok is false when no rule matches; an event matching rules of two
-// guardrails is an error (the contract is one guardrail per event).
-func Select(event []byte) (guardrailID, rule string, ok bool, err error) {
+// Selection is one rule an event matched.
+type Selection struct {
+	Guardrail string
+	Rule      string
+}
+
+// Select returns every guardrail rule the event matches, in the order of
+// GuardrailIDs. Most events select one guardrail; a CreateKey with a policy
+// selects both key-rotation and key-policy, as in production, where each
+// guardrail's rule invokes its own Lambda.
+func Select(event []byte) ([]Selection, error) {
+	var out []Selection
 	for _, id := range GuardrailIDs {
 		for _, r := range ForGuardrail(id) {
 			m, err := Match(r.Pattern, event)
 			if err != nil {
-				return "", "", false, err
+				return nil, err
 			}
-			if !m {
-				continue
+			if m {
+				out = append(out, Selection{Guardrail: id, Rule: r.Name})
 			}
-			if ok && guardrailID != id {
-				return "", "", false, fmt.Errorf("event matches both %s and %s", guardrailID, id)
-			}
-			guardrailID, rule, ok = id, r.Name, true
 		}
 	}
-	return guardrailID, rule, ok, nil
+	return out, nil
 }
 
 type missing struct{}

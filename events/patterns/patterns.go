@@ -13,11 +13,14 @@ import (
 // Guardrail ids. They name Lambdas, rules, IAM roles, log fields and alert
 // subjects, so they never change.
 const (
-	KeyDeletion = "key-deletion"
+	KeyDeletion   = "key-deletion"
+	KeyRotation   = "key-rotation"
+	KeyPolicy     = "key-policy"
+	LogEncryption = "log-encryption"
 )
 
 // GuardrailIDs lists every guardrail that has patterns, in a stable order.
-var GuardrailIDs = []string{KeyDeletion}
+var GuardrailIDs = []string{KeyDeletion, KeyRotation, KeyPolicy, LogEncryption}
 
 // RemediatorRoleName is the role the hub assumes in member accounts. Calls it
 // makes never trigger a guardrail.
@@ -74,6 +77,12 @@ func ForGuardrail(id string) []Rule {
 	switch id {
 	case KeyDeletion:
 		return keyDeletionRules()
+	case KeyRotation:
+		return keyRotationRules()
+	case KeyPolicy:
+		return keyPolicyRules()
+	case LogEncryption:
+		return logEncryptionRules()
 	}
 	return nil
 }
@@ -91,6 +100,8 @@ const (
 	detailTypeAPICall = "AWS API Call via CloudTrail"
 	sourceKMS         = "aws.kms"
 	eventSourceKMS    = "kms.amazonaws.com"
+	sourceLogs        = "aws.logs"
+	eventSourceLogs   = "logs.amazonaws.com"
 )
 
 // apiCall matches successful CloudTrail-delivered calls to the named
@@ -99,21 +110,30 @@ const (
 // The actor filter needs $or: anything-but never matches a missing field, and
 // IAM users, the root user and AWS services have no sessionIssuer.
 func apiCall(source, eventSource string, eventNames ...string) Pattern {
+	return apiCallWhere(source, eventSource, nil, eventNames...)
+}
+
+// apiCallWhere is apiCall with extra filters on requestParameters.
+func apiCallWhere(source, eventSource string, request map[string]any, eventNames ...string) Pattern {
 	issuer := func(cond map[string]any) map[string]any {
 		return map[string]any{"userIdentity": map[string]any{"sessionContext": map[string]any{"sessionIssuer": map[string]any{"userName": []any{cond}}}}}
+	}
+	detail := map[string]any{
+		"eventSource": []any{eventSource},
+		"eventName":   toAny(eventNames),
+		"errorCode":   []any{map[string]any{"exists": false}},
+		"$or": []any{
+			issuer(map[string]any{"exists": false}),
+			issuer(map[string]any{"anything-but": toAny(ExcludedActorRoles())}),
+		},
+	}
+	if request != nil {
+		detail["requestParameters"] = request
 	}
 	return Pattern{
 		"source":      []any{source},
 		"detail-type": []any{detailTypeAPICall},
-		"detail": map[string]any{
-			"eventSource": []any{eventSource},
-			"eventName":   toAny(eventNames),
-			"errorCode":   []any{map[string]any{"exists": false}},
-			"$or": []any{
-				issuer(map[string]any{"exists": false}),
-				issuer(map[string]any{"anything-but": toAny(ExcludedActorRoles())}),
-			},
-		},
+		"detail":      detail,
 	}
 }
 
@@ -139,6 +159,44 @@ func keyDeletionRules() []Rule {
 				"source":      []any{sourceKMS},
 				"detail-type": []any{"KMS CMK Deletion"},
 			},
+		},
+	}
+}
+
+func keyRotationRules() []Rule {
+	return []Rule{{
+		Name:        "key-rotation-api",
+		Description: "KMS DisableKeyRotation, EnableKeyRotation (period checked by the guardrail) and CreateKey calls",
+		Pattern:     apiCall(sourceKMS, eventSourceKMS, "DisableKeyRotation", "EnableKeyRotation", "CreateKey"),
+	}}
+}
+
+func keyPolicyRules() []Rule {
+	return []Rule{
+		{
+			Name:        "key-policy-put",
+			Description: "KMS PutKeyPolicy calls",
+			Pattern:     apiCall(sourceKMS, eventSourceKMS, "PutKeyPolicy"),
+		},
+		{
+			Name:        "key-policy-create",
+			Description: "KMS CreateKey calls that set a key policy",
+			Pattern:     apiCallWhere(sourceKMS, eventSourceKMS, map[string]any{"policy": []any{map[string]any{"exists": true}}}, "CreateKey"),
+		},
+	}
+}
+
+func logEncryptionRules() []Rule {
+	return []Rule{
+		{
+			Name:        "log-encryption-create",
+			Description: "CloudWatch Logs CreateLogGroup calls without a KMS key",
+			Pattern:     apiCallWhere(sourceLogs, eventSourceLogs, map[string]any{"kmsKeyId": []any{map[string]any{"exists": false}}}, "CreateLogGroup"),
+		},
+		{
+			Name:        "log-encryption-disassociate",
+			Description: "CloudWatch Logs DisassociateKmsKey calls",
+			Pattern:     apiCall(sourceLogs, eventSourceLogs, "DisassociateKmsKey"),
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/glob"
 )
 
 // Event names this guardrail handles.
@@ -85,7 +86,7 @@ func decide(in Input) Decision {
 	}
 	for _, p := range in.Settings.AllowedPrincipals {
 		for _, who := range []string{in.ActorARN, in.IssuerRoleARN} {
-			if who != "" && globMatch(p, who) {
+			if who != "" && glob.Match(p, who) {
 				return Decision{Notify, guardrail.SeverityInfo, "deletion allowed",
 					fmt.Sprintf("the caller %s matches the allow-listed principal pattern %s, so its deletion is allowed", who, p)}
 			}
@@ -97,33 +98,4 @@ func decide(in Input) Decision {
 	}
 	return Decision{Cancel, guardrail.SeverityCritical, "cancelled",
 		"the key was scheduled for deletion without an exemption tag or an allow-listed caller"}
-}
-
-// globMatch matches IAM-style patterns: * is any run of characters
-// (including / and :), ? is one character. Matching is case-sensitive, as
-// ARNs are.
-func globMatch(pattern, s string) bool {
-	p, str := []rune(pattern), []rune(s)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(str) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == str[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
 }

@@ -1,0 +1,612 @@
+package keypolicy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/kmsguard/kmsguard/functions/internal/glob"
+)
+
+// Finding codes.
+const (
+	// CodePublic: anyone (Principal "*" or an Allow with NotPrincipal) without
+	// a condition that restricts the caller's account.
+	CodePublic = "PUBLIC"
+	// CodeExternal: an account outside this account, the organization and the
+	// trusted accounts.
+	CodeExternal = "EXTERNAL"
+	// CodeLockout: nobody in the account can change the policy any more, or
+	// the caller bypassed KMS's lockout safety check.
+	CodeLockout = "LOCKOUT"
+	// CodeBroadAdmin: kms:*, deletion or policy rights for a principal that is
+	// neither the account nor an allow-listed administrator.
+	CodeBroadAdmin = "BROAD-ADMIN"
+	// CodeUnparseable: the policy could not be read, so nothing about it is
+	// known. Never treated as "no findings".
+	CodeUnparseable = "UNPARSEABLE"
+)
+
+// MaxPolicyBytes bounds what Analyze reads: KMS caps key policies at 32 KB,
+// so anything far larger is not a key policy.
+const MaxPolicyBytes = 64 * 1024
+
+// Context is what the analyzer knows about the key's surroundings.
+type Context struct {
+	// Account owns the key.
+	Account string
+	// OrganizationID is the account's organization ("o-..."), if known.
+	OrganizationID string
+	// TrustedAccounts may hold rights on the key without a finding.
+	TrustedAccounts []string
+	// AdminPrincipals are ARN patterns (* and ?) of principals allowed to
+	// hold administrative rights (kms:*, deletion, policy changes).
+	AdminPrincipals []string
+	// BypassLockoutCheck is bypassPolicyLockoutSafetyCheck from the event.
+	BypassLockoutCheck bool
+}
+
+// Finding is one problem, tied to a statement.
+type Finding struct {
+	Code string `json:"code"`
+	// Statement names the statement: its Sid, else "#<index>" (0-based).
+	Statement string `json:"statement"`
+	Index     int    `json:"index"`
+	// Removable: an Allow statement the guardrail may delete (never one that
+	// grants the account itself).
+	Removable bool   `json:"removable"`
+	Message   string `json:"message"`
+}
+
+// Analysis is the result of Analyze.
+type Analysis struct {
+	Findings []Finding
+	// Err is set when the policy, or part of it, could not be parsed;
+	// Findings then holds an UNPARSEABLE finding.
+	Err error
+}
+
+// Codes returns the distinct finding codes, sorted.
+func (a Analysis) Codes() []string {
+	var codes []string
+	for _, f := range a.Findings {
+		if !slices.Contains(codes, f.Code) {
+			codes = append(codes, f.Code)
+		}
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+// Removable returns the indexes of statements to remove, sorted. Nothing is
+// removable from a policy kmsguard could not read in full.
+func (a Analysis) Removable() []int {
+	if a.Err != nil {
+		return nil
+	}
+	var idx []int
+	for _, f := range a.Findings {
+		if f.Removable && (f.Code == CodePublic || f.Code == CodeExternal) && !slices.Contains(idx, f.Index) {
+			idx = append(idx, f.Index)
+		}
+	}
+	sort.Ints(idx)
+	return idx
+}
+
+// policyDoc keeps statements raw so a rewritten policy preserves the
+// statements it keeps byte for byte.
+type policyDoc struct {
+	Version   string          `json:"Version,omitempty"`
+	ID        string          `json:"Id,omitempty"`
+	Statement json.RawMessage `json:"Statement"`
+}
+
+type statement struct {
+	Sid          string                           `json:"Sid"`
+	Effect       string                           `json:"Effect"`
+	Principal    json.RawMessage                  `json:"Principal"`
+	NotPrincipal json.RawMessage                  `json:"NotPrincipal"`
+	Action       stringList                       `json:"Action"`
+	NotAction    stringList                       `json:"NotAction"`
+	Resource     stringList                       `json:"Resource"`
+	NotResource  stringList                       `json:"NotResource"`
+	Condition    map[string]map[string]stringList `json:"Condition"`
+}
+
+// stringList accepts a string or a list of strings (IAM allows both
+// everywhere). Non-string scalars in conditions (true, 42) are kept as text.
+type stringList []string
+
+func (s *stringList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*s = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '[' {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return err
+		}
+		out := make([]string, 0, len(raw))
+		for _, r := range raw {
+			v, err := scalar(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		*s = out
+		return nil
+	}
+	v, err := scalar(b)
+	if err != nil {
+		return err
+	}
+	*s = []string{v}
+	return nil
+}
+
+func scalar(b json.RawMessage) (string, error) {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "", err
+	}
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case bool, float64:
+		return fmt.Sprint(t), nil
+	}
+	return "", fmt.Errorf("expected a string, got %s", bytes.TrimSpace(b))
+}
+
+// parse reads a policy into its document and typed statements.
+func parse(policy string) (policyDoc, []json.RawMessage, []statement, error) {
+	var doc policyDoc
+	if len(policy) > MaxPolicyBytes {
+		return doc, nil, nil, fmt.Errorf("policy is %d bytes, over the %d-byte limit", len(policy), MaxPolicyBytes)
+	}
+	dec := json.NewDecoder(strings.NewReader(policy))
+	if err := dec.Decode(&doc); err != nil {
+		return doc, nil, nil, fmt.Errorf("policy is not a JSON object: %v", err)
+	}
+	raw := bytes.TrimSpace(doc.Statement)
+	var raws []json.RawMessage
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return doc, nil, nil, fmt.Errorf("policy has no Statement")
+	case raw[0] == '[':
+		if err := json.Unmarshal(raw, &raws); err != nil {
+			return doc, nil, nil, fmt.Errorf("Statement: %v", err)
+		}
+	default:
+		raws = []json.RawMessage{raw}
+	}
+	stmts := make([]statement, len(raws))
+	for i, r := range raws {
+		if err := json.Unmarshal(r, &stmts[i]); err != nil {
+			return doc, nil, nil, fmt.Errorf("statement #%d: %v", i, err)
+		}
+		switch stmts[i].Effect {
+		case "Allow", "Deny":
+		default:
+			return doc, nil, nil, fmt.Errorf("statement #%d: Effect %q is neither Allow nor Deny", i, stmts[i].Effect)
+		}
+	}
+	return doc, raws, stmts, nil
+}
+
+// principals is the decoded Principal block.
+type principals struct {
+	any      bool // "*" or {"AWS":"*"}
+	aws      []string
+	service  []string
+	others   []string // Federated, CanonicalUser
+	notEmpty bool
+}
+
+func parsePrincipals(raw json.RawMessage) (principals, error) {
+	var p principals
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return p, nil
+	}
+	p.notEmpty = true
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return p, err
+		}
+		if s != "*" {
+			return p, fmt.Errorf("principal %q: a string principal must be \"*\"", s)
+		}
+		p.any = true
+		return p, nil
+	}
+	var m map[string]stringList
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return p, fmt.Errorf("principal: %v", err)
+	}
+	for k, vs := range m {
+		switch strings.ToLower(k) {
+		case "aws":
+			for _, v := range vs {
+				if v == "*" {
+					p.any = true
+				} else {
+					p.aws = append(p.aws, v)
+				}
+			}
+		case "service":
+			p.service = append(p.service, vs...)
+		default:
+			p.others = append(p.others, vs...)
+		}
+	}
+	return p, nil
+}
+
+// principalAccount returns the account of an AWS principal: a 12-digit id,
+// an IAM or STS ARN. ok is false for unique ids (AIDA..., AROA...) of
+// deleted principals and malformed values; wildcard is true when the
+// account part is not a fixed value.
+func principalAccount(p string) (account string, wildcard, ok bool) {
+	if isAccountID(p) {
+		return p, false, true
+	}
+	parts := strings.SplitN(p, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return "", strings.ContainsAny(p, "*?"), false
+	}
+	acct := parts[4]
+	if strings.ContainsAny(acct, "*?") || strings.Contains(acct, "${") {
+		return "", true, true
+	}
+	return acct, false, isAccountID(acct)
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAccountRoot reports whether p is the account itself (its root ARN or id).
+func isAccountRoot(p, account string) bool {
+	if p == account {
+		return true
+	}
+	parts := strings.SplitN(p, ":", 6)
+	return len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[4] == account && parts[5] == "root"
+}
+
+// scope is what a statement's conditions say about who may call.
+type scope struct {
+	restricted bool
+	// inside: at least one restricting condition limits callers to this
+	// account, the organization or trusted accounts.
+	inside bool
+	// outside: a restricting condition names someone else (for the message).
+	outside []string
+}
+
+// alwaysPresent condition keys are in every request, so their IfExists form
+// still restricts; absent-able keys with IfExists restrict nothing.
+var alwaysPresent = map[string]bool{
+	"aws:principalaccount": true,
+	"kms:calleraccount":    true,
+	"aws:principalarn":     true,
+}
+
+// accountKeys map a condition key to how its value names an account.
+var accountKeys = map[string]string{
+	"aws:principalorgid":   "org",
+	"aws:principalaccount": "account",
+	"aws:sourceaccount":    "account",
+	"aws:sourceowner":      "account",
+	"kms:calleraccount":    "account",
+	"aws:sourcearn":        "arn",
+	"aws:principalarn":     "arn",
+}
+
+func (c Context) trusted(account string) bool {
+	return account == c.Account || slices.Contains(c.TrustedAccounts, account)
+}
+
+// conditionScope reads the account-restricting conditions of a statement.
+func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
+	var s scope
+	for op, keys := range cond {
+		base := strings.ToLower(op)
+		setOp := ""
+		if i := strings.Index(base, ":"); i >= 0 {
+			setOp, base = base[:i], base[i+1:]
+		}
+		if setOp == "forallvalues" {
+			continue // vacuously true when the key is absent
+		}
+		ifExists := strings.HasSuffix(base, "ifexists")
+		base = strings.TrimSuffix(base, "ifexists")
+		switch base {
+		case "stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike":
+		default:
+			continue // negated and other operators do not restrict the caller
+		}
+		for key, values := range keys {
+			k := strings.ToLower(key)
+			kind, ok := accountKeys[k]
+			if !ok || len(values) == 0 || (ifExists && !alwaysPresent[k]) {
+				continue
+			}
+			allFixed, allInside := true, true
+			var names []string
+			for _, v := range values {
+				var acct string
+				switch kind {
+				case "org":
+					if !fixed(v) {
+						allFixed = false
+						continue
+					}
+					names = append(names, "organization "+v)
+					if c.OrganizationID == "" || v != c.OrganizationID {
+						allInside = false
+					}
+					continue
+				case "account":
+					acct = v
+				case "arn":
+					a, wild, ok := principalAccount(v)
+					if wild || !ok {
+						allFixed = false
+						continue
+					}
+					acct = a
+				}
+				if !fixed(acct) || !isAccountID(acct) {
+					allFixed = false
+					continue
+				}
+				names = append(names, "account "+acct)
+				if !c.trusted(acct) {
+					allInside = false
+				}
+			}
+			if !allFixed {
+				continue
+			}
+			s.restricted = true
+			if allInside {
+				s.inside = true
+			} else {
+				s.outside = append(s.outside, names...)
+			}
+		}
+	}
+	return s
+}
+
+func fixed(v string) bool {
+	return v != "" && !strings.ContainsAny(v, "*?") && !strings.Contains(v, "${")
+}
+
+// dangerous actions for BROAD-ADMIN and the lockout check.
+var (
+	adminActions = []string{"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"}
+)
+
+// grants reports whether a statement's Action/NotAction covers action.
+func (st statement) grants(action string) bool {
+	if len(st.NotAction) > 0 {
+		for _, a := range st.NotAction {
+			if actionMatch(a, action) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, a := range st.Action {
+		if actionMatch(a, action) {
+			return true
+		}
+	}
+	return false
+}
+
+// grantsAll reports kms:* or * (every KMS action).
+func (st statement) grantsAll() bool {
+	if len(st.NotAction) > 0 {
+		return true
+	}
+	for _, a := range st.Action {
+		if a == "*" || strings.EqualFold(a, "kms:*") {
+			return true
+		}
+	}
+	return false
+}
+
+// actionMatch matches IAM action patterns, case-insensitively.
+func actionMatch(pattern, action string) bool {
+	return glob.Match(strings.ToLower(pattern), strings.ToLower(action))
+}
+
+func (st statement) name(i int) string {
+	if st.Sid != "" {
+		return st.Sid
+	}
+	return fmt.Sprintf("#%d", i)
+}
+
+func (c Context) isAdmin(p string) bool {
+	if isAccountRoot(p, c.Account) {
+		return true
+	}
+	for _, pat := range c.AdminPrincipals {
+		if glob.Match(pat, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Analyze reads a key policy and reports what is wrong with it. It never
+// panics, and a policy it cannot read yields an UNPARSEABLE finding, never
+// an empty list.
+func Analyze(policy string, c Context) Analysis {
+	_, _, stmts, err := parse(policy)
+	if err != nil {
+		return Analysis{Err: err, Findings: []Finding{{
+			Code: CodeUnparseable, Statement: "-", Index: -1,
+			Message: "the policy could not be read (" + err.Error() + "), so kmsguard cannot tell who it grants access to.",
+		}}}
+	}
+	var a Analysis
+	add := func(code string, st statement, i int, removable bool, format string, args ...any) {
+		a.Findings = append(a.Findings, Finding{Code: code, Statement: st.name(i), Index: i, Removable: removable, Message: fmt.Sprintf(format, args...)})
+	}
+	canChangePolicy := false
+	for i, st := range stmts {
+		p, perr := parsePrincipals(st.Principal)
+		np, nperr := parsePrincipals(st.NotPrincipal)
+		if perr != nil || nperr != nil {
+			a.Err = fmt.Errorf("statement %s: %w", st.name(i), errors2(perr, nperr))
+			add(CodeUnparseable, st, i, false, "statement %s has a principal kmsguard cannot read (%v).", st.name(i), errors2(perr, nperr))
+			continue
+		}
+		if st.Effect == "Deny" {
+			if (p.any || !p.notEmpty) && len(st.Condition) == 0 && st.grants("kms:PutKeyPolicy") {
+				add(CodeLockout, st, i, false, "statement %s denies kms:PutKeyPolicy to everyone without a condition: nobody can change this policy again.", st.name(i))
+			}
+			continue
+		}
+		grantsRoot := false
+		for _, x := range p.aws {
+			if isAccountRoot(x, c.Account) {
+				grantsRoot = true
+			}
+		}
+		sc := c.conditionScope(st.Condition)
+		// PUBLIC: everyone, unless a condition pins the caller's account.
+		if np.notEmpty {
+			add(CodePublic, st, i, !grantsRoot, "statement %s allows everyone except the NotPrincipal list, which makes the key public.", st.name(i))
+		} else if p.any && !sc.restricted {
+			add(CodePublic, st, i, !grantsRoot, "statement %s allows any AWS principal (\"*\") with no condition that restricts the caller's account.", st.name(i))
+		} else if p.any && !sc.inside {
+			add(CodeExternal, st, i, !grantsRoot, "statement %s allows any principal of %s, outside this account, the organization and the trusted accounts.", st.name(i), strings.Join(sc.outside, ", "))
+		}
+		// Named principals.
+		for _, x := range p.aws {
+			acct, wild, ok := principalAccount(x)
+			switch {
+			case wild && !sc.restricted:
+				add(CodePublic, st, i, !grantsRoot, "statement %s allows %s, whose account is a wildcard, with no condition that restricts the caller's account.", st.name(i), x)
+			case wild:
+			case !ok:
+				add(CodeExternal, st, i, !grantsRoot, "statement %s allows %s, which is not an account, an IAM ARN or an STS ARN (a deleted principal's unique id?), so its account cannot be checked.", st.name(i), x)
+			case !c.trusted(acct) && !sc.inside:
+				add(CodeExternal, st, i, !grantsRoot, "statement %s allows %s in account %s, outside this account and the trusted accounts.", st.name(i), x, acct)
+			}
+		}
+		// Who can still change the policy: the account root (it enables IAM
+		// policies) or an own-account principal granted PutKeyPolicy.
+		if st.grants("kms:PutKeyPolicy") {
+			for _, x := range p.aws {
+				if acct, _, ok := principalAccount(x); ok && acct == c.Account {
+					canChangePolicy = true
+				}
+			}
+			if p.any && sc.inside {
+				canChangePolicy = true
+			}
+		}
+		// BROAD-ADMIN: administrative rights for non-administrators.
+		var broad []string
+		if st.grantsAll() {
+			broad = append(broad, "kms:*")
+		} else {
+			for _, act := range adminActions {
+				if st.grants(act) {
+					broad = append(broad, act)
+				}
+			}
+		}
+		if len(broad) > 0 {
+			var who []string
+			for _, x := range p.aws {
+				if !c.isAdmin(x) {
+					who = append(who, x)
+				}
+			}
+			if p.any || np.notEmpty {
+				who = append(who, "*")
+			}
+			if len(who) > 0 {
+				add(CodeBroadAdmin, st, i, false, "statement %s gives %s to %s, which %s not the account or an allow-listed administrator.", st.name(i), strings.Join(broad, ", "), strings.Join(who, ", "), isAre(len(who)))
+			}
+		}
+	}
+	if !canChangePolicy {
+		a.Findings = append(a.Findings, Finding{Code: CodeLockout, Statement: "-", Index: -1,
+			Message: "no statement lets the account or a principal in it call kms:PutKeyPolicy: only AWS Support can restore access to this key."})
+	}
+	if c.BypassLockoutCheck {
+		a.Findings = append(a.Findings, Finding{Code: CodeLockout, Statement: "-", Index: -1,
+			Message: "the caller set bypassPolicyLockoutSafetyCheck=true, skipping the check that stops a policy from locking everyone out."})
+	}
+	return a
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func errors2(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Without returns the policy with the statements at the given indexes
+// removed; every other statement and the document's Version and Id are kept
+// as they were.
+func Without(policy string, remove []int) (string, error) {
+	doc, raws, _, err := parse(policy)
+	if err != nil {
+		return "", err
+	}
+	kept := make([]json.RawMessage, 0, len(raws))
+	for i, r := range raws {
+		if !slices.Contains(remove, i) {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		return "", fmt.Errorf("removing %d statements would leave the policy empty", len(remove))
+	}
+	stmts, err := json.Marshal(kept)
+	if err != nil {
+		return "", err
+	}
+	doc.Statement = stmts
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
