@@ -2,21 +2,15 @@ package keydeletion
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
-
-// shellSafe limits what goes into a command a person will paste into a shell.
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9:/_.+=@-]+$`)
 
 func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Observed, rem *remediation, err error) alert.Message {
 	var b alert.Body
@@ -49,10 +43,10 @@ func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Ob
 			b.Field("Waiting", fmt.Sprintf("%d days requested", req.PendingWindowInDays))
 		}
 	}
-	if obs.Found && obs.Key.DeletionDate != nil && rem == nil {
-		b.Field("Deletes on", obs.Key.DeletionDate.UTC().Format(time.RFC3339))
+	if obs.Found && obs.Meta.DeletionDate != nil && rem == nil {
+		b.Field("Deletes on", obs.Meta.DeletionDate.UTC().Format(time.RFC3339))
 	}
-	if obs.Found && obs.Key.KeyState == kmstypes.KeyStatePendingReplicaDeletion && rem == nil {
+	if obs.Found && obs.Meta.KeyState == kmstypes.KeyStatePendingReplicaDeletion && rem == nil {
 		b.Field("Deletes on", "after its replicas are deleted, then the waiting period")
 	}
 
@@ -66,7 +60,7 @@ func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Ob
 	case err != nil:
 		b.Line("Nothing: %s", err.Error())
 	default:
-		b.Line("Nothing. %s", sentence(d.Reason))
+		b.Line("Nothing. %s", alert.Sentence(d.Reason))
 	}
 	if rem != nil && rem.Note != "" {
 		b.Line("Note: %s.", rem.Note)
@@ -78,44 +72,22 @@ func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Ob
 		b.Field("Mode", fmt.Sprintf("%s (set by %s)", out.Mode, out.ModeSource))
 	}
 
-	if ev.Record != nil {
-		u := ev.Record.UserIdentity
-		b.Section("Who")
-		b.Field("Principal", u.Principal())
-		b.Field("Type", u.Type)
-		if arn := issuerARN(u); arn != "" && arn != u.Principal() {
-			b.Field("Role", arn)
-		}
-		b.Field("Source IP", ev.Record.SourceIPAddress)
-		b.Field("User agent", ev.Record.UserAgent)
-		if u.SessionContext != nil && u.SessionContext.Attributes.MFAAuthenticated != "" {
-			b.Field("MFA", u.SessionContext.Attributes.MFAAuthenticated)
-		}
-	}
-
-	b.Section("Where")
-	b.Field("Account", out.Account)
-	b.Field("Region", region)
+	b.Actor(ev.Record)
+	b.Where(out.Account, region)
 
 	b.Section("Key")
-	b.Field("ARN", keyARN)
-	if len(obs.Aliases) > 0 {
-		b.Field("Aliases", strings.Join(obs.Aliases, ", "))
-	}
 	if obs.Found {
-		b.Field("Description", aws.ToString(obs.Key.Description))
+		shown := obs
+		label := "State"
 		if rem != nil && rem.FinalState != "" {
-			b.Field("State now", string(rem.FinalState))
-		} else {
-			b.Field("State", string(obs.Key.KeyState))
+			shown.Meta.KeyState, label = rem.FinalState, "State now"
 		}
-		b.Field("Created", timeString(obs.Key.CreationDate))
-		b.Field("Origin", string(obs.Key.Origin))
-		b.Field("Multi-Region", multiRegion(obs.Key))
-		b.Field("Tags", tagList(obs.Tags))
+		shown.Describe(&b, label)
+	} else {
+		b.Field("ARN", keyARN)
 	}
-	if keyID != "" && shellSafe.MatchString(keyID) && out.EventName != EventKeyDeleted {
-		b.Field("Console", fmt.Sprintf("https://%s.console.aws.amazon.com/kms/home?region=%s#/kms/keys/%s", region, region, keyID))
+	if out.EventName != EventKeyDeleted {
+		b.Field("Console", kmskey.ConsoleURL(region, keyID))
 	}
 
 	commands(&b, out, d, rem, err, keyARN, region)
@@ -151,7 +123,7 @@ func verdict(d Decision, rem *remediation, err error) string {
 // commands tells the reader the exact command to undo what kmsguard did or
 // to do what it did not.
 func commands(b *alert.Body, out guardrail.Outcome, d Decision, rem *remediation, err error, keyARN, region string) {
-	if keyARN == "" || !shellSafe.MatchString(keyARN) || !shellSafe.MatchString(region) {
+	if keyARN == "" || !alert.ShellSafe(keyARN) || !alert.ShellSafe(region) {
 		return
 	}
 	k := fmt.Sprintf("--key-id %s --region %s", keyARN, region)
@@ -182,7 +154,7 @@ func commands(b *alert.Body, out guardrail.Outcome, d Decision, rem *remediation
 
 func keyIdentity(out guardrail.Outcome, ev *cloudtrail.Event, obs Observed) (arn, id string) {
 	if obs.Found {
-		return aws.ToString(obs.Key.Arn), aws.ToString(obs.Key.KeyId)
+		return obs.ARN(), obs.ID()
 	}
 	if ev.Record == nil {
 		id = ev.NativeKeyID
@@ -197,63 +169,4 @@ func keyIdentity(out guardrail.Outcome, ev *cloudtrail.Event, obs Observed) (arn
 		return ref.ARN, ref.ID
 	}
 	return "", out.Resource
-}
-
-func multiRegion(k kmstypes.KeyMetadata) string {
-	if k.MultiRegion == nil || !*k.MultiRegion {
-		return "no"
-	}
-	c := k.MultiRegionConfiguration
-	if c == nil {
-		return "yes"
-	}
-	switch c.MultiRegionKeyType {
-	case kmstypes.MultiRegionKeyTypePrimary:
-		var regions []string
-		for _, r := range c.ReplicaKeys {
-			regions = append(regions, aws.ToString(r.Region))
-		}
-		if len(regions) == 0 {
-			return "primary key, no replicas"
-		}
-		return "primary key; replicas in " + strings.Join(regions, ", ") + " (replicas stay Enabled and are scheduled separately)"
-	case kmstypes.MultiRegionKeyTypeReplica:
-		if c.PrimaryKey != nil {
-			return "replica of " + aws.ToString(c.PrimaryKey.Arn)
-		}
-		return "replica key"
-	}
-	return "yes"
-}
-
-func tagList(tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, alert.Clean(k, 128)+"="+alert.Clean(tags[k], 256))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func timeString(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// sentence capitalises a reason and ends it with a full stop.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
 }

@@ -2,7 +2,6 @@ package keydeletion
 
 import (
 	"fmt"
-	"strings"
 
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -60,10 +59,10 @@ func decide(in Input) Decision {
 	if !obs.Found {
 		return Decision{Ignore, "", "", "the key does not exist in this account and Region (already deleted, or the event named another account's key)"}
 	}
-	if obs.Key.KeyManager == kmstypes.KeyManagerTypeAws {
+	if obs.AWSManaged() {
 		return Decision{Ignore, "", "", "AWS managed key: AWS controls its lifecycle and it cannot be scheduled for deletion or disabled"}
 	}
-	state := obs.Key.KeyState
+	state := obs.Meta.KeyState
 	switch in.EventName {
 	case EventDisableKey:
 		if state != kmstypes.KeyStateDisabled {
@@ -80,7 +79,7 @@ func decide(in Input) Decision {
 		return Decision{Ignore, "", "", fmt.Sprintf("the key is no longer pending deletion (it is %s now); someone already cancelled it", state)}
 	}
 	tag := in.Settings.exemptionTag()
-	if v, ok := obs.Tags[tag]; ok && strings.EqualFold(strings.TrimSpace(v), "true") {
+	if obs.Exempt(tag) {
 		return Decision{Notify, guardrail.SeverityInfo, "deletion allowed",
 			fmt.Sprintf("the key carries the exemption tag %s=true, so its deletion is allowed", tag)}
 	}

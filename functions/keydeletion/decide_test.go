@@ -10,7 +10,7 @@ import (
 )
 
 func key(state kmstypes.KeyState, manager kmstypes.KeyManagerType, tags map[string]string) Observed {
-	return Observed{Found: true, Key: kmstypes.KeyMetadata{KeyState: state, KeyManager: manager}, Tags: tags}
+	return Observed{Found: true, Meta: kmstypes.KeyMetadata{KeyState: state, KeyManager: manager}, Tags: tags}
 }
 
 func TestDecide(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
 
 // ClientSource returns the KMS client for an account and Region.
@@ -104,12 +105,12 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 		}
 		return g.fail(out, ev, Observed{}, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
 	}
-	obs, err := observe(ctx, api, keyID)
+	obs, err := kmskey.Observe(ctx, api, keyID)
 	if err != nil {
 		return g.fail(out, ev, obs, err)
 	}
 	if obs.Found {
-		out.Resource = displayName(obs)
+		out.Resource = obs.DisplayName()
 	}
 	d := decide(Input{
 		EventName: rec.EventName, ActorARN: rec.UserIdentity.ARN, IssuerRoleARN: issuerARN(rec.UserIdentity),
@@ -118,7 +119,7 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	if d.Action != Cancel {
 		return g.finish(out, ev, d, obs, nil, nil), nil
 	}
-	rem, err := remediate(ctx, api, aws.ToString(obs.Key.KeyId), g.sleep)
+	rem, err := remediate(ctx, api, obs.ID(), g.sleep)
 	out.Action = "cancel-deletion"
 	if rem.Enabled {
 		out.Action = "cancel-deletion,enable-key"
@@ -135,13 +136,6 @@ func issuerARN(u cloudtrail.UserIdentity) string {
 		return u.SessionContext.SessionIssuer.ARN
 	}
 	return ""
-}
-
-func displayName(obs Observed) string {
-	if len(obs.Aliases) > 0 {
-		return obs.Aliases[0]
-	}
-	return aws.ToString(obs.Key.KeyId)
 }
 
 // reject ends an event that no retry can fix: logged, no alert.

@@ -2,8 +2,11 @@ package alert
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
 )
 
 // Body builds a plain-text email body: paragraphs, titled sections with
@@ -87,4 +90,50 @@ func wrap(s string, width int, indent string) string {
 	}
 	lines = append(lines, strings.TrimRight(line, " "))
 	return strings.Join(lines, "\n")
+}
+
+// shellSafe limits what goes into a command a person will paste into a shell.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9:/_.+=@,-]+$`)
+
+// ShellSafe reports whether s can be printed inside a command to copy.
+func ShellSafe(s string) bool { return shellSafe.MatchString(s) }
+
+// Actor adds the "Who" section for a CloudTrail record.
+func (b *Body) Actor(rec *cloudtrail.Record) {
+	if rec == nil {
+		return
+	}
+	u := rec.UserIdentity
+	b.Section("Who")
+	b.Field("Principal", u.Principal())
+	b.Field("Type", u.Type)
+	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
+		if arn := u.SessionContext.SessionIssuer.ARN; arn != "" && arn != u.Principal() {
+			b.Field("Role", arn)
+		}
+	}
+	b.Field("Source IP", rec.SourceIPAddress)
+	b.Field("User agent", rec.UserAgent)
+	if u.SessionContext != nil && u.SessionContext.Attributes.MFAAuthenticated != "" {
+		b.Field("MFA", u.SessionContext.Attributes.MFAAuthenticated)
+	}
+}
+
+// Where adds the "Where" section.
+func (b *Body) Where(account, region string) {
+	b.Section("Where")
+	b.Field("Account", account)
+	b.Field("Region", region)
+}
+
+// Sentence capitalises a reason and ends it with a full stop.
+func Sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }

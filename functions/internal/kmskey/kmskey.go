@@ -1,0 +1,176 @@
+// Package kmskey reads a KMS key the way every KMS guardrail needs it: its
+// metadata, tags and aliases, through a narrow interface with the SDK's
+// signatures, and describes it for alerts.
+package kmskey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsguard/kmsguard/functions/internal/alert"
+)
+
+// ReadAPI is what Observe calls.
+type ReadAPI interface {
+	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+	ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInput, opts ...func(*kms.Options)) (*kms.ListResourceTagsOutput, error)
+	ListAliases(ctx context.Context, in *kms.ListAliasesInput, opts ...func(*kms.Options)) (*kms.ListAliasesOutput, error)
+}
+
+// Key is a key's current state.
+type Key struct {
+	// Found is false when KMS says the key does not exist (any more).
+	Found   bool
+	Meta    kmstypes.KeyMetadata
+	Aliases []string
+	Tags    map[string]string
+}
+
+// Observe reads the key. Tags and aliases are read only for customer managed
+// keys, the only ones a guardrail can act on.
+func Observe(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
+	d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	var nf *kmstypes.NotFoundException
+	if errors.As(err, &nf) {
+		return Key{}, nil
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("describe key %s: %w", keyID, err)
+	}
+	if d.KeyMetadata == nil {
+		return Key{}, fmt.Errorf("describe key %s: empty response", keyID)
+	}
+	k := Key{Found: true, Meta: *d.KeyMetadata, Tags: map[string]string{}}
+	if k.AWSManaged() {
+		return k, nil
+	}
+	id := k.ID()
+	tags := kms.NewListResourceTagsPaginator(api, &kms.ListResourceTagsInput{KeyId: aws.String(id)})
+	for tags.HasMorePages() {
+		page, err := tags.NextPage(ctx)
+		if err != nil {
+			return k, fmt.Errorf("list tags of key %s: %w", id, err)
+		}
+		for _, t := range page.Tags {
+			k.Tags[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
+		}
+	}
+	aliases := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{KeyId: aws.String(id)})
+	for aliases.HasMorePages() {
+		page, err := aliases.NextPage(ctx)
+		if err != nil {
+			return k, fmt.Errorf("list aliases of key %s: %w", id, err)
+		}
+		for _, a := range page.Aliases {
+			if a.TargetKeyId != nil && aws.ToString(a.TargetKeyId) != id {
+				continue // an emulator may ignore the KeyId filter
+			}
+			k.Aliases = append(k.Aliases, aws.ToString(a.AliasName))
+		}
+	}
+	return k, nil
+}
+
+// ID is the bare key id.
+func (k Key) ID() string { return aws.ToString(k.Meta.KeyId) }
+
+// ARN is the key ARN.
+func (k Key) ARN() string { return aws.ToString(k.Meta.Arn) }
+
+// AWSManaged reports an AWS managed key.
+func (k Key) AWSManaged() bool { return k.Meta.KeyManager == kmstypes.KeyManagerTypeAws }
+
+// Exempt reports whether the tag is set to "true" (any case, spaces ignored).
+func (k Key) Exempt(tag string) bool {
+	v, ok := k.Tags[tag]
+	return ok && strings.EqualFold(strings.TrimSpace(v), "true")
+}
+
+// DisplayName is what a person recognises: the first alias, else the id.
+func (k Key) DisplayName() string {
+	if len(k.Aliases) > 0 {
+		return k.Aliases[0]
+	}
+	return k.ID()
+}
+
+// Describe adds the key's details to an alert body section.
+func (k Key) Describe(b *alert.Body, stateLabel string) {
+	b.Field("ARN", k.ARN())
+	if len(k.Aliases) > 0 {
+		b.Field("Aliases", strings.Join(k.Aliases, ", "))
+	}
+	b.Field("Description", aws.ToString(k.Meta.Description))
+	b.Field(stateLabel, string(k.Meta.KeyState))
+	b.Field("Created", timeString(k.Meta.CreationDate))
+	b.Field("Key spec", string(k.Meta.KeySpec))
+	b.Field("Origin", string(k.Meta.Origin))
+	b.Field("Multi-Region", MultiRegion(k.Meta))
+	b.Field("Tags", TagList(k.Tags))
+}
+
+// MultiRegion describes a key's multi-Region role.
+func MultiRegion(m kmstypes.KeyMetadata) string {
+	if m.MultiRegion == nil || !*m.MultiRegion {
+		return "no"
+	}
+	c := m.MultiRegionConfiguration
+	if c == nil {
+		return "yes"
+	}
+	switch c.MultiRegionKeyType {
+	case kmstypes.MultiRegionKeyTypePrimary:
+		var regions []string
+		for _, r := range c.ReplicaKeys {
+			regions = append(regions, aws.ToString(r.Region))
+		}
+		if len(regions) == 0 {
+			return "primary key, no replicas"
+		}
+		return "primary key; replicas in " + strings.Join(regions, ", ") + " (replicas are managed separately)"
+	case kmstypes.MultiRegionKeyTypeReplica:
+		if c.PrimaryKey != nil {
+			return "replica of " + aws.ToString(c.PrimaryKey.Arn)
+		}
+		return "replica key"
+	}
+	return "yes"
+}
+
+// TagList renders tags as "k=v, ..." sorted, each part bounded.
+func TagList(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, alert.Clean(k, 128)+"="+alert.Clean(tags[k], 256))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func timeString(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ConsoleURL links to the key in the KMS console, or "" when the values are
+// not safe to print.
+func ConsoleURL(region, keyID string) string {
+	if !alert.ShellSafe(region) || !alert.ShellSafe(keyID) {
+		return ""
+	}
+	return fmt.Sprintf("https://%s.console.aws.amazon.com/kms/home?region=%s#/kms/keys/%s", region, region, keyID)
+}
