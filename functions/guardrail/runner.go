@@ -122,13 +122,14 @@ func (r *Runner) logOutcome(ctx context.Context, out Outcome, start time.Time, e
 // LambdaHandler adapts the runner to aws-lambda-go: terminal problems end the
 // invocation successfully (they are logged, and retrying cannot help);
 // anything else is returned so Lambda retries and then sends the event to the
-// on-failure destination.
-func (r *Runner) LambdaHandler() func(ctx context.Context, raw json.RawMessage) error {
-	return func(ctx context.Context, raw json.RawMessage) error {
-		_, err := r.Handle(ctx, raw)
+// on-failure destination. The outcome is the response payload (EventBridge
+// discards it; a synchronous invoke, or the demo, reads it).
+func (r *Runner) LambdaHandler() func(ctx context.Context, raw json.RawMessage) (Outcome, error) {
+	return func(ctx context.Context, raw json.RawMessage) (Outcome, error) {
+		out, err := r.Handle(ctx, raw)
 		if err != nil && IsTerminal(err) {
-			return nil
+			return out, nil
 		}
-		return err
+		return out, err
 	}
 }

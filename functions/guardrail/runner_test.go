@@ -99,7 +99,7 @@ func TestRunner(t *testing.T) {
 				t.Errorf("level %v, want %s", lines[0]["level"], tt.level)
 			}
 			p2 := &pub{err: tt.pubErr}
-			lerr := guardrail.NewRunner(tt.g, p2, nil).LambdaHandler()(context.Background(), tt.raw)
+			_, lerr := guardrail.NewRunner(tt.g, p2, nil).LambdaHandler()(context.Background(), tt.raw)
 			if (lerr != nil) != tt.lambdaErr {
 				t.Errorf("lambda error = %v, want error %v", lerr, tt.lambdaErr)
 			}

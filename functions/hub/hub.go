@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,12 +21,15 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
+	"github.com/kmsguard/kmsguard/functions/keypolicy"
+	"github.com/kmsguard/kmsguard/functions/keyrotation"
+	"github.com/kmsguard/kmsguard/functions/logencryption"
 )
 
 // Specs lists every guardrail, in a stable order. Infra builds from it and
 // meta-tests walk it.
 func Specs() []guardrail.Spec {
-	return []guardrail.Spec{keydeletion.Spec()}
+	return []guardrail.Spec{keydeletion.Spec(), keyrotation.Spec(), keypolicy.Spec(), logencryption.Spec()}
 }
 
 // IDs lists the guardrail ids of Specs.
@@ -155,13 +159,48 @@ func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 
 func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
 	raw := h.cfg.Guardrails[id]
+	p := h.provider.WithSession("kmsguard-" + id)
 	switch id {
 	case keydeletion.Spec().ID:
 		s, err := keydeletion.ParseSettings(raw)
 		if err != nil {
 			return nil, err
 		}
-		return keydeletion.New(h.provider.WithSession("kmsguard-"+id), h.modes, s), nil
+		return keydeletion.New(p, h.modes, s), nil
+	case keyrotation.Spec().ID:
+		s, err := keyrotation.ParseSettings(raw)
+		if err != nil {
+			return nil, err
+		}
+		return keyrotation.New(p, h.modes, s), nil
+	case keypolicy.Spec().ID:
+		s, err := keypolicy.ParseSettings(raw)
+		if err != nil {
+			return nil, err
+		}
+		return keypolicy.New(p, h.modes, s), nil
+	case logencryption.Spec().ID:
+		s, err := logencryption.ParseSettings(raw)
+		if err != nil {
+			return nil, err
+		}
+		return logencryption.New(p, h.modes, s), nil
 	}
 	return nil, fmt.Errorf("unknown guardrail %q; known: %s", id, strings.Join(IDs(), ", "))
+}
+
+// Main is the whole body of a guardrail Lambda's main: load the runtime
+// once (cold start), then serve invocations. A cold-start failure exits
+// non-zero, so Lambda reports an init error instead of running half-wired.
+func Main(id string) {
+	h, err := Load(context.Background(), FromEnv())
+	if err == nil {
+		var r *guardrail.Runner
+		if r, err = h.Runner(id); err == nil {
+			lambda.Start(r.LambdaHandler())
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "kmsguard %s: cold start failed: %v\n", id, err)
+	os.Exit(1)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
@@ -46,17 +45,12 @@ func (g *Guardrail) Spec() guardrail.Spec { return Spec() }
 // Evaluate handles one ScheduleKeyDeletion, DisableKey or KMS CMK Deletion event.
 func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
 	spec := Spec()
-	out := guardrail.Outcome{
-		EventID: ev.EventID(), EventName: ev.Name(),
-		Account: ev.AccountID(), Region: ev.RegionName(),
-		Action: guardrail.ActionNone,
-	}
-	mode := g.modes.Resolve(out.Account, spec.ID, spec.DefaultMode)
-	out.Mode, out.ModeSource = mode.Mode, mode.Source
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
+	out.Actor = ""
 
 	if ev.Record == nil {
 		if ev.DetailType != EventKeyDeleted {
-			return g.reject(out, fmt.Errorf("event detail-type %q is not handled by %s", ev.DetailType, spec.ID))
+			return guardrail.Reject(out, fmt.Errorf("event detail-type %q is not handled by %s", ev.DetailType, spec.ID))
 		}
 		out.Resource = ev.NativeKeyID
 		if out.Resource == "" && len(ev.Resources) > 0 {
@@ -69,39 +63,25 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	rec := ev.Record
 	out.Actor = rec.UserIdentity.Principal()
 	if rec.EventName != EventScheduleKeyDeletion && rec.EventName != EventDisableKey {
-		return g.reject(out, fmt.Errorf("eventName %q is not handled by %s", rec.EventName, spec.ID))
+		return guardrail.Reject(out, fmt.Errorf("eventName %q is not handled by %s", rec.EventName, spec.ID))
 	}
-	if rec.ErrorCode != "" {
-		out.Reason = "the call failed (" + rec.ErrorCode + "), so nothing changed"
+	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
+		if err != nil {
+			return guardrail.Reject(out, err)
+		}
+		out.Reason = skip
 		return guardrail.Result{Outcome: out}, nil
 	}
-	if role := rec.UserIdentity.IssuerRoleName(); patterns.IsKMSGuardActor(role) {
-		out.Reason = "the call was made by kmsguard's own role " + role
-		return guardrail.Result{Outcome: out}, nil
-	}
-	// A forwarded event keeps the sender's account in the envelope; a record
-	// claiming another account is forged or corrupt, and acting on it would
-	// let one member account steer kmsguard at another.
-	if ev.Account != "" && rec.RecipientAccountID != "" && ev.Account != rec.RecipientAccountID {
-		return g.reject(out, fmt.Errorf("event account %s does not match the record's recipientAccountId %s", ev.Account, rec.RecipientAccountID))
-	}
-	ref, err := rec.KeyRef()
+	keyID, err := kmskey.FromEvent(ev)
 	if err != nil {
-		return g.reject(out, err)
-	}
-	if ref.Account != "" && ref.Account != out.Account {
-		return g.reject(out, fmt.Errorf("key %s is in account %s, not in the event's account %s", ref.Raw, ref.Account, out.Account))
-	}
-	keyID := ref.ID
-	if keyID == "" {
-		keyID = ref.Raw // an alias: DescribeKey resolves it
+		return guardrail.Reject(out, err)
 	}
 	out.Resource = keyID
 
 	api, err := g.clients.Get(out.Account, out.Region)
 	if err != nil {
 		if guardrail.IsTerminal(err) {
-			return g.reject(out, err)
+			return guardrail.Reject(out, err)
 		}
 		return g.fail(out, ev, Observed{}, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
 	}
@@ -114,7 +94,7 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	}
 	d := decide(Input{
 		EventName: rec.EventName, ActorARN: rec.UserIdentity.ARN, IssuerRoleARN: issuerARN(rec.UserIdentity),
-		Observed: obs, Mode: mode.Mode, Settings: g.settings,
+		Observed: obs, Mode: out.Mode, Settings: g.settings,
 	})
 	if d.Action != Cancel {
 		return g.finish(out, ev, d, obs, nil, nil), nil
@@ -136,12 +116,6 @@ func issuerARN(u cloudtrail.UserIdentity) string {
 		return u.SessionContext.SessionIssuer.ARN
 	}
 	return ""
-}
-
-// reject ends an event that no retry can fix: logged, no alert.
-func (g *Guardrail) reject(out guardrail.Outcome, err error) (guardrail.Result, error) {
-	out.Reason = "rejected: " + err.Error()
-	return guardrail.Result{Outcome: out}, guardrail.Terminal(err)
 }
 
 // fail ends an invocation whose reads failed: an alert says kmsguard could

@@ -583,30 +583,37 @@ func errors2(a, b error) error {
 }
 
 // Without returns the policy with the statements at the given indexes
-// removed; every other statement and the document's Version and Id are kept
-// as they were.
-func Without(policy string, remove []int) (string, error) {
+// removed, and the removed statements as compact JSON. Every other statement
+// and the document's Version and Id are kept as they were.
+func Without(policy string, remove []int) (string, []string, error) {
 	doc, raws, _, err := parse(policy)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	kept := make([]json.RawMessage, 0, len(raws))
+	var removed []string
 	for i, r := range raws {
 		if !slices.Contains(remove, i) {
 			kept = append(kept, r)
+			continue
 		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, r); err != nil {
+			return "", nil, err
+		}
+		removed = append(removed, buf.String())
 	}
 	if len(kept) == 0 {
-		return "", fmt.Errorf("removing %d statements would leave the policy empty", len(remove))
+		return "", nil, fmt.Errorf("removing %d statements would leave the policy empty", len(remove))
 	}
 	stmts, err := json.Marshal(kept)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	doc.Statement = stmts
 	out, err := json.Marshal(doc)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return string(out), nil
+	return string(out), removed, nil
 }

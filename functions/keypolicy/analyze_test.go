@@ -200,9 +200,12 @@ func TestAnalyze_Unparseable(t *testing.T) {
 
 func TestWithout(t *testing.T) {
 	p := pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`, `{"Sid":"Keep","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":"kms:Decrypt","Resource":"*"}`)
-	out, err := Without(p, []int{1})
+	out, removed, err := Without(p, []int{1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}` {
+		t.Errorf("removed %v", removed)
 	}
 	if strings.Contains(out, `"Principal":"*"`) || !strings.Contains(out, rootStmt) || !strings.Contains(out, `"Sid":"Keep"`) || !strings.Contains(out, `"Id":"key-policy"`) {
 		t.Errorf("rewritten policy %s", out)
@@ -210,7 +213,7 @@ func TestWithout(t *testing.T) {
 	if len(Analyze(out, ctx).Findings) != 0 {
 		t.Errorf("findings remain: %v", Analyze(out, ctx).Findings)
 	}
-	if _, err := Without(pol(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`), []int{0}); err == nil {
+	if _, _, err := Without(pol(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`), []int{0}); err == nil {
 		t.Error("emptied a policy")
 	}
 }
@@ -231,7 +234,7 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatal("unparseable policy with removable statements")
 		}
 		if rm := a.Removable(); len(rm) > 0 && a.Err == nil {
-			if _, err := Without(policy, rm); err != nil && !strings.Contains(err.Error(), "empty") {
+			if _, _, err := Without(policy, rm); err != nil && !strings.Contains(err.Error(), "empty") {
 				t.Fatalf("cannot remove %v: %v", rm, err)
 			}
 		}

@@ -3,6 +3,7 @@ package alert
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -136,4 +137,18 @@ func Sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// TagList renders tags as "k=v, ..." sorted, each part bounded.
+func TagList(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, Clean(k, 128)+"="+Clean(tags[k], 256))
+	}
+	return strings.Join(parts, ", ")
 }

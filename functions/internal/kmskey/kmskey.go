@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 )
 
@@ -114,7 +115,7 @@ func (k Key) Describe(b *alert.Body, stateLabel string) {
 	b.Field("Key spec", string(k.Meta.KeySpec))
 	b.Field("Origin", string(k.Meta.Origin))
 	b.Field("Multi-Region", MultiRegion(k.Meta))
-	b.Field("Tags", TagList(k.Tags))
+	b.Field("Tags", alert.TagList(k.Tags))
 }
 
 // MultiRegion describes a key's multi-Region role.
@@ -145,20 +146,6 @@ func MultiRegion(m kmstypes.KeyMetadata) string {
 	return "yes"
 }
 
-// TagList renders tags as "k=v, ..." sorted, each part bounded.
-func TagList(tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, alert.Clean(k, 128)+"="+alert.Clean(tags[k], 256))
-	}
-	return strings.Join(parts, ", ")
-}
-
 func timeString(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -173,4 +160,20 @@ func ConsoleURL(region, keyID string) string {
 		return ""
 	}
 	return fmt.Sprintf("https://%s.console.aws.amazon.com/kms/home?region=%s#/kms/keys/%s", region, region, keyID)
+}
+
+// FromEvent returns the key id (or alias) a CloudTrail record is about,
+// refusing a key ARN in another account than the event's: a terminal error.
+func FromEvent(ev *cloudtrail.Event) (string, error) {
+	ref, err := ev.Record.KeyRef()
+	if err != nil {
+		return "", guardrail.Terminal(err)
+	}
+	if ref.Account != "" && ref.Account != ev.AccountID() {
+		return "", guardrail.Terminal(fmt.Errorf("key %s is in account %s, not in the event's account %s", ref.Raw, ref.Account, ev.AccountID()))
+	}
+	if ref.ID != "" {
+		return ref.ID, nil
+	}
+	return ref.Raw, nil // an alias: DescribeKey resolves it
 }

@@ -1,0 +1,7 @@
+// Command key-policy is the Lambda of the key-policy guardrail: wiring only, the
+// logic lives in the guardrail's package and the runtime in functions/hub.
+package main
+
+import "github.com/kmsguard/kmsguard/functions/hub"
+
+func main() { hub.Main("key-policy") }

@@ -1,0 +1,51 @@
+package guardrail
+
+import (
+	"fmt"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/events/patterns"
+)
+
+// CheckRecord applies the checks every CloudTrail-triggered guardrail makes
+// before reading AWS, in case an event slipped past its pattern:
+//   - a failed call changed nothing: skip, with a reason;
+//   - a call made by kmsguard's own roles: skip, so remediations never loop;
+//   - a record whose recipientAccountId differs from the envelope's account
+//     is forged or corrupt: a terminal error, because acting on it would let
+//     one member account steer kmsguard at another.
+func CheckRecord(ev *cloudtrail.Event) (skip string, err error) {
+	rec := ev.Record
+	if rec == nil {
+		return "", Terminal(fmt.Errorf("event %s carries no CloudTrail record", ev.ID))
+	}
+	if rec.ErrorCode != "" {
+		return "the call failed (" + rec.ErrorCode + "), so nothing changed", nil
+	}
+	if role := rec.UserIdentity.IssuerRoleName(); patterns.IsKMSGuardActor(role) {
+		return "the call was made by kmsguard's own role " + role, nil
+	}
+	if ev.Account != "" && rec.RecipientAccountID != "" && ev.Account != rec.RecipientAccountID {
+		return "", Terminal(fmt.Errorf("event account %s does not match the record's recipientAccountId %s", ev.Account, rec.RecipientAccountID))
+	}
+	return "", nil
+}
+
+// NewOutcome starts an outcome from the event and the resolved mode.
+func NewOutcome(ev *cloudtrail.Event, mode ResolvedMode) Outcome {
+	out := Outcome{
+		EventID: ev.EventID(), EventName: ev.Name(),
+		Account: ev.AccountID(), Region: ev.RegionName(),
+		Action: ActionNone, Mode: mode.Mode, ModeSource: mode.Source,
+	}
+	if ev.Record != nil {
+		out.Actor = ev.Record.UserIdentity.Principal()
+	}
+	return out
+}
+
+// Reject ends an event that no retry can fix: logged, no alert.
+func Reject(out Outcome, err error) (Result, error) {
+	out.Reason = "rejected: " + err.Error()
+	return Result{Outcome: out}, Terminal(err)
+}

@@ -1,0 +1,120 @@
+package keypolicy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+)
+
+// ClientSource returns the KMS client for an account and Region.
+type ClientSource interface {
+	Get(account, region string) (kmsAPI, error)
+}
+
+// Guardrail is the key-policy guardrail.
+type Guardrail struct {
+	clients  ClientSource
+	modes    guardrail.ModeLookup
+	settings Settings
+}
+
+// New builds the guardrail around per-account KMS clients from provider.
+func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Settings) *Guardrail {
+	return &Guardrail{clients: awsenv.NewClients(provider, func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }), modes: modes, settings: settings}
+}
+
+// Spec declares the guardrail.
+func (g *Guardrail) Spec() guardrail.Spec { return Spec() }
+
+func (g *Guardrail) context(account string, bypass bool) Context {
+	return Context{
+		Account: account, OrganizationID: g.settings.OrganizationID,
+		TrustedAccounts: g.settings.TrustedAccounts, AdminPrincipals: g.settings.AdminPrincipals,
+		BypassLockoutCheck: bypass,
+	}
+}
+
+// Evaluate handles one PutKeyPolicy or CreateKey event.
+func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
+	if ev.Record == nil || (ev.Record.EventName != "PutKeyPolicy" && ev.Record.EventName != "CreateKey") {
+		return guardrail.Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
+	}
+	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
+		if err != nil {
+			return guardrail.Reject(out, err)
+		}
+		out.Reason = skip
+		return guardrail.Result{Outcome: out}, nil
+	}
+	req, _, err := ev.Record.KMS()
+	if err != nil {
+		return guardrail.Reject(out, err)
+	}
+	keyID, err := kmskey.FromEvent(ev)
+	if err != nil {
+		return guardrail.Reject(out, err)
+	}
+	out.Resource = keyID
+	api, err := g.clients.Get(out.Account, out.Region)
+	if err != nil {
+		if guardrail.IsTerminal(err) {
+			return guardrail.Reject(out, err)
+		}
+		return g.fail(out, ev, kmskey.Key{}, Analysis{}, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
+	}
+	key, err := kmskey.Observe(ctx, api, keyID)
+	if err != nil {
+		return g.fail(out, ev, key, Analysis{}, err)
+	}
+	if key.Found {
+		out.Resource = key.DisplayName()
+	}
+	// The policy the caller wrote is in the event (a JSON string inside
+	// JSON); read it from KMS only when the record lacks it.
+	policy := req.Policy
+	if policy == "" && key.Found && !key.AWSManaged() {
+		if policy, err = getPolicy(ctx, api, key.ID()); err != nil {
+			return g.fail(out, ev, key, Analysis{}, err)
+		}
+	}
+	analysis := Analyze(policy, g.context(out.Account, req.BypassPolicyLockoutSafetyCheck))
+	out.Findings = analysis.Codes()
+	d := decide(Input{Key: key, Analysis: analysis, Mode: out.Mode, Settings: g.settings})
+	out.Reason, out.Severity = d.Reason, d.Severity
+	if d.Action == Ignore {
+		return guardrail.Result{Outcome: out}, nil
+	}
+	if d.Action == Notify {
+		return g.result(out, ev, d, key, analysis, nil, nil), nil
+	}
+	// Remediate on the policy in place now, not the one in the event: an
+	// out-of-order event must not bring back an older policy.
+	res, err := strip(ctx, api, key.ID(), g.context(out.Account, false))
+	if err != nil {
+		out.Action = "remove-statements"
+		return g.result(out, ev, d, key, analysis, &res, err), err
+	}
+	if res.Unchanged {
+		d.Verdict = "already fixed"
+		out.Reason = "the findings were in the policy the caller wrote, but the policy in place now has nothing kmsguard removes"
+	} else {
+		out.Action = "remove-statements"
+	}
+	return g.result(out, ev, d, key, analysis, &res, nil), nil
+}
+
+// fail: the key or its policy could not be read; alert and retry.
+func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, key kmskey.Key, a Analysis, err error) (guardrail.Result, error) {
+	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the key or its policy, so it could not check it"}
+	out.Reason, out.Severity = d.Reason, d.Severity
+	return g.result(out, ev, d, key, a, nil, err), err
+}

@@ -1,0 +1,146 @@
+package logencryption
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+)
+
+// Clients returns the Logs and KMS clients for an account and Region.
+type Clients interface {
+	Logs(account, region string) (logsAPI, error)
+	KMS(account, region string) (kmsAPI, error)
+}
+
+type sdkClients struct {
+	logs *awsenv.Clients[logsAPI]
+	kms  *awsenv.Clients[kmsAPI]
+}
+
+func (c sdkClients) Logs(account, region string) (logsAPI, error) { return c.logs.Get(account, region) }
+func (c sdkClients) KMS(account, region string) (kmsAPI, error)   { return c.kms.Get(account, region) }
+
+// Guardrail is the log-encryption guardrail.
+type Guardrail struct {
+	clients  Clients
+	modes    guardrail.ModeLookup
+	settings Settings
+	sleep    func(context.Context, time.Duration) error
+}
+
+// New builds the guardrail around per-account clients from provider.
+func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Settings) *Guardrail {
+	return &Guardrail{
+		clients: sdkClients{
+			logs: awsenv.NewClients(provider, func(c aws.Config) logsAPI { return cloudwatchlogs.NewFromConfig(c) }),
+			kms:  awsenv.NewClients(provider, func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }),
+		},
+		modes: modes, settings: settings, sleep: sleepCtx,
+	}
+}
+
+// Spec declares the guardrail.
+func (g *Guardrail) Spec() guardrail.Spec { return Spec() }
+
+// Evaluate handles one CreateLogGroup or DisassociateKmsKey event.
+func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
+	if ev.Name() != "CreateLogGroup" && ev.Name() != "DisassociateKmsKey" {
+		return guardrail.Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
+	}
+	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
+		if err != nil {
+			return guardrail.Reject(out, err)
+		}
+		out.Reason = skip
+		return guardrail.Result{Outcome: out}, nil
+	}
+	req, err := ev.Record.Logs()
+	if err != nil {
+		return guardrail.Reject(out, err)
+	}
+	if req.LogGroupName == "" {
+		return guardrail.Reject(out, fmt.Errorf("%s record names no log group (resourceIdentifier %q is not handled)", ev.Name(), req.ResourceIdentifier))
+	}
+	if req.KMSKeyID != "" && ev.Name() == "CreateLogGroup" {
+		out.Resource, out.Reason = req.LogGroupName, "the log group was created with a KMS key"
+		return guardrail.Result{Outcome: out}, nil
+	}
+	out.Resource = req.LogGroupName
+	logs, err := g.clients.Logs(out.Account, out.Region)
+	if err != nil {
+		if guardrail.IsTerminal(err) {
+			return guardrail.Reject(out, err)
+		}
+		return g.fail(out, ev, LogGroup{Name: req.LogGroupName}, nil, err)
+	}
+	if g.settings.DelaySeconds > 0 {
+		if err := g.sleep(ctx, time.Duration(g.settings.DelaySeconds)*time.Second); err != nil {
+			return g.fail(out, ev, LogGroup{Name: req.LogGroupName}, nil, err)
+		}
+	}
+	group, err := observeGroup(ctx, logs, req.LogGroupName)
+	if err != nil {
+		return g.fail(out, ev, group, nil, err)
+	}
+	var key *LogsKey
+	if needsKey(group, g.settings) {
+		k, err := g.clients.KMS(out.Account, out.Region)
+		if err != nil {
+			return g.fail(out, ev, group, nil, err)
+		}
+		lk, err := observeKey(ctx, k, g.settings.keyAlias(), out.Region, out.Account, group.ARN)
+		if err != nil {
+			return g.fail(out, ev, group, nil, err)
+		}
+		key = &lk
+	}
+	d := decide(Input{Group: group, Key: key, Mode: out.Mode, Settings: g.settings})
+	out.Reason, out.Severity = d.Reason, d.Severity
+	switch d.Action {
+	case Ignore:
+		return guardrail.Result{Outcome: out}, nil
+	case Notify:
+		return g.result(out, ev, d, group, key, nil, nil), nil
+	}
+	out.Action = "associate-kms-key"
+	after, err := associate(ctx, logs, group.Name, key.ARN)
+	if err != nil {
+		return g.result(out, ev, d, group, key, &after, err), err
+	}
+	return g.result(out, ev, d, group, key, &after, nil), nil
+}
+
+// associate sets the key and reads the log group back.
+func associate(ctx context.Context, api logsAPI, name, keyARN string) (LogGroup, error) {
+	if _, err := api.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(name), KmsKeyId: aws.String(keyARN)}); err != nil {
+		return LogGroup{Name: name}, fmt.Errorf("associate %s with log group %s: %w", keyARN, name, err)
+	}
+	return describeGroup(ctx, api, name)
+}
+
+func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, group LogGroup, key *LogsKey, err error) (guardrail.Result, error) {
+	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the log group or the logs key, so it could not check it"}
+	out.Reason, out.Severity = d.Reason, d.Severity
+	return g.result(out, ev, d, group, key, nil, err), err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
