@@ -4,45 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
+	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
+	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
 )
 
-var update = flag.Bool("update", false, "rewrite golden alert files")
-
-// recorder keeps published alerts.
-type recorder struct{ msgs []alert.Message }
-
-func (r *recorder) Publish(_ context.Context, m alert.Message) error {
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
 type harness struct {
-	kms     *fakeKMS
-	clients *fakeClients
-	alerts  *recorder
+	kms     *fakekms.KMS
+	clients *fakekms.Clients[kmsAPI]
+	alerts  *alerttest.Recorder
 	runner  *guardrail.Runner
 }
 
 func newHarness(modes guardrail.ModeConfig, settings Settings) *harness {
-	h := &harness{kms: newFake(), alerts: &recorder{}}
-	h.clients = &fakeClients{api: h.kms}
+	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
+	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
 	g := newGuardrail(h.clients, modes, settings)
 	g.sleep = func(context.Context, time.Duration) error { return nil }
 	h.runner = guardrail.NewRunner(g, h.alerts, nil)
@@ -53,7 +41,7 @@ func newHarness(modes guardrail.ModeConfig, settings Settings) *harness {
 type scenario struct {
 	modes    guardrail.ModeConfig
 	settings Settings
-	setup    func(f *fakeKMS)
+	setup    func(f *fakekms.KMS)
 	// want
 	action string
 	writes []string
@@ -63,30 +51,30 @@ type scenario struct {
 
 var scenarios = map[string]scenario{
 	"key-deletion/schedule-key-deletion-arn": {
-		setup: func(f *fakeKMS) {
-			f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"team": "payments", "env": "prod"}, "alias/payments")
+		setup: func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"team": "payments", "env": "prod"}, "alias/payments")
 		},
 		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
 	},
 	"key-deletion/schedule-key-deletion-id": {
 		modes: guardrail.ModeConfig{Accounts: map[string]guardrail.AccountModes{"111122223333": {Guardrails: map[string]guardrail.Mode{"key-deletion": guardrail.ModeAlert}}}},
-		setup: func(f *fakeKMS) {
-			f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/orders")
+		setup: func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/orders")
 		},
 		action: "none", alert: true,
 	},
 	"key-deletion/schedule-key-deletion-root": {
-		setup: func(f *fakeKMS) {
-			k := f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{ExemptionTag: "true"})
-			k.meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeKeyID)
+		setup: func(f *fakekms.KMS) {
+			k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{ExemptionTag: "true"})
+			k.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeKeyID)
 		},
 		action: "none", alert: true,
 	},
 	"key-deletion/schedule-key-deletion-mrk-primary": {
-		setup: func(f *fakeKMS) {
-			k := f.addKey(fixtures.FakeMRKID, kmstypes.KeyStatePendingReplicaDeletion, nil, "alias/global-ledger")
-			k.meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
-			k.meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{
+		setup: func(f *fakekms.KMS) {
+			k := f.AddKey(fixtures.FakeMRKID, kmstypes.KeyStatePendingReplicaDeletion, nil, "alias/global-ledger")
+			k.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
+			k.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{
 				MultiRegionKeyType: kmstypes.MultiRegionKeyTypePrimary,
 				ReplicaKeys:        []kmstypes.MultiRegionKey{{Region: aws.String("eu-west-1")}, {Region: aws.String("ap-southeast-2")}},
 			}
@@ -94,8 +82,8 @@ var scenarios = map[string]scenario{
 		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
 	},
 	"key-deletion/disable-key": {
-		setup: func(f *fakeKMS) {
-			f.addKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil, "alias/payments")
+		setup: func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil, "alias/payments")
 		},
 		action: "none", alert: true,
 	},
@@ -122,8 +110,8 @@ func TestHandle_Fixtures(t *testing.T) {
 			if !positive {
 				// Negative fixtures reach a handler only if a pattern fails;
 				// the handler must still do nothing and say nothing.
-				if len(h.alerts.msgs) != 0 || len(h.kms.writes()) != 0 {
-					t.Fatalf("negative fixture alerted %d times, wrote %v", len(h.alerts.msgs), h.kms.writes())
+				if len(h.alerts.Msgs) != 0 || len(h.kms.Writes()) != 0 {
+					t.Fatalf("negative fixture alerted %d times, wrote %v", len(h.alerts.Msgs), h.kms.Writes())
 				}
 				if out.Action != guardrail.ActionNone || out.Reason == "" {
 					t.Errorf("outcome %+v", out)
@@ -139,91 +127,18 @@ func TestHandle_Fixtures(t *testing.T) {
 			if out.Action != sc.action {
 				t.Errorf("action = %q, want %q (reason: %s)", out.Action, sc.action, out.Reason)
 			}
-			if !slices.Equal(h.kms.writes(), sc.writes) {
-				t.Errorf("writes = %v, want %v", h.kms.writes(), sc.writes)
+			if !slices.Equal(h.kms.Writes(), sc.writes) {
+				t.Errorf("writes = %v, want %v", h.kms.Writes(), sc.writes)
 			}
-			if got := len(h.alerts.msgs) == 1; got != sc.alert || out.Alerted != sc.alert {
-				t.Fatalf("alerts = %d, outcome.alerted = %v, want alert %v", len(h.alerts.msgs), out.Alerted, sc.alert)
+			if got := len(h.alerts.Msgs) == 1; got != sc.alert || out.Alerted != sc.alert {
+				t.Fatalf("alerts = %d, outcome.alerted = %v, want alert %v", len(h.alerts.Msgs), out.Alerted, sc.alert)
 			}
 			if sc.alert {
-				checkAlert(t, h.alerts.msgs[0])
-				golden(t, filepath.Join("testdata", "alerts", filepath.Base(f.Name)+".txt"), renderForGolden(h.alerts.msgs[0]))
+				alerttest.Check(t, h.alerts.Msgs[0])
+				alerttest.Golden(t, filepath.Base(f.Name), h.alerts.Msgs[0])
 			}
 		})
 	}
-}
-
-// checkAlert holds every alert to DESIGN §5.
-func checkAlert(t *testing.T, m alert.Message) {
-	t.Helper()
-	subj := m.Subject()
-	if n := len([]rune(subj)); n >= 100 {
-		t.Errorf("subject has %d characters: %q", n, subj)
-	}
-	if strings.ContainsAny(subj, "\r\n\t") {
-		t.Errorf("subject has a control character: %q", subj)
-	}
-	if !strings.HasPrefix(subj, "[kmsguard] ") {
-		t.Errorf("subject %q", subj)
-	}
-	for _, k := range []string{"severity", "guardrail", "account", "region", "action"} {
-		if m.Attributes()[k] == "" {
-			t.Errorf("attribute %s empty", k)
-		}
-	}
-	var structure map[string]string
-	if err := json.Unmarshal([]byte(m.Structure()), &structure); err != nil {
-		t.Fatalf("message structure is not JSON: %v", err)
-	}
-	if structure["email"] != m.Text() || !json.Valid([]byte(structure["default"])) {
-		t.Error("message structure lacks the email text or a JSON default")
-	}
-	for _, must := range []string{"What happened", "Where", "Key", "Event id"} {
-		if !strings.Contains(m.Text(), must) {
-			t.Errorf("body lacks %q", must)
-		}
-	}
-}
-
-func renderForGolden(m alert.Message) string {
-	attrs := m.Attributes()
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "Subject: %s\n", m.Subject())
-	for _, k := range keys {
-		fmt.Fprintf(&b, "Attribute %s: %s\n", k, attrs[k])
-	}
-	b.WriteString("\n")
-	b.WriteString(m.Text())
-	return b.String()
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./functions/keydeletion -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("alert differs from %s (run with -update if the change is intended)\n--- got ---\n%s", path, got)
-	}
-}
-
-func throttle() error {
-	return &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 }
 
 func TestHandle_Cases(t *testing.T) {
@@ -231,7 +146,7 @@ func TestHandle_Cases(t *testing.T) {
 	tests := []struct {
 		name     string
 		modes    guardrail.ModeConfig
-		setup    func(f *fakeKMS, c *fakeClients)
+		setup    func(f *fakekms.KMS, c *fakekms.Clients[kmsAPI])
 		wantErr  bool
 		terminal bool
 		action   string
@@ -241,73 +156,77 @@ func TestHandle_Cases(t *testing.T) {
 		state    kmstypes.KeyState
 	}{
 		{
-			name:   "someone already cancelled: no-op",
-			setup:  func(f *fakeKMS, _ *fakeClients) { f.addKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) },
+			name: "someone already cancelled: no-op",
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+			},
 			action: "none", state: kmstypes.KeyStateEnabled,
 		},
 		{
 			name: "AWS managed key: skipped without reading tags",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil).meta.KeyManager = kmstypes.KeyManagerTypeAws
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil).Meta.KeyManager = kmstypes.KeyManagerTypeAws
 			},
 			action: "none", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name:   "key not found: no-op",
-			setup:  func(*fakeKMS, *fakeClients) {},
+			setup:  func(*fakekms.KMS, *fakekms.Clients[kmsAPI]) {},
 			action: "none",
 		},
 		{
-			name:   "kill switch: alert only, no writes",
-			modes:  guardrail.ModeConfig{KillSwitch: true, Default: guardrail.ModeRemediate},
-			setup:  func(f *fakeKMS, _ *fakeClients) { f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil) },
+			name:  "kill switch: alert only, no writes",
+			modes: guardrail.ModeConfig{KillSwitch: true, Default: guardrail.ModeRemediate},
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+			},
 			action: "none", alerts: 1, verdict: "NOT cancelled", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name: "eventual consistency: EnableKey retried until the key settles",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-				f.lagEnable = 2
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				f.LagEnable = 2
 			},
 			action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey", "EnableKey", "EnableKey"}, alerts: 1, verdict: "cancelled", state: kmstypes.KeyStateEnabled,
 		},
 		{
 			name: "EnableKey keeps failing: retryable error and a FAILED alert; deletion stays cancelled",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-				f.lagEnable = 100
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				f.LagEnable = 100
 			},
 			wantErr: true, action: "cancel-deletion", writes: []string{"CancelKeyDeletion", "EnableKey", "EnableKey", "EnableKey", "EnableKey", "EnableKey", "EnableKey"}, alerts: 1, verdict: "remediation FAILED", state: kmstypes.KeyStateDisabled,
 		},
 		{
 			name: "cancel throttled: retryable error and a FAILED alert",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-				f.fail["CancelKeyDeletion"] = []error{throttle()}
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				f.Fail["CancelKeyDeletion"] = []error{fakekms.Throttle()}
 			},
 			wantErr: true, action: "cancel-deletion", writes: []string{"CancelKeyDeletion"}, alerts: 1, verdict: "remediation FAILED", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name: "describe throttled: retryable error and a check FAILED alert",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-				f.fail["DescribeKey"] = []error{throttle()}
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				f.Fail["DescribeKey"] = []error{fakekms.Throttle()}
 			},
 			wantErr: true, action: "none", alerts: 1, verdict: "check FAILED", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name: "role cannot be assumed: retryable error and an alert",
-			setup: func(f *fakeKMS, c *fakeClients) {
-				f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-				c.err = errors.New("AccessDenied: not authorized to perform sts:AssumeRole")
+			setup: func(f *fakekms.KMS, c *fakekms.Clients[kmsAPI]) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				c.Err = errors.New("AccessDenied: not authorized to perform sts:AssumeRole")
 			},
 			wantErr: true, action: "none", alerts: 1, verdict: "check FAILED", state: kmstypes.KeyStatePendingDeletion,
 		},
 		{
 			name: "imported key without material: cancelled, left PendingImport",
-			setup: func(f *fakeKMS, _ *fakeClients) {
-				k := f.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"fake:material": "none"})
-				k.meta.Origin = kmstypes.OriginTypeExternal
+			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
+				k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+				k.Meta.Origin, k.NoMaterial = kmstypes.OriginTypeExternal, true
 			},
 			action: "cancel-deletion", writes: []string{"CancelKeyDeletion", "EnableKey", "EnableKey", "EnableKey", "EnableKey", "EnableKey", "EnableKey"}, alerts: 1, verdict: "cancelled", state: kmstypes.KeyStatePendingImport,
 		},
@@ -326,20 +245,20 @@ func TestHandle_Cases(t *testing.T) {
 			if out.Action != tt.action {
 				t.Errorf("action = %q, want %q (%s)", out.Action, tt.action, out.Reason)
 			}
-			if !slices.Equal(h.kms.writes(), tt.writes) {
-				t.Errorf("writes = %v, want %v", h.kms.writes(), tt.writes)
+			if !slices.Equal(h.kms.Writes(), tt.writes) {
+				t.Errorf("writes = %v, want %v", h.kms.Writes(), tt.writes)
 			}
-			if len(h.alerts.msgs) != tt.alerts {
-				t.Fatalf("alerts = %d, want %d", len(h.alerts.msgs), tt.alerts)
+			if len(h.alerts.Msgs) != tt.alerts {
+				t.Fatalf("alerts = %d, want %d", len(h.alerts.Msgs), tt.alerts)
 			}
 			if tt.alerts > 0 {
-				checkAlert(t, h.alerts.msgs[0])
-				if h.alerts.msgs[0].Verdict != tt.verdict {
-					t.Errorf("verdict = %q, want %q", h.alerts.msgs[0].Verdict, tt.verdict)
+				alerttest.Check(t, h.alerts.Msgs[0])
+				if h.alerts.Msgs[0].Verdict != tt.verdict {
+					t.Errorf("verdict = %q, want %q", h.alerts.Msgs[0].Verdict, tt.verdict)
 				}
 			}
-			if k := h.kms.keys[fixtures.FakeKeyID]; k != nil && k.meta.KeyState != tt.state {
-				t.Errorf("key state = %s, want %s", k.meta.KeyState, tt.state)
+			if k := h.kms.Keys[fixtures.FakeKeyID]; k != nil && k.Meta.KeyState != tt.state {
+				t.Errorf("key state = %s, want %s", k.Meta.KeyState, tt.state)
 			}
 		})
 	}
@@ -348,15 +267,15 @@ func TestHandle_Cases(t *testing.T) {
 // The same event three times: one cancellation, then no-ops.
 func TestHandle_Duplicates(t *testing.T) {
 	h := newHarness(guardrail.ModeConfig{}, Settings{})
-	h.kms.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
 	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
 	for i := 0; i < 3; i++ {
 		if _, err := h.runner.Handle(context.Background(), raw); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !slices.Equal(h.kms.writes(), []string{"CancelKeyDeletion", "EnableKey"}) || len(h.alerts.msgs) != 1 {
-		t.Errorf("writes %v, alerts %d", h.kms.writes(), len(h.alerts.msgs))
+	if !slices.Equal(h.kms.Writes(), []string{"CancelKeyDeletion", "EnableKey"}) || len(h.alerts.Msgs) != 1 {
+		t.Errorf("writes %v, alerts %d", h.kms.Writes(), len(h.alerts.Msgs))
 	}
 }
 
@@ -380,28 +299,28 @@ func TestHandle_ForgedAccount(t *testing.T) {
 			mutate(ev)
 			raw, _ := json.Marshal(ev)
 			h := newHarness(guardrail.ModeConfig{}, Settings{})
-			h.kms.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
-			h.clients.err = nil
+			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
+			h.clients.Err = nil
 			g := newGuardrail(&validatingClients{h.clients}, guardrail.ModeConfig{}, Settings{})
 			out, err := guardrail.NewRunner(g, h.alerts, nil).Handle(context.Background(), raw)
 			if err == nil || !guardrail.IsTerminal(err) {
 				t.Fatalf("err = %v, want a terminal rejection", err)
 			}
-			if len(h.kms.calls) != 0 || len(h.alerts.msgs) != 0 || !strings.HasPrefix(out.Reason, "rejected:") {
-				t.Errorf("calls %v, alerts %d, reason %q", h.kms.calls, len(h.alerts.msgs), out.Reason)
+			if len(h.kms.Calls) != 0 || len(h.alerts.Msgs) != 0 || !strings.HasPrefix(out.Reason, "rejected:") {
+				t.Errorf("calls %v, alerts %d, reason %q", h.kms.Calls, len(h.alerts.Msgs), out.Reason)
 			}
 		})
 	}
 }
 
 // validatingClients applies the account checks the real provider makes.
-type validatingClients struct{ *fakeClients }
+type validatingClients struct{ *fakekms.Clients[kmsAPI] }
 
 func (v *validatingClients) Get(account, region string) (kmsAPI, error) {
 	if !guardrail.ValidAccountID(account) {
 		return nil, guardrail.Terminal(fmt.Errorf("account %q is not a 12-digit account id", account))
 	}
-	return v.fakeClients.Get(account, region)
+	return v.Clients.Get(account, region)
 }
 
 // Untrusted strings cannot break the subject or smuggle lines into the body.
@@ -415,13 +334,13 @@ func TestHandle_HostileStrings(t *testing.T) {
 	d["sourceIPAddress"] = "1.2.3.4\nBcc: attacker@example.com"
 	raw, _ := json.Marshal(ev)
 	h := newHarness(guardrail.ModeConfig{}, Settings{})
-	k := h.kms.addKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"owner\n": "x\ty"}, "alias/"+strings.Repeat("long-", 60))
-	k.meta.Description = aws.String("line1\nline2\x00\x1b[31m")
+	k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"owner\n": "x\ty"}, "alias/"+strings.Repeat("long-", 60))
+	k.Meta.Description = aws.String("line1\nline2\x00\x1b[31m")
 	if _, err := h.runner.Handle(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}
-	m := h.alerts.msgs[0]
-	checkAlert(t, m)
+	m := h.alerts.Msgs[0]
+	alerttest.Check(t, m)
 	text := m.Text()
 	for _, bad := range []string{"\r", "\u202e", "\x00", "\x1b", "\nBcc:", "\nSubject:", "\nline2"} {
 		if strings.Contains(text, bad) {
