@@ -527,7 +527,9 @@ func Analyze(policy string, c Context) Analysis {
 					canChangePolicy = true
 				}
 			}
-			if p.any && sc.inside {
+			// "*" (unrestricted, or restricted to us) includes the account's
+			// own principals.
+			if (p.any || np.notEmpty) && (!sc.restricted || sc.inside) {
 				canChangePolicy = true
 			}
 		}

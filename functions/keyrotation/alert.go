@@ -26,7 +26,7 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 	case after != nil && err != nil:
 		b.Para("kmsguard tried to turn automatic rotation back on for KMS key %s and FAILED.", name)
 	case after != nil:
-		b.Para("kmsguard turned automatic rotation back on for KMS key %s, every %d days.", name, g.settings.period())
+		b.Para("kmsguard set automatic rotation of KMS key %s to every %d days.", name, g.settings.period())
 	case err != nil:
 		b.Para("kmsguard could not check the rotation of KMS key %s after %s.", name, out.EventName)
 	default:

@@ -1,0 +1,224 @@
+package keyrotation
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
+	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+)
+
+func key(state kmstypes.KeyState, mut func(*kmstypes.KeyMetadata)) kmskey.Key {
+	m := kmstypes.KeyMetadata{KeyState: state, KeyManager: kmstypes.KeyManagerTypeCustomer, KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt, Origin: kmstypes.OriginTypeAwsKms}
+	if mut != nil {
+		mut(&m)
+	}
+	return kmskey.Key{Found: true, Meta: m, Tags: map[string]string{}}
+}
+
+func TestDecide(t *testing.T) {
+	en := kmstypes.KeyStateEnabled
+	tests := []struct {
+		name     string
+		in       Input
+		want     Action
+		severity guardrail.Severity
+		reason   string
+	}{
+		{"gone", Input{}, Ignore, "", "does not exist"},
+		{"AWS managed", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeyManager = kmstypes.KeyManagerTypeAws })}, Ignore, "", "AWS rotates"},
+		{"exempt", Input{Key: func() kmskey.Key { k := key(en, nil); k.Tags[ExemptionTag] = "True"; return k }(), Mode: guardrail.ModeRemediate}, Ignore, "", "exemption tag"},
+		{"asymmetric", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeySpec = kmstypes.KeySpecRsa2048; m.KeyUsage = kmstypes.KeyUsageTypeSignVerify }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "asymmetric"},
+		{"HMAC", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeySpec = kmstypes.KeySpecHmac256; m.KeyUsage = kmstypes.KeyUsageTypeGenerateVerifyMac }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "HMAC"},
+		{"imported material", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternal }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "imported"},
+		{"CloudHSM key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeAwsCloudhsm }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
+		{"external key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternalKeyStore }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
+		{"disabled", Input{Key: key(kmstypes.KeyStateDisabled, nil), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityWarning, "Disabled"},
+		{"pending deletion", Input{Key: key(kmstypes.KeyStatePendingDeletion, nil), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityWarning, "PendingDeletion"},
+		{"rotation off, remediate", Input{Key: key(en, nil), Mode: guardrail.ModeRemediate}, Enable, guardrail.SeverityHigh, "rotation is off"},
+		{"rotation off, alert mode", Input{Key: key(en, nil), Mode: guardrail.ModeAlert}, Notify, guardrail.SeverityHigh, "alert mode"},
+		{"period too long", Input{Key: key(en, nil), Rotation: Rotation{true, 2560}, Mode: guardrail.ModeRemediate}, Enable, guardrail.SeverityHigh, "2560 days, longer than the maximum of 365"},
+		{"period within a raised maximum", Input{Key: key(en, nil), Rotation: Rotation{true, 730}, Mode: guardrail.ModeRemediate, Settings: Settings{MaxRotationPeriodDays: 730}}, Ignore, "", "730 days"},
+		{"period shorter than configured is fine", Input{Key: key(en, nil), Rotation: Rotation{true, 90}, Mode: guardrail.ModeRemediate}, Ignore, "", "90 days"},
+		{"rotation on, period unknown", Input{Key: key(en, nil), Rotation: Rotation{Enabled: true}, Mode: guardrail.ModeRemediate}, Ignore, "", "default period"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decide(tt.in)
+			if d.Action != tt.want || d.Severity != tt.severity || !strings.Contains(d.Reason, tt.reason) {
+				t.Errorf("decide = %v/%s %q, want %v/%s containing %q", d.Action, d.Severity, d.Reason, tt.want, tt.severity, tt.reason)
+			}
+		})
+	}
+}
+
+func TestParseSettings(t *testing.T) {
+	s, err := ParseSettings([]byte(`{"rotation_period_days":180,"max_rotation_period_days":365}`))
+	if err != nil || s.period() != 180 || s.maxPeriod() != 365 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if s, _ := ParseSettings(nil); s.period() != 365 || s.maxPeriod() != 365 {
+		t.Errorf("defaults %d/%d", s.period(), s.maxPeriod())
+	}
+	for _, bad := range []string{`{"rotation_period_days":30}`, `{"rotation_period_days":3000}`, `{"rotation_period_days":400,"max_rotation_period_days":365}`, `{"period":1}`} {
+		if _, err := ParseSettings([]byte(bad)); err == nil || !strings.Contains(err.Error(), "guardrails.key-rotation") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+type harness struct {
+	kms     *fakekms.KMS
+	clients *fakekms.Clients[kmsAPI]
+	alerts  *alerttest.Recorder
+	runner  *guardrail.Runner
+}
+
+func newHarness(modes guardrail.ModeLookup, s Settings) *harness {
+	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
+	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
+	h.runner = guardrail.NewRunner(&Guardrail{clients: h.clients, modes: modes, settings: s}, h.alerts, nil)
+	return h
+}
+
+func TestHandle_Fixtures(t *testing.T) {
+	scenarios := map[string]struct {
+		setup  func(*fakekms.KMS)
+		action string
+		writes []string
+		period int
+	}{
+		"key-rotation/disable-key-rotation": {
+			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, map[string]string{"team": "orders"}, "alias/orders") },
+			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
+		},
+		"key-rotation/enable-key-rotation-long-period": {
+			setup: func(f *fakekms.KMS) {
+				k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil, "alias/orders")
+				k.Rotation.Enabled, k.Rotation.Period = true, 2560
+			},
+			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
+		},
+		"key-rotation/create-key": {
+			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) },
+			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
+		},
+		"key-policy/create-key-with-policy": {
+			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) },
+			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
+		},
+	}
+	for _, f := range fixtures.All() {
+		if !slices.Contains(f.Guardrails, Spec().ID) {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			sc, ok := scenarios[f.Name]
+			if !ok {
+				t.Fatal("positive fixture without a scenario")
+			}
+			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			sc.setup(h.kms)
+			out, err := h.runner.Handle(context.Background(), f.Raw)
+			if err != nil || out.Action != sc.action || !slices.Equal(h.kms.Writes(), sc.writes) {
+				t.Fatalf("outcome %+v, writes %v, err %v", out, h.kms.Writes(), err)
+			}
+			if k := h.kms.Keys[fixtures.FakeKeyID]; !k.Rotation.Enabled || k.Rotation.Period != sc.period {
+				t.Errorf("rotation %+v", k.Rotation)
+			}
+			if len(h.alerts.Msgs) != 1 {
+				t.Fatalf("%d alerts", len(h.alerts.Msgs))
+			}
+			alerttest.Check(t, h.alerts.Msgs[0])
+			alerttest.Golden(t, filepath.Base(f.Name), h.alerts.Msgs[0])
+		})
+	}
+}
+
+func TestHandle_Cases(t *testing.T) {
+	raw := fixtures.Get("key-rotation/disable-key-rotation").Raw
+	tests := []struct {
+		name    string
+		modes   guardrail.ModeLookup
+		setup   func(*fakekms.KMS)
+		wantErr bool
+		action  string
+		writes  []string
+		alerts  int
+		verdict string
+	}{
+		{"already on: no-op", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+			k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+			k.Rotation.Enabled, k.Rotation.Period = true, 365
+		}, false, "none", nil, 0, ""},
+		{"alert mode: no write", guardrail.ModeConfig{Default: guardrail.ModeAlert}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) }, false, "none", nil, 1, "NOT fixed"},
+		{"disabled key: alert, no write", guardrail.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", nil, 1, "key disabled"},
+		{"asymmetric key: alert, no write", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Meta.KeySpec = kmstypes.KeySpecEccNistP256
+		}, false, "none", nil, 1, "cannot rotate"},
+		{"enable throttled: retryable error and FAILED alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+			f.Fail["EnableKeyRotation"] = []error{fakekms.Throttle()}
+		}, true, "enable-rotation", []string{"EnableKeyRotation"}, 1, "remediation FAILED"},
+		{"status read fails: retryable error", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+			f.Fail["GetKeyRotationStatus"] = []error{fakekms.Throttle()}
+		}, true, "none", nil, 1, "check FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(tt.modes, Settings{})
+			tt.setup(h.kms)
+			out, err := h.runner.Handle(context.Background(), raw)
+			if (err != nil) != tt.wantErr || (err != nil && guardrail.IsTerminal(err)) {
+				t.Fatalf("err %v", err)
+			}
+			if out.Action != tt.action || !slices.Equal(h.kms.Writes(), tt.writes) || len(h.alerts.Msgs) != tt.alerts {
+				t.Fatalf("outcome %+v writes %v alerts %d", out, h.kms.Writes(), len(h.alerts.Msgs))
+			}
+			if tt.alerts > 0 {
+				alerttest.Check(t, h.alerts.Msgs[0])
+				if h.alerts.Msgs[0].Verdict != tt.verdict {
+					t.Errorf("verdict %q, want %q", h.alerts.Msgs[0].Verdict, tt.verdict)
+				}
+			}
+		})
+	}
+}
+
+// A replica's rotation is set on its primary, in the primary's Region.
+func TestHandle_ReplicaActsOnPrimary(t *testing.T) {
+	h := newHarness(guardrail.ModeConfig{}, Settings{RotationPeriodDays: 180})
+	const primary = "mrk-1234abcd12ab34cd56ef1234567890ab"
+	p := h.kms.AddKey(primary, kmstypes.KeyStateEnabled, nil, "alias/global")
+	p.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + primary)
+	p.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{MultiRegionKeyType: kmstypes.MultiRegionKeyTypePrimary}
+	r := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+	r.Meta.MultiRegion = aws.Bool(true)
+	r.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{
+		MultiRegionKeyType: kmstypes.MultiRegionKeyTypeReplica,
+		PrimaryKey:         &kmstypes.MultiRegionKey{Arn: p.Meta.Arn, Region: aws.String("us-east-1")},
+	}
+	out, err := h.runner.Handle(context.Background(), fixtures.Get("key-rotation/disable-key-rotation").Raw)
+	if err != nil || out.Action != "enable-rotation" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if !p.Rotation.Enabled || p.Rotation.Period != 180 || r.Rotation.Enabled {
+		t.Errorf("primary %+v, replica %+v", p.Rotation, r.Rotation)
+	}
+	if !slices.Contains(h.clients.Asked, "111122223333/us-east-1") {
+		t.Errorf("primary Region not used: %v", h.clients.Asked)
+	}
+	if !strings.Contains(h.alerts.Msgs[0].Text(), "rotation is set on its primary") {
+		t.Error("alert does not explain the replica")
+	}
+}
