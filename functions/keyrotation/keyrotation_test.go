@@ -37,8 +37,14 @@ func TestDecide(t *testing.T) {
 		{"gone", Input{}, Ignore, "", "does not exist"},
 		{"AWS managed", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeyManager = kmstypes.KeyManagerTypeAws })}, Ignore, "", "AWS rotates"},
 		{"exempt", Input{Key: func() kmskey.Key { k := key(en, nil); k.Tags[ExemptionTag] = "True"; return k }(), Mode: guardrail.ModeRemediate}, Ignore, "", "exemption tag"},
-		{"asymmetric", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeySpec = kmstypes.KeySpecRsa2048; m.KeyUsage = kmstypes.KeyUsageTypeSignVerify }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "asymmetric"},
-		{"HMAC", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeySpec = kmstypes.KeySpecHmac256; m.KeyUsage = kmstypes.KeyUsageTypeGenerateVerifyMac }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "HMAC"},
+		{"asymmetric", Input{Key: key(en, func(m *kmstypes.KeyMetadata) {
+			m.KeySpec = kmstypes.KeySpecRsa2048
+			m.KeyUsage = kmstypes.KeyUsageTypeSignVerify
+		}), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "asymmetric"},
+		{"HMAC", Input{Key: key(en, func(m *kmstypes.KeyMetadata) {
+			m.KeySpec = kmstypes.KeySpecHmac256
+			m.KeyUsage = kmstypes.KeyUsageTypeGenerateVerifyMac
+		}), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "HMAC"},
 		{"imported material", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternal }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "imported"},
 		{"CloudHSM key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeAwsCloudhsm }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
 		{"external key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternalKeyStore }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
@@ -98,7 +104,9 @@ func TestHandle_Fixtures(t *testing.T) {
 		period int
 	}{
 		"key-rotation/disable-key-rotation": {
-			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, map[string]string{"team": "orders"}, "alias/orders") },
+			setup: func(f *fakekms.KMS) {
+				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, map[string]string{"team": "orders"}, "alias/orders")
+			},
 			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
 		},
 		"key-rotation/enable-key-rotation-long-period": {

@@ -3,6 +3,7 @@ package logencryption
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
@@ -68,7 +69,9 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 		b.Field("Logs key", key.Alias+" "+key.ARN)
 	}
 	if alert.ShellSafe(out.Region) {
-		b.Field("Console", fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logsV2:log-groups/log-group/%s", out.Region, out.Region, url.PathEscape(url.PathEscape(group.Name))))
+		// The console expects the name URL-escaped twice, with $ for %.
+		escaped := strings.ReplaceAll(url.QueryEscape(url.QueryEscape(group.Name)), "%", "$")
+		b.Field("Console", fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logsV2:log-groups/log-group/%s", out.Region, out.Region, escaped))
 	}
 
 	if alert.ShellSafe(group.Name) && alert.ShellSafe(out.Region) {

@@ -5,6 +5,7 @@
 package hub
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,26 +54,53 @@ type Props struct {
 }
 
 // accountLevelActions are IAM actions with no resource type: they can only be
-// granted on "*". Every other action is scoped to the account's keys.
+// granted on "*".
 var accountLevelActions = map[string]bool{
 	"kms:ListAliases": true,
 	"kms:ListKeys":    true,
 	"kms:CreateKey":   true,
 }
 
-// SplitActions separates a spec's actions into key-scoped and account-level
-// ones, each sorted.
-func SplitActions(actions []string) (keyScoped, accountLevel []string) {
+// Grant is one IAM statement of a guardrail role: actions on resources.
+type Grant struct {
+	Sid       string
+	Actions   []string
+	Resources []*string
+}
+
+// Grants turns a spec's actions into least-privilege statements for the
+// given account: KMS actions on the account's keys, CloudWatch Logs actions
+// on the account's log groups, and only actions without a resource type on
+// "*". An action of another service is an error: a new service needs its
+// scope written here first.
+func Grants(actions []string, account *string) ([]Grant, error) {
+	arn := func(service, rest string) *string {
+		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
+	}
+	var keys, logs, global []string
 	for _, a := range actions {
-		if accountLevelActions[a] {
-			accountLevel = append(accountLevel, a)
-		} else {
-			keyScoped = append(keyScoped, a)
+		switch {
+		case accountLevelActions[a]:
+			global = append(global, a)
+		case strings.HasPrefix(a, "kms:"):
+			keys = append(keys, a)
+		case strings.HasPrefix(a, "logs:"):
+			logs = append(logs, a)
+		default:
+			return nil, fmt.Errorf("no resource scope is defined for %s; add one to infra/hub.Grants", a)
 		}
 	}
-	sort.Strings(keyScoped)
-	sort.Strings(accountLevel)
-	return keyScoped, accountLevel
+	var out []Grant
+	add := func(sid string, acts []string, res *string) {
+		if len(acts) > 0 {
+			sort.Strings(acts)
+			out = append(out, Grant{Sid: sid, Actions: acts, Resources: []*string{res}})
+		}
+	}
+	add("GuardrailKeyActions", keys, arn("kms", "key/*"))
+	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"))
+	add("GuardrailAccountActions", global, jsii.String("*"))
+	return out, nil
 }
 
 // NewStack builds the hub stack.
@@ -220,19 +248,15 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 		Description: jsii.String("kmsguard " + spec.ID + " guardrail Lambda"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})
-	keyScoped, accountLevel := SplitActions(spec.Actions)
-	if len(keyScoped) > 0 {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("GuardrailKeyActions"),
-			Actions:   jsii.Strings(keyScoped...),
-			Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":kms:*:"), account, jsii.String(":key/*")})},
-		}))
+	grants, err := Grants(spec.Actions, account)
+	if err != nil {
+		panic(fmt.Sprintf("guardrail %s: %v", spec.ID, err))
 	}
-	if len(accountLevel) > 0 {
+	for _, g := range grants {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("GuardrailAccountActions"),
-			Actions:   jsii.Strings(accountLevel...),
-			Resources: jsii.Strings("*"),
+			Sid:       jsii.String(g.Sid),
+			Actions:   jsii.Strings(g.Actions...),
+			Resources: &g.Resources,
 		}))
 	}
 	assume := &awsiam.PolicyStatementProps{

@@ -202,14 +202,19 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 					if strings.Contains(a, "*") && !allowedWildcard(a) {
 						t.Errorf("%s role has wildcard action %s", s.ID, a)
 					}
-					if strings.HasPrefix(a, "kms:") && stmt["Sid"] != nil && strings.HasPrefix(stmt["Sid"].(string), "Guardrail") {
+					if sid, _ := stmt["Sid"].(string); strings.HasPrefix(sid, "Guardrail") {
 						guardrailActions = append(guardrailActions, a)
 					}
 				}
-				if stmt["Sid"] == "GuardrailKeyActions" {
-					res, _ := json.Marshal(stmt["Resource"])
+				res, _ := json.Marshal(stmt["Resource"])
+				switch stmt["Sid"] {
+				case "GuardrailKeyActions":
 					if !strings.Contains(string(res), ":key/*") || strings.Contains(string(res), `"*"`) {
 						t.Errorf("%s key actions not scoped to keys: %s", s.ID, res)
+					}
+				case "GuardrailLogGroupActions":
+					if !strings.Contains(string(res), ":log-group:*") || strings.Contains(string(res), `"*"`) {
+						t.Errorf("%s log actions not scoped to log groups: %s", s.ID, res)
 					}
 				}
 			}
@@ -328,5 +333,11 @@ func TestCfnLint(t *testing.T) {
 	out, err := exec.Command(bin, "--regions", "eu-west-1", "--ignore-checks", "W3005", "--", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("cfn-lint found problems:\n%s", out)
+	}
+}
+
+func TestGrants_UnknownServiceIsAnError(t *testing.T) {
+	if _, err := hub.Grants([]string{"kms:DescribeKey", "s3:PutBucketPolicy"}, jsii.String("123456789012")); err == nil || !strings.Contains(err.Error(), "s3:PutBucketPolicy") {
+		t.Errorf("err = %v", err)
 	}
 }
