@@ -21,17 +21,7 @@ import (
 
 var srv *moto.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	srv, err = moto.Start(context.Background())
-	if err != nil {
-		println("CLI tests need the moto server:", err.Error())
-		os.Exit(1)
-	}
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { moto.RunTests(m, &srv) }
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()

@@ -3,7 +3,6 @@ package keydeletion_test
 import (
 	"context"
 	"log/slog"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,17 +25,7 @@ const (
 
 var srv *moto.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	srv, err = moto.Start(context.Background())
-	if err != nil {
-		println("integration tests need the moto server:", err.Error())
-		os.Exit(1)
-	}
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { moto.RunTests(m, &srv) }
 
 type world struct {
 	*sandbox.Hub

@@ -185,3 +185,18 @@ func (s *Server) Env() []string {
 		"AWS_MAX_ATTEMPTS=1",
 	}
 }
+
+// RunTests starts a server for a test package, runs its tests, stops the
+// server and exits: call it from TestMain. A package whose tests need moto
+// fails (not skips) when moto cannot start.
+func RunTests(m interface{ Run() int }, srv **Server) {
+	s, err := Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need the moto server:", err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	s.Stop()
+	os.Exit(code)
+}

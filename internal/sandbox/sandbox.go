@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -240,4 +241,51 @@ func (h *Hub) KeyState(ctx context.Context, account, id string) (kmstypes.KeySta
 		return "", fmt.Errorf("describe key: %w", err)
 	}
 	return d.KeyMetadata.KeyState, nil
+}
+
+// Logs returns a CloudWatch Logs client acting in account.
+func (h *Hub) Logs(ctx context.Context, account string) (*cloudwatchlogs.Client, error) {
+	cfg, err := h.Server.AccountConfig(ctx, account, h.Region)
+	if err != nil {
+		return nil, err
+	}
+	return cloudwatchlogs.NewFromConfig(cfg), nil
+}
+
+// LogsKey creates the regional logs key (alias/kmsguard/logs) in account,
+// with the key policy statement CloudWatch Logs needs, and returns its ARN.
+func (h *Hub) LogsKey(ctx context.Context, account string) (string, error) {
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+		`{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%[1]s:root"},"Action":"kms:*","Resource":"*"},`+
+		`{"Sid":"AllowCloudWatchLogs","Effect":"Allow","Principal":{"Service":"logs.%[2]s.amazonaws.com"},"Action":["kms:Encrypt*","kms:Decrypt*","kms:ReEncrypt*","kms:GenerateDataKey*","kms:Describe*"],"Resource":"*","Condition":{"ArnLike":{"kms:EncryptionContext:aws:logs:arn":"arn:aws:logs:%[2]s:%[1]s:*"}}}]}`, account, h.Region)
+	c, err := h.KMS(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("kmsguard regional logs key"), Policy: aws.String(policy)})
+	if err != nil {
+		return "", fmt.Errorf("create logs key: %w", err)
+	}
+	if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/kmsguard/logs"), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+		return "", fmt.Errorf("create logs key alias: %w", err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn), nil
+}
+
+// LogGroupKey returns the KMS key associated with a log group ("" for none).
+func (h *Hub) LogGroupKey(ctx context.Context, account, name string) (string, error) {
+	c, err := h.Logs(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	out, err := c.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	for _, g := range out.LogGroups {
+		if aws.ToString(g.LogGroupName) == name {
+			return aws.ToString(g.KmsKeyId), nil
+		}
+	}
+	return "", fmt.Errorf("log group %s not found", name)
 }

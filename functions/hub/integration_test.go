@@ -1,0 +1,179 @@
+package hub_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/keypolicy"
+	"github.com/kmsguard/kmsguard/internal/moto"
+	"github.com/kmsguard/kmsguard/internal/sandbox"
+)
+
+var srv *moto.Server
+
+func TestMain(m *testing.M) { moto.RunTests(m, &srv) }
+
+const member = fixtures.Account
+
+type world struct {
+	*sandbox.Hub
+	t   *testing.T
+	ctx context.Context
+	hub *hub.Hub
+}
+
+func newWorld(t *testing.T, configJSON string) *world {
+	t.Helper()
+	ctx := context.Background()
+	sb, err := sandbox.NewHub(ctx, srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.Load(ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{Hub: sb, t: t, ctx: ctx, hub: h}
+}
+
+// run delivers a fixture through moto's EventBridge and runs every guardrail
+// whose rule delivered it, as the hub's Lambdas would.
+func (w *world) run(raw []byte, want ...string) map[string]guardrail.Outcome {
+	w.t.Helper()
+	events, err := w.Deliver(w.ctx, raw)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if len(events) != len(want) {
+		w.t.Fatalf("%d rules delivered the event, want %d (%v)", len(events), len(want), want)
+	}
+	outs := map[string]guardrail.Outcome{}
+	for _, id := range want {
+		r, err := w.hub.Runner(id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		out, err := r.Handle(w.ctx, events[0])
+		if err != nil {
+			w.t.Fatalf("%s: %v", id, err)
+		}
+		outs[id] = out
+	}
+	return outs
+}
+
+func (w *world) kms() *kms.Client {
+	c, err := w.KMS(w.ctx, member)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func TestIntegration_KeyRotation(t *testing.T) {
+	w := newWorld(t, `{"guardrails":{"key-rotation":{"rotation_period_days":180}}}`)
+	id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.run(fixtures.WithKey(fixtures.Get("key-rotation/disable-key-rotation").Raw, id, "", ""), "key-rotation")["key-rotation"]
+	if out.Action != "enable-rotation" || !out.Alerted {
+		t.Fatalf("%+v", out)
+	}
+	st, err := w.kms().GetKeyRotationStatus(w.ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(id)})
+	if err != nil || !st.KeyRotationEnabled || aws.ToInt32(st.RotationPeriodInDays) != 180 {
+		t.Errorf("rotation %+v %v", st, err)
+	}
+	// An asymmetric key cannot rotate: alert, no write.
+	asym, err := w.kms().CreateKey(w.ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = w.run(fixtures.WithKey(fixtures.Get("key-rotation/create-key").Raw, *asym.KeyMetadata.KeyId, "", ""), "key-rotation")["key-rotation"]
+	if out.Action != "none" || out.Severity != guardrail.SeverityInfo || !strings.Contains(out.Reason, "asymmetric") {
+		t.Errorf("%+v", out)
+	}
+	alerts, _ := w.Alerts(w.ctx)
+	if len(alerts) != 2 || alerts[0].Attributes["guardrail"] != "key-rotation" {
+		t.Errorf("alerts %+v", alerts)
+	}
+}
+
+func TestIntegration_KeyPolicy(t *testing.T) {
+	w := newWorld(t, `{"modes":{"guardrails":{"key-policy":"remediate"}}}`)
+	id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := fixtures.WithKey(fixtures.Get("key-policy/put-key-policy-public").Raw, id, "", "")
+	policy := `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"ShareWithEveryone","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}`
+	if _, err := w.kms().PutKeyPolicy(w.ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(id), PolicyName: aws.String("default"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	out := w.run(raw, "key-policy")["key-policy"]
+	if out.Action != "remove-statements" || strings.Join(out.Findings, ",") != "PUBLIC" {
+		t.Fatalf("%+v", out)
+	}
+	got, err := w.kms().GetKeyPolicy(w.ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(id), PolicyName: aws.String("default")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := keypolicy.Analyze(aws.ToString(got.Policy), keypolicy.Context{Account: member}); len(a.Findings) != 0 || strings.Contains(aws.ToString(got.Policy), "ShareWithEveryone") {
+		t.Errorf("policy after remediation: %s (%v)", aws.ToString(got.Policy), a.Codes())
+	}
+	// A CreateKey with a policy triggers both the policy and the rotation guardrails.
+	id2, _ := w.CreateKey(w.ctx, member, sandbox.KeySpec{})
+	outs := w.run(fixtures.WithKey(fixtures.Get("key-policy/create-key-with-policy").Raw, id2, "", ""), "key-rotation", "key-policy")
+	if outs["key-rotation"].Action != "enable-rotation" || outs["key-policy"].Resource == "" {
+		t.Errorf("%+v", outs)
+	}
+}
+
+func TestIntegration_LogEncryption(t *testing.T) {
+	w := newWorld(t, "")
+	keyARN, err := w.LogsKey(w.ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := w.Logs(w.ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"/app/payments/api", "/app/payments/api-v2"} {
+		if _, err := logs.CreateLogGroup(w.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := w.run(fixtures.Get("log-encryption/create-log-group").Raw, "log-encryption")["log-encryption"]
+	if out.Action != "associate-kms-key" || !out.Alerted {
+		t.Fatalf("%+v", out)
+	}
+	if k, _ := w.LogGroupKey(w.ctx, member, "/app/payments/api"); k != keyARN {
+		t.Errorf("log group key %q, want %q", k, keyARN)
+	}
+	if k, _ := w.LogGroupKey(w.ctx, member, "/app/payments/api-v2"); k != "" {
+		t.Errorf("a prefix match was encrypted too: %q", k)
+	}
+	// Someone removes the key: it comes back.
+	if _, err := logs.DisassociateKmsKey(w.ctx, &cloudwatchlogs.DisassociateKmsKeyInput{LogGroupName: aws.String("/app/payments/api")}); err != nil {
+		t.Fatal(err)
+	}
+	out = w.run(fixtures.Get("log-encryption/disassociate-kms-key").Raw, "log-encryption")["log-encryption"]
+	if k, _ := w.LogGroupKey(w.ctx, member, "/app/payments/api"); out.Action != "associate-kms-key" || k != keyARN {
+		t.Errorf("%+v, key %q", out, k)
+	}
+	// The remediator's own AssociateKmsKey never comes back as an event.
+	if evs, _ := w.Deliver(w.ctx, fixtures.Get("none/associate-kms-key-by-remediator").Raw); len(evs) != 0 {
+		t.Error("remediator event delivered")
+	}
+}

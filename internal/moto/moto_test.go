@@ -1,0 +1,86 @@
+package moto_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kmsguard/kmsguard/internal/moto"
+)
+
+var srv *moto.Server
+
+func TestMain(m *testing.M) { moto.RunTests(m, &srv) }
+
+func code(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}
+
+// The launcher adds what moto 5.2.1 lacks; these tests pin that behaviour.
+func TestLauncher_LogsKeyAssociation(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := srv.Config(ctx, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/x")}); err != nil {
+		t.Fatal(err)
+	}
+	key := "arn:aws:kms:eu-west-1:123456789012:key/abc"
+	if _, err := logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String("/x"), KmsKeyId: aws.String(key)}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/x")})
+	if aws.ToString(d.LogGroups[0].KmsKeyId) != key {
+		t.Errorf("kmsKeyId %v", d.LogGroups[0].KmsKeyId)
+	}
+	if _, err := logs.DisassociateKmsKey(ctx, &cloudwatchlogs.DisassociateKmsKeyInput{LogGroupName: aws.String("/x")}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/x")})
+	if d.LogGroups[0].KmsKeyId != nil {
+		t.Error("key still associated")
+	}
+	if _, err := logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String("/nope"), KmsKeyId: aws.String(key)}); code(err) != "ResourceNotFoundException" {
+		t.Errorf("missing log group: %v", err)
+	}
+}
+
+func TestLauncher_RotationPeriodAndStates(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := srv.Config(ctx, "eu-west-1")
+	c := kms.NewFromConfig(cfg)
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := k.KeyMetadata.KeyId
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: id, RotationPeriodInDays: aws.Int32(180)}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: id})
+	if !st.KeyRotationEnabled || aws.ToInt32(st.RotationPeriodInDays) != 180 {
+		t.Errorf("status %+v", st)
+	}
+	if _, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: id}); code(err) != "DisabledException" {
+		t.Errorf("disabled key: %v", err)
+	}
+	asym, _ := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: asym.KeyMetadata.KeyId}); code(err) != "UnsupportedOperationException" {
+		t.Errorf("asymmetric key: %v", err)
+	}
+}
