@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
@@ -153,15 +154,69 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{
-		"Key state after ScheduleKeyDeletion: PendingDeletion",
+		"real bootstrap binaries",
+		"Key state now: PendingDeletion",
 		"Subject: [kmsguard] CRITICAL key-deletion: alias/payments 111122223333 eu-west-1 — cancelled",
-		"Key state after kmsguard: Enabled",
-		`"action": "none"`,
+		"Key state: Enabled",
+		"Subject: [kmsguard] HIGH key-rotation: alias/payments 111122223333 eu-west-1 — rotation on, 365 days",
+		"Rotation: enabled=true, every 365 days",
+		"Subject: [kmsguard] CRITICAL key-policy: alias/payments 111122223333 eu-west-1 — statements removed",
+		`Key policy statements now: "Enable IAM User Permissions"`,
+		"Subject: [kmsguard] WARNING log-encryption: /app/payments/api 111122223333 eu-west-1 — encrypted",
+		"Log group /app/payments/api is encrypted with alias/kmsguard/logs",
+		"No alert: there was nothing to report.",
 		"— NOT cancelled",
-		"Key state in alert mode (left for you to decide): PendingDeletion",
+		"Key state (left for you to decide): PendingDeletion",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+}
+
+func TestReplay_EveryGuardrail(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, sb.TopicARN)
+	ctx := context.Background()
+	id, err := sb.CreateKey(ctx, fixtures.Account, sandbox.KeySpec{Alias: "alias/replay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.LogsKey(ctx, fixtures.Account); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := sb.Logs(ctx, fixtures.Account)
+	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/app/payments/api")}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		fixture string
+		want    []string // guardrail of each output line
+	}{
+		{"key-rotation/disable-key-rotation", []string{"key-rotation"}},
+		{"key-policy/put-key-policy-public", []string{"key-policy"}},
+		{"key-policy/create-key-with-policy", []string{"key-rotation", "key-policy"}},
+		{"log-encryption/create-log-group", []string{"log-encryption"}},
+	}
+	for _, c := range cases {
+		t.Run(c.fixture, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "replay", "--mode", "alert", writeEvent(t, fixtures.WithKey(fixtures.Get(c.fixture).Raw, id, "", "")))
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			if len(lines) != len(c.want) {
+				t.Fatalf("%d outcome lines, want %d:\n%s", len(lines), len(c.want), stdout)
+			}
+			for i, l := range lines {
+				var out map[string]any
+				if err := json.Unmarshal([]byte(l), &out); err != nil || out["guardrail"] != c.want[i] || out["action"] != "none" {
+					t.Errorf("line %d: %s (%v)", i, l, err)
+				}
+			}
+		})
 	}
 }
