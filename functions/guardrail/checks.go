@@ -1,7 +1,10 @@
 package guardrail
 
 import (
+	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/patterns"
@@ -48,4 +51,37 @@ func NewOutcome(ev *cloudtrail.Event, mode ResolvedMode) Outcome {
 func Reject(out Outcome, err error) (Result, error) {
 	out.Reason = "rejected: " + err.Error()
 	return Result{Outcome: out}, Terminal(err)
+}
+
+// Begin starts every CloudTrail-triggered evaluation: the outcome, the
+// event-name check and CheckRecord. When done is true the caller returns
+// res and err as they are (a terminal rejection, or a skip with its reason).
+func Begin(ev *cloudtrail.Event, spec Spec, modes ModeLookup, eventNames ...string) (out Outcome, res Result, err error, done bool) {
+	out = NewOutcome(ev, modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
+	if ev.Record == nil || !slices.Contains(eventNames, ev.Record.EventName) {
+		res, err = Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
+		return out, res, err, true
+	}
+	skip, err := CheckRecord(ev)
+	if err != nil {
+		res, err = Reject(out, err)
+		return out, res, err, true
+	}
+	if skip != "" {
+		out.Reason = skip
+		return out, Result{Outcome: out}, nil, true
+	}
+	return out, Result{}, nil, false
+}
+
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

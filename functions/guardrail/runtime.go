@@ -73,3 +73,18 @@ type FixedMode struct {
 func (f FixedMode) Resolve(string, string, Mode) ResolvedMode {
 	return ResolvedMode{f.Mode, f.Source}
 }
+
+// DecodeSettings decodes one guardrail's settings strictly (unknown fields are
+// errors); empty input is the zero value. Errors name guardrails.<id>.
+func DecodeSettings[T any](raw []byte, id string) (T, error) {
+	var s T
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return s, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("guardrails.%s: %w", id, err)
+	}
+	return s, nil
+}

@@ -36,7 +36,7 @@ func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Setting
 
 // newGuardrail is the seam tests use to pass fake clients.
 func newGuardrail(clients ClientSource, modes guardrail.ModeLookup, settings Settings) *Guardrail {
-	return &Guardrail{clients: clients, modes: modes, settings: settings, sleep: sleepCtx}
+	return &Guardrail{clients: clients, modes: modes, settings: settings, sleep: guardrail.Sleep}
 }
 
 // Spec declares the guardrail.

@@ -100,15 +100,3 @@ func describeState(ctx context.Context, api kmsAPI, keyID string) (kmstypes.KeyS
 	}
 	return d.KeyMetadata.KeyState, nil
 }
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -1,10 +1,10 @@
 package keydeletion
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
 // Settings are the guardrail's options from the runtime configuration.
@@ -26,14 +26,9 @@ func (s Settings) exemptionTag() string {
 
 // ParseSettings decodes the guardrail's settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	var s Settings
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("guardrails.key-deletion: %w", err)
+	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
+	if err != nil {
+		return s, err
 	}
 	for i, p := range s.AllowedPrincipals {
 		if !strings.HasPrefix(p, "arn:") || p == "arn:*" || strings.Trim(p, "*") == "" {

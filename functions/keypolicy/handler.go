@@ -43,17 +43,9 @@ func (g *Guardrail) context(account string, bypass bool) Context {
 
 // Evaluate handles one PutKeyPolicy or CreateKey event.
 func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
-	spec := Spec()
-	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
-	if ev.Record == nil || (ev.Record.EventName != "PutKeyPolicy" && ev.Record.EventName != "CreateKey") {
-		return guardrail.Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
-	}
-	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
-		if err != nil {
-			return guardrail.Reject(out, err)
-		}
-		out.Reason = skip
-		return guardrail.Result{Outcome: out}, nil
+	out, res, err, done := guardrail.Begin(ev, Spec(), g.modes, "PutKeyPolicy", "CreateKey")
+	if done {
+		return res, err
 	}
 	req, _, err := ev.Record.KMS()
 	if err != nil {
@@ -98,18 +90,18 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	}
 	// Remediate on the policy in place now, not the one in the event: an
 	// out-of-order event must not bring back an older policy.
-	res, err := strip(ctx, api, key.ID(), g.context(out.Account, false))
+	stripped, err := strip(ctx, api, key.ID(), g.context(out.Account, false))
 	if err != nil {
 		out.Action = "remove-statements"
-		return g.result(out, ev, d, key, analysis, &res, err), err
+		return g.result(out, ev, d, key, analysis, &stripped, err), err
 	}
-	if res.Unchanged {
+	if stripped.Unchanged {
 		d.Verdict = "already fixed"
 		out.Reason = "the findings were in the policy the caller wrote, but the policy in place now has nothing kmsguard removes"
 	} else {
 		out.Action = "remove-statements"
 	}
-	return g.result(out, ev, d, key, analysis, &res, nil), nil
+	return g.result(out, ev, d, key, analysis, &stripped, nil), nil
 }
 
 // fail: the key or its policy could not be read; alert and retry.

@@ -6,8 +6,6 @@
 package keypolicy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -58,14 +56,9 @@ func (s Settings) exemptionTag() string {
 
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	var s Settings
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("guardrails.key-policy: %w", err)
+	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
+	if err != nil {
+		return s, err
 	}
 	if s.OrganizationID != "" && !strings.HasPrefix(s.OrganizationID, "o-") {
 		return s, fmt.Errorf("guardrails.key-policy.organization_id: %q must look like o-xxxxxxxxxx", s.OrganizationID)

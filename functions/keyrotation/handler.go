@@ -2,7 +2,6 @@ package keyrotation
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -45,19 +44,9 @@ type observed struct {
 
 // Evaluate handles one DisableKeyRotation, EnableKeyRotation or CreateKey event.
 func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
-	spec := Spec()
-	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
-	switch ev.Name() {
-	case "DisableKeyRotation", "EnableKeyRotation", "CreateKey":
-	default:
-		return guardrail.Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
-	}
-	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
-		if err != nil {
-			return guardrail.Reject(out, err)
-		}
-		out.Reason = skip
-		return guardrail.Result{Outcome: out}, nil
+	out, res, err, done := guardrail.Begin(ev, Spec(), g.modes, "DisableKeyRotation", "EnableKeyRotation", "CreateKey")
+	if done {
+		return res, err
 	}
 	keyID, err := kmskey.FromEvent(ev)
 	if err != nil {

@@ -5,8 +5,6 @@
 package keyrotation
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/kmsguard/kmsguard/events/patterns"
@@ -75,14 +73,9 @@ func (s Settings) exemptionTag() string {
 
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	var s Settings
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("guardrails.key-rotation: %w", err)
+	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
+	if err != nil {
+		return s, err
 	}
 	if p := s.RotationPeriodDays; p != 0 && (p < MinPeriodDays || p > MaxPeriodDays) {
 		return s, fmt.Errorf("guardrails.key-rotation.rotation_period_days: %d is outside KMS's %d-%d days", p, MinPeriodDays, MaxPeriodDays)

@@ -43,7 +43,7 @@ func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Setting
 			logs: awsenv.NewClients(provider, func(c aws.Config) logsAPI { return cloudwatchlogs.NewFromConfig(c) }),
 			kms:  awsenv.NewClients(provider, func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }),
 		},
-		modes: modes, settings: settings, sleep: sleepCtx,
+		modes: modes, settings: settings, sleep: guardrail.Sleep,
 	}
 }
 
@@ -52,17 +52,9 @@ func (g *Guardrail) Spec() guardrail.Spec { return Spec() }
 
 // Evaluate handles one CreateLogGroup or DisassociateKmsKey event.
 func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
-	spec := Spec()
-	out := guardrail.NewOutcome(ev, g.modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
-	if ev.Name() != "CreateLogGroup" && ev.Name() != "DisassociateKmsKey" {
-		return guardrail.Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
-	}
-	if skip, err := guardrail.CheckRecord(ev); err != nil || skip != "" {
-		if err != nil {
-			return guardrail.Reject(out, err)
-		}
-		out.Reason = skip
-		return guardrail.Result{Outcome: out}, nil
+	out, res, err, done := guardrail.Begin(ev, Spec(), g.modes, "CreateLogGroup", "DisassociateKmsKey")
+	if done {
+		return res, err
 	}
 	req, err := ev.Record.Logs()
 	if err != nil {
@@ -132,15 +124,4 @@ func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, group LogG
 	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the log group or the logs key, so it could not check it"}
 	out.Reason, out.Severity = d.Reason, d.Severity
 	return g.result(out, ev, d, group, key, nil, err), err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

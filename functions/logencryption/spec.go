@@ -5,8 +5,6 @@
 package logencryption
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -72,14 +70,9 @@ func (s Settings) exemptionTag() string {
 
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	var s Settings
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("guardrails.log-encryption: %w", err)
+	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
+	if err != nil {
+		return s, err
 	}
 	if s.KeyAlias != "" && !strings.HasPrefix(s.KeyAlias, "alias/") {
 		return s, fmt.Errorf("guardrails.log-encryption.key_alias: %q must start with alias/", s.KeyAlias)
