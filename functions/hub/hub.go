@@ -26,10 +26,47 @@ import (
 	"github.com/kmsguard/kmsguard/functions/logencryption"
 )
 
+// entry is one guardrail of the catalog: its spec, how to check its
+// settings, and how to build it.
+type entry struct {
+	spec     guardrail.Spec
+	validate func(raw []byte) error
+	build    func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error)
+}
+
+func entryOf[S any, G guardrail.Guardrail](spec guardrail.Spec, parse func([]byte) (S, error), build func(*awsenv.Provider, guardrail.ModeLookup, S) G) entry {
+	return entry{
+		spec:     spec,
+		validate: func(raw []byte) error { _, err := parse(raw); return err },
+		build: func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error) {
+			s, err := parse(raw)
+			if err != nil {
+				return nil, err
+			}
+			return build(p, m, s), nil
+		},
+	}
+}
+
+// catalog lists every guardrail, in a stable order: an explicit list, no
+// registration side effects.
+func catalog() []entry {
+	return []entry{
+		entryOf(keydeletion.Spec(), keydeletion.ParseSettings, keydeletion.New),
+		entryOf(keyrotation.Spec(), keyrotation.ParseSettings, keyrotation.New),
+		entryOf(keypolicy.Spec(), keypolicy.ParseSettings, keypolicy.New),
+		entryOf(logencryption.Spec(), logencryption.ParseSettings, logencryption.New),
+	}
+}
+
 // Specs lists every guardrail, in a stable order. Infra builds from it and
 // meta-tests walk it.
 func Specs() []guardrail.Spec {
-	return []guardrail.Spec{keydeletion.Spec(), keyrotation.Spec(), keypolicy.Spec(), logencryption.Spec()}
+	var specs []guardrail.Spec
+	for _, e := range catalog() {
+		specs = append(specs, e.spec)
+	}
+	return specs
 }
 
 // IDs lists the guardrail ids of Specs.
@@ -39,6 +76,21 @@ func IDs() []string {
 		ids = append(ids, s.ID)
 	}
 	return ids
+}
+
+// ValidateSettings checks every guardrail's settings in a runtime
+// configuration, as its Lambda will at cold start.
+func ValidateSettings(rc guardrail.RuntimeConfig) error {
+	var errs []string
+	for _, e := range catalog() {
+		if err := e.validate(rc.Guardrails[e.spec.ID]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // Options configure Load. FromEnv fills them the way a Lambda is configured.
@@ -158,33 +210,10 @@ func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 }
 
 func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
-	raw := h.cfg.Guardrails[id]
-	p := h.provider.WithSession("kmsguard-" + id)
-	switch id {
-	case keydeletion.Spec().ID:
-		s, err := keydeletion.ParseSettings(raw)
-		if err != nil {
-			return nil, err
+	for _, e := range catalog() {
+		if e.spec.ID == id {
+			return e.build(h.cfg.Guardrails[id], h.provider.WithSession("kmsguard-"+id), h.modes)
 		}
-		return keydeletion.New(p, h.modes, s), nil
-	case keyrotation.Spec().ID:
-		s, err := keyrotation.ParseSettings(raw)
-		if err != nil {
-			return nil, err
-		}
-		return keyrotation.New(p, h.modes, s), nil
-	case keypolicy.Spec().ID:
-		s, err := keypolicy.ParseSettings(raw)
-		if err != nil {
-			return nil, err
-		}
-		return keypolicy.New(p, h.modes, s), nil
-	case logencryption.Spec().ID:
-		s, err := logencryption.ParseSettings(raw)
-		if err != nil {
-			return nil, err
-		}
-		return logencryption.New(p, h.modes, s), nil
 	}
 	return nil, fmt.Errorf("unknown guardrail %q; known: %s", id, strings.Join(IDs(), ", "))
 }

@@ -1,0 +1,283 @@
+// Package config loads and validates kmsguard.yaml, the one file that
+// describes a deployment: where the hub lives, which accounts and Regions are
+// guarded, who gets alerts, the modes, and each guardrail's settings. Every
+// error names the field path, the bad value and the fix.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
+)
+
+// Config is kmsguard.yaml.
+type Config struct {
+	// HomeRegion is where the hub and the global spoke live.
+	HomeRegion string `json:"home_region"`
+	// Regions are guarded by the regional spokes (the home Region included).
+	Regions []string `json:"regions"`
+	// HubAccount runs the hub stack.
+	HubAccount string `json:"hub_account"`
+	// Organization, when set, deploys the spokes to the organization with
+	// StackSets; without it kmsguard runs in single-account mode.
+	Organization *Organization `json:"organization,omitempty"`
+	Alerts       Alerts        `json:"alerts"`
+	// Modes say where kmsguard may remediate.
+	Modes guardrail.ModeConfig `json:"modes,omitempty"`
+	// Guardrails hold each guardrail's settings, keyed by guardrail id.
+	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
+	LogsKey    LogsKey                    `json:"logs_key,omitempty"`
+}
+
+// Organization describes an AWS Organizations deployment.
+type Organization struct {
+	// ID is the organization id, o-xxxxxxxxxx.
+	ID string `json:"id"`
+	// ManagementAccount gets the spokes as plain stacks: service-managed
+	// StackSets never deploy there.
+	ManagementAccount string `json:"management_account"`
+	// OrganizationalUnits receive the StackSets (children included); new
+	// accounts in them are covered automatically.
+	OrganizationalUnits []string `json:"organizational_units"`
+	// ExcludedAccounts are left out of the StackSets.
+	ExcludedAccounts []string `json:"excluded_accounts,omitempty"`
+	// CallAs is SELF (the management account) or DELEGATED_ADMIN.
+	CallAs string `json:"call_as,omitempty"`
+	// FailureTolerancePercentage and MaxConcurrentPercentage tune StackSet
+	// operations (defaults 10 and 25).
+	FailureTolerancePercentage *int `json:"failure_tolerance_percentage,omitempty"`
+	MaxConcurrentPercentage    *int `json:"max_concurrent_percentage,omitempty"`
+}
+
+// Alerts configures the alert topic.
+type Alerts struct {
+	// Emails each get one subscription (one confirmation per address).
+	Emails []string `json:"emails"`
+}
+
+// LogsKey chooses the regional logs key: kmsguard creates alias/kmsguard/logs
+// in every guarded account and Region, or uses an existing alias (LZA's
+// CloudWatch key, for example).
+type LogsKey struct {
+	// ExistingAlias, when set, is used instead of creating a key.
+	ExistingAlias string `json:"existing_alias,omitempty"`
+}
+
+// DefaultLogsKeyAlias is the key the regional spoke creates.
+const DefaultLogsKeyAlias = "alias/kmsguard/logs"
+
+// Alias is the logs key alias the guardrail uses.
+func (l LogsKey) Alias() string {
+	if l.ExistingAlias != "" {
+		return l.ExistingAlias
+	}
+	return DefaultLogsKeyAlias
+}
+
+// Create reports whether the regional spoke creates the logs key.
+func (l LogsKey) Create() bool { return l.ExistingAlias == "" }
+
+// SingleAccount reports single-account mode.
+func (c *Config) SingleAccount() bool { return c.Organization == nil }
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML (or JSON) strictly and validates it.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("not a valid kmsguard configuration: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var (
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	orgRE    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	ouRE     = regexp.MustCompile(`^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$`)
+	emailRE  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// Validate reports every problem at once, one per line, each with its path.
+func (c *Config) Validate() error {
+	var p problems
+	if !regionRE.MatchString(c.HomeRegion) {
+		p.add("home_region", c.HomeRegion, "set the Region of the hub, for example eu-west-1")
+	}
+	if len(c.Regions) == 0 {
+		p.add("regions", "", "list the Regions to guard, the home Region included")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Regions {
+		path := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case !regionRE.MatchString(r):
+			p.add(path, r, "use a Region name such as us-east-1")
+		case seen[r]:
+			p.add(path, r, "remove the duplicate")
+		}
+		seen[r] = true
+	}
+	if regionRE.MatchString(c.HomeRegion) && len(c.Regions) > 0 && !seen[c.HomeRegion] {
+		p.add("regions", strings.Join(c.Regions, ","), "add the home Region "+c.HomeRegion)
+	}
+	if !guardrail.ValidAccountID(c.HubAccount) {
+		p.add("hub_account", c.HubAccount, "set the 12-digit id of the security tooling account, quoted so leading zeros survive")
+	}
+	if len(c.Alerts.Emails) == 0 {
+		p.add("alerts.emails", "", "list at least one address; each confirms its subscription once")
+	}
+	for i, e := range c.Alerts.Emails {
+		if !emailRE.MatchString(e) {
+			p.add(fmt.Sprintf("alerts.emails[%d]", i), e, "use an email address")
+		}
+	}
+	if o := c.Organization; o != nil {
+		if !orgRE.MatchString(o.ID) {
+			p.add("organization.id", o.ID, "use the organization id, o- followed by 10-32 characters (aws organizations describe-organization)")
+		}
+		if !guardrail.ValidAccountID(o.ManagementAccount) {
+			p.add("organization.management_account", o.ManagementAccount, "set the 12-digit management account id, quoted")
+		}
+		if len(o.OrganizationalUnits) == 0 {
+			p.add("organization.organizational_units", "", "list the OU ids (ou-...) or the root (r-...) to deploy to")
+		}
+		for i, ou := range o.OrganizationalUnits {
+			if !ouRE.MatchString(ou) {
+				p.add(fmt.Sprintf("organization.organizational_units[%d]", i), ou, "use an OU id such as ou-ab12-cd34ef56 or a root id such as r-ab12")
+			}
+		}
+		for i, a := range o.ExcludedAccounts {
+			if !guardrail.ValidAccountID(a) {
+				p.add(fmt.Sprintf("organization.excluded_accounts[%d]", i), a, "use a 12-digit account id, quoted")
+			}
+		}
+		switch o.CallAs {
+		case "", "SELF", "DELEGATED_ADMIN":
+		default:
+			p.add("organization.call_as", o.CallAs, "use SELF (management account) or DELEGATED_ADMIN")
+		}
+		for _, pc := range []struct {
+			path string
+			v    *int
+		}{{"organization.failure_tolerance_percentage", o.FailureTolerancePercentage}, {"organization.max_concurrent_percentage", o.MaxConcurrentPercentage}} {
+			if pc.v != nil && (*pc.v < 0 || *pc.v > 100) {
+				p.add(pc.path, fmt.Sprint(*pc.v), "use a percentage from 0 to 100")
+			}
+		}
+		if pc := o.MaxConcurrentPercentage; pc != nil && *pc == 0 {
+			p.add("organization.max_concurrent_percentage", "0", "use at least 1, or nothing is ever deployed")
+		}
+	}
+	if a := c.LogsKey.ExistingAlias; a != "" && (!strings.HasPrefix(a, "alias/") || strings.HasPrefix(a, "alias/aws/")) {
+		p.add("logs_key.existing_alias", a, "name a customer managed key's alias (alias/..., not alias/aws/...)")
+	}
+	if err := c.Modes.Validate(hub.IDs()); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			p.lines = append(p.lines, line)
+		}
+	}
+	if _, err := c.RuntimeConfigJSON(); err != nil {
+		p.lines = append(p.lines, err.Error())
+	}
+	return p.err()
+}
+
+type problems struct{ lines []string }
+
+func (p *problems) add(path, value, fix string) {
+	if value == "" {
+		p.lines = append(p.lines, fmt.Sprintf("%s: missing; %s", path, fix))
+		return
+	}
+	p.lines = append(p.lines, fmt.Sprintf("%s: %q is not valid; %s", path, value, fix))
+}
+
+func (p *problems) err() error {
+	if len(p.lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("kmsguard configuration has %d problem(s):\n  %s", len(p.lines), strings.Join(p.lines, "\n  "))
+}
+
+// RuntimeConfig is what the hub Lambdas read: the modes and each guardrail's
+// settings, with values the deployment implies filled in (the organization
+// id for key-policy, the logs key alias for log-encryption).
+func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
+	rc := guardrail.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
+	ids := hub.IDs()
+	var unknown []string
+	for id := range c.Guardrails {
+		if !slices.Contains(ids, id) {
+			unknown = append(unknown, id)
+		}
+	}
+	sort.Strings(unknown)
+	if len(unknown) > 0 {
+		return rc, fmt.Errorf("guardrails.%s: unknown guardrail; known: %s", unknown[0], strings.Join(ids, ", "))
+	}
+	for _, id := range ids {
+		m := map[string]any{}
+		if raw := c.Guardrails[id]; len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return rc, fmt.Errorf("guardrails.%s: must be a mapping of settings: %v", id, err)
+			}
+		}
+		switch id {
+		case "key-policy":
+			if _, ok := m["organization_id"]; !ok && c.Organization != nil {
+				m["organization_id"] = c.Organization.ID
+			}
+		case "log-encryption":
+			if _, ok := m["key_alias"]; !ok {
+				m["key_alias"] = c.LogsKey.Alias()
+			}
+		}
+		if len(m) == 0 {
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return rc, err
+		}
+		rc.Guardrails[id] = b
+	}
+	// Each guardrail validates its own settings.
+	if err := hub.ValidateSettings(rc); err != nil {
+		return rc, err
+	}
+	return rc, nil
+}
+
+// RuntimeConfigJSON is RuntimeConfig as the JSON the hub parameter holds.
+func (c *Config) RuntimeConfigJSON() (string, error) {
+	rc, err := c.RuntimeConfig()
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(rc)
+	return string(b), err
+}
