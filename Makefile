@@ -14,6 +14,8 @@ FUNCTIONS       := $(notdir $(wildcard functions/cmd/*))
 DIST            := dist
 LAMBDA_FLAGS    := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK             := npx --no-install cdk
+# The deployment configuration; the documented example when there is no kmsguard.yaml.
+CONFIG          ?= $(if $(wildcard kmsguard.yaml),kmsguard.yaml,docs/kmsguard.example.yaml)
 
 .PHONY: help build test lint synth demo tools node-modules clean
 
@@ -22,7 +24,7 @@ help:
 	@echo "make test    lint, build the Lambdas and run every test"
 	@echo "make build   one $(DIST)/<guardrail>.zip per Lambda (arm64, provided.al2023)"
 	@echo "make lint    gofmt and go vet"
-	@echo "make synth   synthesize the CDK app into cdk.out/ (needs make build)"
+	@echo "make synth   synthesize every stack into cdk.out/ from CONFIG (default kmsguard.yaml, else the documented example)"
 
 ## tools: check (and install when missing) the pinned test peers.
 tools:
@@ -61,7 +63,7 @@ test: tools lint build
 	$(GO) test -count=1 ./...
 
 synth: build node-modules
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet -c kmsguard:config=$(CONFIG)
 	@ls cdk.out/*.template.json
 
 demo: tools

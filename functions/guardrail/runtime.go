@@ -16,8 +16,12 @@ const (
 	// EnvHubAccount is the account the Lambda runs in; events from it are
 	// handled with the Lambda's own role instead of the remediator role.
 	EnvHubAccount = "KMSGUARD_HUB_ACCOUNT"
-	// EnvConfig is the runtime configuration as JSON (RuntimeConfig).
+	// EnvConfig is the runtime configuration as JSON (RuntimeConfig), for
+	// local runs; deployed Lambdas read EnvConfigParameter.
 	EnvConfig = "KMSGUARD_CONFIG"
+	// EnvConfigParameter names the SSM parameter holding the runtime
+	// configuration; it is read at cold start and its modes every minute.
+	EnvConfigParameter = "KMSGUARD_CONFIG_PARAMETER"
 )
 
 // RuntimeConfig is what a guardrail reads at cold start: modes and each

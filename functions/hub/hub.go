@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -95,8 +97,12 @@ func ValidateSettings(rc guardrail.RuntimeConfig) error {
 
 // Options configure Load. FromEnv fills them the way a Lambda is configured.
 type Options struct {
-	// ConfigJSON is the RuntimeConfig; empty means defaults.
+	// ConfigJSON is the RuntimeConfig; empty means defaults. Ignored when
+	// ConfigParameter is set.
 	ConfigJSON []byte
+	// ConfigParameter is the SSM parameter holding the RuntimeConfig; its
+	// modes are re-read every minute.
+	ConfigParameter string
 	// TopicARN is where alerts go; empty sends none.
 	TopicARN string
 	// HubAccount is the account whose credentials are used directly;
@@ -114,9 +120,10 @@ type Options struct {
 // FromEnv reads the Lambda environment.
 func FromEnv() Options {
 	return Options{
-		ConfigJSON: []byte(os.Getenv(guardrail.EnvConfig)),
-		TopicARN:   os.Getenv(guardrail.EnvTopicARN),
-		HubAccount: os.Getenv(guardrail.EnvHubAccount),
+		ConfigJSON:      []byte(os.Getenv(guardrail.EnvConfig)),
+		ConfigParameter: os.Getenv(guardrail.EnvConfigParameter),
+		TopicARN:        os.Getenv(guardrail.EnvTopicARN),
+		HubAccount:      os.Getenv(guardrail.EnvHubAccount),
 	}
 }
 
@@ -140,17 +147,15 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 			log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 		}
 	}
-	cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, IDs())
-	if err != nil {
-		return nil, err
-	}
-	h := &Hub{cfg: cfg, modes: cfg.Modes, log: log}
-	if o.Mode != "" {
-		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {
+	h := &Hub{log: log}
+	if o.ConfigParameter == "" {
+		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, IDs())
+		if err != nil {
 			return nil, err
 		}
-		h.modes = guardrail.FixedMode{Mode: o.Mode, Source: "command line"}
+		h.cfg, h.modes = cfg, cfg.Modes
 	}
+	var err error
 	if o.AWS != nil {
 		h.base = *o.AWS
 	} else {
@@ -163,6 +168,22 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 		if h.base, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
+	}
+	if o.ConfigParameter != "" {
+		pm := &paramModes{api: ssm.NewFromConfig(h.base), name: o.ConfigParameter, log: log, now: time.Now}
+		rc, err := readParameter(ctx, pm.api, pm.name)
+		if err != nil {
+			// Guardrail settings are needed to build the guardrails.
+			return nil, err
+		}
+		pm.set(rc.Modes, time.Now())
+		h.cfg, h.modes = rc, pm
+	}
+	if o.Mode != "" {
+		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {
+			return nil, err
+		}
+		h.modes = guardrail.FixedMode{Mode: o.Mode, Source: "command line"}
 	}
 	hubAccount := o.HubAccount
 	if hubAccount == "" {

@@ -7,7 +7,6 @@ package hub
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -22,11 +21,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
 // BusName is the hub event bus that spokes forward to.
@@ -47,64 +49,15 @@ type Props struct {
 	// OrganizationID, when set, lets every account of the organization put
 	// events on the hub bus and scopes role assumption to the organization.
 	OrganizationID string
-	// RuntimeConfigJSON is guardrail.RuntimeConfig as JSON for the Lambdas.
+	// RuntimeConfigJSON is guardrail.RuntimeConfig as JSON, written to the
+	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
 	// LogRetention of the Lambda log groups; zero means one year.
 	LogRetention awslogs.RetentionDays
 }
 
-// accountLevelActions are IAM actions with no resource type: they can only be
-// granted on "*".
-var accountLevelActions = map[string]bool{
-	"kms:ListAliases": true,
-	"kms:ListKeys":    true,
-	"kms:CreateKey":   true,
-}
-
-// Grant is one IAM statement of a guardrail role: actions on resources.
-type Grant struct {
-	Sid       string
-	Actions   []string
-	Resources []*string
-}
-
-// Grants turns a spec's actions into least-privilege statements for the
-// given account: KMS actions on the account's keys, CloudWatch Logs actions
-// on the account's log groups, and only actions without a resource type on
-// "*". An action of another service is an error: a new service needs its
-// scope written here first.
-func Grants(actions []string, account *string) ([]Grant, error) {
-	arn := func(service, rest string) *string {
-		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
-	}
-	var keys, logs, global []string
-	for _, a := range actions {
-		switch {
-		case accountLevelActions[a]:
-			global = append(global, a)
-		case strings.HasPrefix(a, "kms:"):
-			keys = append(keys, a)
-		case strings.HasPrefix(a, "logs:"):
-			logs = append(logs, a)
-		default:
-			return nil, fmt.Errorf("no resource scope is defined for %s; add one to infra/hub.Grants", a)
-		}
-	}
-	var out []Grant
-	add := func(sid string, acts []string, res *string) {
-		if len(acts) > 0 {
-			sort.Strings(acts)
-			out = append(out, Grant{Sid: sid, Actions: acts, Resources: []*string{res}})
-		}
-	}
-	add("GuardrailKeyActions", keys, arn("kms", "key/*"))
-	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"))
-	add("GuardrailAccountActions", global, jsii.String("*"))
-	return out, nil
-}
-
 // NewStack builds the hub stack.
-func NewStack(scope constructs.Construct, id string, props *Props) awscdk.Stack {
+func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack {
 	if props == nil {
 		props = &Props{}
 	}
@@ -113,7 +66,7 @@ func NewStack(scope constructs.Construct, id string, props *Props) awscdk.Stack 
 		sp.Description = jsii.String("kmsguard hub: guardrail Lambdas, event bus and alerts for KMS keys and CloudWatch Logs encryption")
 	}
 	sp.AnalyticsReporting = jsii.Bool(false)
-	stack := awscdk.NewStack(scope, &id, &sp)
+	stack := awscdk.NewStack(parent, &id, &sp)
 	account, region := stack.Account(), stack.Region()
 
 	key := hubKey(stack, account, region)
@@ -122,31 +75,41 @@ func NewStack(scope constructs.Construct, id string, props *Props) awscdk.Stack 
 
 	bus := awsevents.NewEventBus(stack, jsii.String("Bus"), &awsevents.EventBusProps{EventBusName: jsii.String(BusName)})
 	if props.OrganizationID != "" {
-		awsevents.NewCfnEventBusPolicy(stack, jsii.String("BusOrgPolicy"), &awsevents.CfnEventBusPolicyProps{
-			EventBusName: bus.EventBusName(),
-			StatementId:  jsii.String("OrganizationPutEvents"),
-			Statement: map[string]any{
-				"Sid":       "OrganizationPutEvents",
-				"Effect":    "Allow",
-				"Principal": "*",
-				"Action":    "events:PutEvents",
-				"Resource":  bus.EventBusArn(),
-				"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": props.OrganizationID}},
-			},
-		})
+		bus.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("OrganizationPutEvents"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("events:PutEvents"),
+			Resources:  &[]*string{bus.EventBusArn()},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": props.OrganizationID}},
+		}))
 	}
 
 	// Events the bus could not deliver to a Lambda land here.
 	deliveryDLQ := encryptedQueue(stack, "DeliveryDLQ", key)
+	scope.Suppress(deliveryDLQ, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
 	queueAlarm(stack, "DeliveryDLQAlarm", deliveryDLQ, "kmsguard hub bus could not deliver events to a guardrail Lambda: inspect the kmsguard delivery DLQ", alarmAction)
 
 	retention := props.LogRetention
 	if retention == "" {
 		retention = awslogs.RetentionDays_ONE_YEAR
 	}
+	cfgJSON := props.RuntimeConfigJSON
+	if cfgJSON == "" {
+		cfgJSON = "{}"
+	}
+	tier := awsssm.ParameterTier_STANDARD
+	if len(cfgJSON) > 4096 {
+		tier = awsssm.ParameterTier_ADVANCED
+	}
+	param := awsssm.NewStringParameter(stack, jsii.String("Config"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(fnhub.ConfigParameter),
+		Description:   jsii.String("kmsguard runtime configuration: modes and guardrail settings (kmsguard mode get|set edits it)"),
+		StringValue:   jsii.String(cfgJSON),
+		Tier:          tier,
+	})
 	var ruleARNs []*string
 	for _, spec := range props.Specs {
-		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, props, key, topic, bus, deliveryDLQ, retention, alarmAction)...)
+		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, props, key, topic, bus, deliveryDLQ, retention, alarmAction, param)...)
 	}
 	// EventBridge may only send to the delivery DLQ from our rules.
 	if len(ruleARNs) > 0 {
@@ -237,18 +200,18 @@ func queueAlarm(scope constructs.Construct, id string, q awssqs.Queue, descripti
 // guardrailFunction builds one guardrail: role, log group, Lambda, on-failure
 // DLQ and alarms, and one rule on the hub bus per trigger. It returns the
 // rule ARNs.
-func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, key awskms.Key, topic awssns.Topic, bus awsevents.EventBus, deliveryDLQ awssqs.Queue, retention awslogs.RetentionDays, alarmAction awscloudwatch.IAlarmAction) []*string {
-	scope := constructs.NewConstruct(stack, jsii.String(camel(spec.ID)))
+func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, key awskms.Key, topic awssns.Topic, bus awsevents.EventBus, deliveryDLQ awssqs.Queue, retention awslogs.RetentionDays, alarmAction awscloudwatch.IAlarmAction, param awsssm.StringParameter) []*string {
+	group := constructs.NewConstruct(stack, jsii.String(scope.ConstructID(spec.ID)))
 	account := stack.Account()
 
-	role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+	role := awsiam.NewRole(group, jsii.String("Role"), &awsiam.RoleProps{
 		// A fixed name: the event patterns exclude calls made by it, so the
 		// guardrail never reacts to its own remediation in the hub account.
 		RoleName:    jsii.String(patterns.HubRoleName(spec.ID)),
 		Description: jsii.String("kmsguard " + spec.ID + " guardrail Lambda"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})
-	grants, err := Grants(spec.Actions, account)
+	grants, err := scope.Grants(spec.Actions, account)
 	if err != nil {
 		panic(fmt.Sprintf("guardrail %s: %v", spec.ID, err))
 	}
@@ -269,7 +232,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(assume))
 
-	logGroup := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+	logGroup := awslogs.NewLogGroup(group, jsii.String("Logs"), &awslogs.LogGroupProps{
 		EncryptionKey: key,
 		Retention:     retention,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
@@ -280,17 +243,21 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 		Resources: &[]*string{logGroup.LogGroupArn(), awscdk.Fn_Join(jsii.String(""), &[]*string{logGroup.LogGroupArn(), jsii.String(":log-stream:*")})},
 	}))
 
-	failures := encryptedQueue(scope, "FailureDLQ", key)
-	queueAlarm(scope, "FailureDLQAlarm", failures, "kmsguard "+spec.ID+": an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.", alarmAction)
+	failures := encryptedQueue(group, "FailureDLQ", key)
+	scope.Suppress(failures, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
+	queueAlarm(group, "FailureDLQAlarm", failures, "kmsguard "+spec.ID+": an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.", alarmAction)
 
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadConfiguration"),
+		Actions:   jsii.Strings("ssm:GetParameter"),
+		Resources: &[]*string{param.ParameterArn()},
+	}))
 	env := map[string]*string{
-		guardrail.EnvTopicARN:   topic.TopicArn(),
-		guardrail.EnvHubAccount: account,
+		guardrail.EnvTopicARN:        topic.TopicArn(),
+		guardrail.EnvHubAccount:      account,
+		guardrail.EnvConfigParameter: param.ParameterName(),
 	}
-	if props.RuntimeConfigJSON != "" {
-		env[guardrail.EnvConfig] = jsii.String(props.RuntimeConfigJSON)
-	}
-	fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(group, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName:          jsii.String("kmsguard-" + spec.ID),
 		Description:           jsii.String(truncate(spec.Summary, 256)),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
@@ -311,8 +278,9 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 		OnFailure:             awslambdadestinations.NewSqsDestination(failures),
 	})
 	topic.GrantPublish(role)
+	scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 
-	errorsAlarm := awscloudwatch.NewAlarm(scope, jsii.String("ErrorsAlarm"), &awscloudwatch.AlarmProps{
+	errorsAlarm := awscloudwatch.NewAlarm(group, jsii.String("ErrorsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String("kmsguard " + spec.ID + ": the Lambda failed; Lambda retries, then the event goes to the failure DLQ. Check the function's logs."),
 		Metric:             fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		Threshold:          jsii.Number(1),
@@ -324,7 +292,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 
 	var ruleARNs []*string
 	for _, r := range spec.Rules {
-		rule := awsevents.NewCfnRule(scope, jsii.String(camel(r.Name)), &awsevents.CfnRuleProps{
+		rule := awsevents.NewCfnRule(group, jsii.String(scope.ConstructID(r.Name)), &awsevents.CfnRuleProps{
 			Name:         jsii.String("kmsguard-" + r.Name),
 			Description:  jsii.String(r.Description),
 			EventBusName: bus.EventBusName(),
@@ -340,7 +308,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 				DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: deliveryDLQ.QueueArn()},
 			}},
 		})
-		awslambda.NewCfnPermission(scope, jsii.String(camel(r.Name)+"Invoke"), &awslambda.CfnPermissionProps{
+		awslambda.NewCfnPermission(group, jsii.String(scope.ConstructID(r.Name)+"Invoke"), &awslambda.CfnPermissionProps{
 			Action:       jsii.String("lambda:InvokeFunction"),
 			FunctionName: fn.FunctionName(),
 			Principal:    jsii.String("events.amazonaws.com"),
@@ -349,17 +317,6 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 		ruleARNs = append(ruleARNs, rule.AttrArn())
 	}
 	return ruleARNs
-}
-
-// camel turns "key-deletion" into "KeyDeletion" for construct ids.
-func camel(id string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(id, "-") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
 }
 
 func truncate(s string, n int) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	fnhub "github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/infra/hub"
+	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
 const orgID = "o-a1b2c3d4e5"
@@ -96,9 +97,9 @@ func TestLambdas_ArmAL2023AndWired(t *testing.T) {
 			"Handler":       "bootstrap",
 			"LoggingConfig": map[string]any{"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN", "LogGroup": assertions.Match_AnyValue()},
 			"Environment": map[string]any{"Variables": map[string]any{
-				"KMSGUARD_TOPIC_ARN":   assertions.Match_AnyValue(),
-				"KMSGUARD_HUB_ACCOUNT": "123456789012",
-				"KMSGUARD_CONFIG":      `{"modes":{"default":"alert"}}`,
+				"KMSGUARD_TOPIC_ARN":        assertions.Match_AnyValue(),
+				"KMSGUARD_HUB_ACCOUNT":      "123456789012",
+				"KMSGUARD_CONFIG_PARAMETER": assertions.Match_AnyValue(),
 			}},
 			"KmsKeyArn": assertions.Match_AnyValue(),
 		})
@@ -158,14 +159,21 @@ func TestRules_EqualTheContract(t *testing.T) {
 	}
 }
 
+func TestConfigParameter(t *testing.T) {
+	tpl, _ := template(t)
+	tpl.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), map[string]any{
+		"Name": "/kmsguard/config", "Type": "String", "Value": `{"modes":{"default":"alert"}}`,
+	})
+}
+
 func TestBus_OrganizationOnly(t *testing.T) {
 	tpl, _ := template(t)
 	tpl.HasResourceProperties(jsii.String("AWS::Events::EventBus"), map[string]any{"Name": hub.BusName})
 	tpl.HasResourceProperties(jsii.String("AWS::Events::EventBusPolicy"), map[string]any{
-		"Statement": map[string]any{
-			"Principal": "*", "Action": "events:PutEvents", "Effect": "Allow",
+		"Statement": assertions.Match_ObjectLike(&map[string]any{
+			"Principal": map[string]any{"AWS": "*"}, "Action": "events:PutEvents", "Effect": "Allow",
 			"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": orgID}},
-		},
+		}),
 	})
 }
 
@@ -337,7 +345,7 @@ func TestCfnLint(t *testing.T) {
 }
 
 func TestGrants_UnknownServiceIsAnError(t *testing.T) {
-	if _, err := hub.Grants([]string{"kms:DescribeKey", "s3:PutBucketPolicy"}, jsii.String("123456789012")); err == nil || !strings.Contains(err.Error(), "s3:PutBucketPolicy") {
+	if _, err := scope.Grants([]string{"kms:DescribeKey", "s3:PutBucketPolicy"}, jsii.String("123456789012")); err == nil || !strings.Contains(err.Error(), "s3:PutBucketPolicy") {
 		t.Errorf("err = %v", err)
 	}
 }

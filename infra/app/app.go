@@ -1,0 +1,111 @@
+// Package app composes the kmsguard CDK app from a validated configuration:
+// the hub stack always; in single-account mode the global and regional
+// spokes as ordinary stacks of the hub account; in organization mode the
+// organization stack with its two StackSets, plus the spokes as plain stacks
+// for the management account, which service-managed StackSets skip.
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/infra/config"
+	infrahub "github.com/kmsguard/kmsguard/infra/hub"
+	"github.com/kmsguard/kmsguard/infra/org"
+	"github.com/kmsguard/kmsguard/infra/spoke"
+)
+
+// Stack names.
+const (
+	HubStack      = "kmsguard-hub"
+	GlobalStack   = "kmsguard-global"
+	RegionalStack = "kmsguard-regional-" // + Region
+	OrgStack      = "kmsguard-org"
+	MgmtGlobal    = "kmsguard-management-global"
+	MgmtRegional  = "kmsguard-management-regional-" // + Region
+)
+
+// Build adds every stack of the deployment to app.
+func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
+	rc, err := cfg.RuntimeConfigJSON()
+	if err != nil {
+		return err
+	}
+	h := spoke.Hub{Account: cfg.HubAccount, HomeRegion: cfg.HomeRegion}
+	env := func(account, region string) *awscdk.Environment {
+		return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	}
+	orgID := ""
+	if cfg.Organization != nil {
+		orgID = cfg.Organization.ID
+	}
+	infrahub.NewStack(app, HubStack, &infrahub.Props{
+		StackProps:        awscdk.StackProps{Env: env(cfg.HubAccount, cfg.HomeRegion)},
+		Specs:             hub.Specs(),
+		AssetDir:          assetDir,
+		AlertEmails:       cfg.Alerts.Emails,
+		OrganizationID:    orgID,
+		RuntimeConfigJSON: rc,
+	})
+	spokes := func(account, globalName, regionalPrefix string) {
+		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion)}, Hub: h, Specs: hub.Specs()})
+		for _, r := range cfg.Regions {
+			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
+				StackProps: awscdk.StackProps{Env: env(account, r)}, Hub: h, Specs: hub.Specs(),
+				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias,
+			})
+		}
+	}
+	if cfg.SingleAccount() {
+		spokes(cfg.HubAccount, GlobalStack, RegionalStack)
+		return nil
+	}
+	global, regional, err := Templates(cfg)
+	if err != nil {
+		return err
+	}
+	org.NewStack(app, OrgStack, &org.Props{
+		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}},
+		Org:        *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,
+		GlobalTemplate: global, RegionalTemplate: regional,
+	})
+	spokes(cfg.Organization.ManagementAccount, MgmtGlobal, MgmtRegional)
+	return nil
+}
+
+// Templates synthesizes the global and regional spoke templates for the
+// StackSets: environment-agnostic, without the CDK bootstrap check (member
+// accounts are not bootstrapped), each within the TemplateBody limit.
+func Templates(cfg *config.Config) (global, regional string, err error) {
+	dir, err := os.MkdirTemp("", "kmsguard-stacksets-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(dir)
+	a := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(dir), AnalyticsReporting: jsii.Bool(false)})
+	h := spoke.Hub{Account: cfg.HubAccount, HomeRegion: cfg.HomeRegion}
+	synth := func() awscdk.IStackSynthesizer {
+		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
+	}
+	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: hub.Specs()})
+	spoke.NewRegionalStack(a, "regional", &spoke.RegionalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: hub.Specs(),
+		CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias})
+	asm := a.Synth(nil)
+	out := make([]string, 2)
+	for i, name := range []string{"global", "regional"} {
+		b, err := json.Marshal(asm.GetStackByName(jsii.String(name)).Template())
+		if err != nil {
+			return "", "", err
+		}
+		if len(b) > org.MaxTemplateBody {
+			return "", "", fmt.Errorf("the %s spoke template is %d bytes, over the %d-byte StackSet TemplateBody limit", name, len(b), org.MaxTemplateBody)
+		}
+		out[i] = string(b)
+	}
+	return out[0], out[1], nil
+}

@@ -1,0 +1,444 @@
+package app_test
+
+import (
+	"archive/zip"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kmsguard/kmsguard/events/patterns"
+	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/infra/app"
+	"github.com/kmsguard/kmsguard/infra/config"
+	"github.com/kmsguard/kmsguard/infra/org"
+)
+
+// deployment is one synthesized app: every stack's template as JSON, and
+// the cdk-nag errors left unsuppressed.
+type deployment struct {
+	templates map[string]map[string]any
+	nagErrors []string
+}
+
+var (
+	synthMu sync.Mutex
+	synths  = map[string]*deployment{}
+)
+
+func stubAssets(t *testing.T) string {
+	dir := t.TempDir()
+	for _, id := range fnhub.IDs() {
+		f, _ := os.Create(filepath.Join(dir, id+".zip"))
+		z := zip.NewWriter(f)
+		w, _ := z.Create("bootstrap")
+		_, _ = w.Write([]byte("stub"))
+		_ = z.Close()
+		_ = f.Close()
+	}
+	return dir
+}
+
+const orgYAML = "../../docs/kmsguard.example.yaml"
+
+const singleYAML = `
+hub_account: "123456789012"
+home_region: eu-west-1
+regions: [eu-west-1, us-east-1]
+alerts: {emails: [security@example.com]}
+`
+
+func synth(t *testing.T, name, yaml string) *deployment {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if d, ok := synths[name]; ok {
+		return d
+	}
+	var cfg *config.Config
+	var err error
+	if strings.HasSuffix(yaml, ".yaml") {
+		cfg, err = config.Load(yaml)
+	} else {
+		cfg, err = config.Parse([]byte(yaml))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	if err := app.Build(a, cfg, stubAssets(t)); err != nil {
+		t.Fatal(err)
+	}
+	app.CheckCompliance(a)
+	d := &deployment{templates: map[string]map[string]any{}}
+	for _, c := range *a.Node().Children() {
+		stack, ok := c.(awscdk.Stack)
+		if !ok {
+			continue
+		}
+		tpl := assertions.Template_FromStack(stack, nil)
+		b, _ := json.Marshal(tpl.ToJSON())
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		d.templates[*stack.StackName()] = m
+		for _, msg := range *assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			d.nagErrors = append(d.nagErrors, *msg.Id+": "+toString(msg.Entry.Data))
+		}
+	}
+	synths[name] = d
+	return d
+}
+
+func toString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func resources(tpl map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, r := range tpl["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+func TestSingleAccount_Stacks(t *testing.T) {
+	d := synth(t, "single", singleYAML)
+	var names []string
+	for n := range d.templates {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{app.GlobalStack, app.HubStack, app.RegionalStack + "eu-west-1", app.RegionalStack + "us-east-1"}
+	if !slices.Equal(names, want) {
+		t.Errorf("stacks %v, want %v", names, want)
+	}
+}
+
+func TestOrganization_Stacks(t *testing.T) {
+	d := synth(t, "org", orgYAML)
+	for _, n := range []string{app.HubStack, app.OrgStack, app.MgmtGlobal, app.MgmtRegional + "eu-west-1", app.MgmtRegional + "us-east-1"} {
+		if d.templates[n] == nil {
+			t.Errorf("no stack %s", n)
+		}
+	}
+	sets := resources(d.templates[app.OrgStack], "AWS::CloudFormation::StackSet")
+	if len(sets) != 2 {
+		t.Fatalf("%d StackSets", len(sets))
+	}
+	for _, s := range sets {
+		p := props(s)
+		if p["PermissionModel"] != "SERVICE_MANAGED" || p["CallAs"] != "SELF" || !slices.Contains(asStrings(p["Capabilities"]), "CAPABILITY_NAMED_IAM") {
+			t.Errorf("%v: %v", p["StackSetName"], p)
+		}
+		auto := p["AutoDeployment"].(map[string]any)
+		if auto["Enabled"] != true {
+			t.Errorf("auto-deployment off: %v", auto)
+		}
+		prefs := p["OperationPreferences"].(map[string]any)
+		if prefs["RegionConcurrencyType"] != "PARALLEL" || prefs["FailureTolerancePercentage"] != 10.0 || prefs["MaxConcurrentPercentage"] != 25.0 {
+			t.Errorf("operation preferences %v", prefs)
+		}
+		group := p["StackInstancesGroup"].([]any)[0].(map[string]any)
+		targets := group["DeploymentTargets"].(map[string]any)
+		if !slices.Equal(asStrings(targets["OrganizationalUnitIds"]), []string{"ou-ab12-cd34ef56"}) || targets["AccountFilterType"] != "DIFFERENCE" || !slices.Equal(asStrings(targets["Accounts"]), []string{"222222222222"}) {
+			t.Errorf("targets %v", targets)
+		}
+		regions := asStrings(group["Regions"])
+		body, _ := p["TemplateBody"].(string)
+		if len(body) == 0 || len(body) > org.MaxTemplateBody {
+			t.Errorf("%v TemplateBody is %d bytes", p["StackSetName"], len(body))
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal([]byte(body), &tpl); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(body, "BootstrapVersion") || strings.Contains(body, "AWS::CDK::Metadata") {
+			t.Errorf("%v TemplateBody needs a CDK-bootstrapped account or carries CDK metadata", p["StackSetName"])
+		}
+		switch p["StackSetName"] {
+		case org.GlobalStackSetName:
+			if !slices.Equal(regions, []string{"eu-west-1"}) || len(resources(tpl, "AWS::IAM::Role")) != 2 {
+				t.Errorf("global StackSet regions %v", regions)
+			}
+		case org.RegionalStackSetName:
+			if !slices.Equal(regions, []string{"eu-west-1", "us-east-1"}) || len(resources(tpl, "AWS::IAM::Role")) != 0 {
+				t.Errorf("regional StackSet regions %v", regions)
+			}
+		default:
+			t.Errorf("unexpected StackSet %v", p["StackSetName"])
+		}
+	}
+}
+
+func asStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// The regional spoke forwards exactly the guardrails' patterns to the hub
+// bus, through the forwarding role, with a retry policy and a DLQ.
+func TestRegionalSpoke_RulesEqualTheContract(t *testing.T) {
+	tpl := synth(t, "single", singleYAML).templates[app.RegionalStack+"us-east-1"]
+	rules := resources(tpl, "AWS::Events::Rule")
+	want := map[string]string{}
+	for _, rs := range patterns.All() {
+		for _, r := range rs {
+			want["kmsguard-forward-"+r.Name] = canonical(r.Pattern.JSON())
+		}
+	}
+	if len(rules) != len(want) {
+		t.Errorf("%d rules, %d in the contract", len(rules), len(want))
+	}
+	for _, r := range rules {
+		p := props(r)
+		name := p["Name"].(string)
+		if got := canonical(toString(p["EventPattern"])); got != want[name] {
+			t.Errorf("%s pattern %s, want %s", name, got, want[name])
+		}
+		if p["EventBusName"] != nil {
+			t.Errorf("%s is not on the default bus", name)
+		}
+		target := p["Targets"].([]any)[0].(map[string]any)
+		arn, role := toString(target["Arn"]), toString(target["RoleArn"])
+		if !strings.Contains(arn, ":events:eu-west-1:123456789012:event-bus/kmsguard") || !strings.Contains(role, "role/kmsguard-event-forwarder") {
+			t.Errorf("%s forwards to %s as %s", name, arn, role)
+		}
+		if target["RetryPolicy"] == nil || target["DeadLetterConfig"] == nil {
+			t.Errorf("%s lacks retry or DLQ", name)
+		}
+	}
+}
+
+func canonical(js string) string {
+	var v any
+	_ = json.Unmarshal([]byte(js), &v)
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestRegionalSpoke_LogsKey(t *testing.T) {
+	tpl := synth(t, "single", singleYAML).templates[app.RegionalStack+"eu-west-1"]
+	keys := resources(tpl, "AWS::KMS::Key")
+	if len(keys) != 1 {
+		t.Fatalf("%d keys", len(keys))
+	}
+	k := keys[0]
+	if k["DeletionPolicy"] != "Retain" || props(k)["EnableKeyRotation"] != true {
+		t.Errorf("logs key %v", k)
+	}
+	pol := toString(props(k)["KeyPolicy"])
+	for _, want := range []string{`"logs.`, `kms:EncryptionContext:aws:logs:arn`, `"ArnLike"`, `:root`} {
+		if !strings.Contains(pol, want) {
+			t.Errorf("logs key policy lacks %s: %s", want, pol)
+		}
+	}
+	aliases := resources(tpl, "AWS::KMS::Alias")
+	if len(aliases) != 1 || props(aliases[0])["AliasName"] != config.DefaultLogsKeyAlias {
+		t.Errorf("aliases %v", aliases)
+	}
+	// An existing key in the configuration: no key is created.
+	d := synth(t, "existing-key", singleYAML+"logs_key: {existing_alias: alias/accelerator/kms/cloudwatch/key}\n")
+	if n := len(resources(d.templates[app.RegionalStack+"eu-west-1"], "AWS::KMS::Key")); n != 0 {
+		t.Errorf("%d keys created although an existing key is configured", n)
+	}
+}
+
+func TestGlobalSpoke_Roles(t *testing.T) {
+	tpl := synth(t, "single", singleYAML).templates[app.GlobalStack]
+	var remediator, forwarder map[string]any
+	for _, r := range resources(tpl, "AWS::IAM::Role") {
+		switch props(r)["RoleName"] {
+		case patterns.RemediatorRoleName:
+			remediator = props(r)
+		case "kmsguard-event-forwarder":
+			forwarder = props(r)
+		}
+	}
+	if remediator == nil || forwarder == nil {
+		t.Fatal("roles missing")
+	}
+	trust := toString(remediator["AssumeRolePolicyDocument"])
+	for _, id := range fnhub.IDs() {
+		if !strings.Contains(trust, ":iam::123456789012:role/"+patterns.HubRoleName(id)) {
+			t.Errorf("remediator does not trust %s: %s", id, trust)
+		}
+	}
+	if !strings.Contains(trust, `"aws:PrincipalArn"`) || !strings.Contains(trust, `:iam::123456789012:root`) || strings.Count(trust, `"Principal"`) != 1 {
+		t.Errorf("remediator trust must be the hub account narrowed to the hub roles: %s", trust)
+	}
+	ftrust := toString(forwarder["AssumeRolePolicyDocument"])
+	if !strings.Contains(ftrust, "events.amazonaws.com") || !strings.Contains(ftrust, "aws:SourceAccount") {
+		t.Errorf("forwarder trust %s", ftrust)
+	}
+	// The remediator holds exactly the union of the specs' actions.
+	var union []string
+	for _, s := range fnhub.Specs() {
+		for _, a := range s.Actions {
+			if !slices.Contains(union, a) {
+				union = append(union, a)
+			}
+		}
+	}
+	var got []string
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		doc := props(p)["PolicyDocument"].(map[string]any)
+		if !strings.Contains(toString(props(p)["Roles"]), "Remediator") {
+			continue
+		}
+		for _, st := range doc["Statement"].([]any) {
+			got = append(got, asStrings(st.(map[string]any)["Action"])...)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(union)
+	if !slices.Equal(got, union) {
+		t.Errorf("remediator actions %v, specs %v", got, union)
+	}
+}
+
+// No policy anywhere lets "*" in without a condition, and every queue, topic,
+// log group and key is encrypted or is one.
+func TestSecurityInvariants(t *testing.T) {
+	for _, name := range []string{"single", "org"} {
+		y := singleYAML
+		if name == "org" {
+			y = orgYAML
+		}
+		for stack, tpl := range synth(t, name, y).templates {
+			for id, r := range tpl["Resources"].(map[string]any) {
+				res := r.(map[string]any)
+				checkWildcardPrincipals(t, stack+"/"+id, res)
+				p := props(res)
+				switch res["Type"] {
+				case "AWS::SQS::Queue":
+					if p["KmsMasterKeyId"] == nil && p["SqsManagedSseEnabled"] != true {
+						t.Errorf("%s/%s: queue not encrypted", stack, id)
+					}
+				case "AWS::SNS::Topic":
+					if p["KmsMasterKeyId"] == nil {
+						t.Errorf("%s/%s: topic not encrypted", stack, id)
+					}
+				case "AWS::Logs::LogGroup":
+					if p["KmsKeyId"] == nil {
+						t.Errorf("%s/%s: log group not encrypted", stack, id)
+					}
+				case "AWS::KMS::Key":
+					if res["DeletionPolicy"] != "Retain" {
+						t.Errorf("%s/%s: key not retained", stack, id)
+					}
+				case "AWS::Lambda::Function":
+					if p["ReservedConcurrentExecutions"] != nil {
+						t.Errorf("%s/%s: reserved concurrency", stack, id)
+					}
+				case "AWS::CDK::Metadata":
+					t.Errorf("%s: CDK metadata", stack)
+				}
+			}
+		}
+	}
+}
+
+func checkWildcardPrincipals(t *testing.T, where string, res map[string]any) {
+	t.Helper()
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if p, ok := x["Principal"]; ok && x["Effect"] == "Allow" {
+				ps := toString(p)
+				if (ps == `"*"` || strings.Contains(ps, `"AWS":"*"`)) && x["Condition"] == nil {
+					t.Errorf("%s: Allow to * without a condition: %s", where, toString(x))
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(res["Properties"])
+}
+
+func TestCdkNag_NoUnsuppressedFindings(t *testing.T) {
+	for _, name := range []string{"single", "org"} {
+		y := singleYAML
+		if name == "org" {
+			y = orgYAML
+		}
+		if errs := synth(t, name, y).nagErrors; len(errs) > 0 {
+			t.Errorf("%s: cdk-nag AwsSolutions findings:\n%s", name, strings.Join(errs, "\n"))
+		}
+	}
+}
+
+// cfn-lint passes on every synthesized template and on both StackSet
+// template bodies.
+func TestCfnLint_EveryTemplate(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	write := func(name string, v any) {
+		p := filepath.Join(dir, name+".template.json")
+		b, _ := json.MarshalIndent(v, "", " ")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	for _, name := range []string{"single", "org"} {
+		y := singleYAML
+		if name == "org" {
+			y = orgYAML
+		}
+		for stack, tpl := range synth(t, name, y).templates {
+			write(name+"-"+stack, tpl)
+			for _, s := range resources(tpl, "AWS::CloudFormation::StackSet") {
+				var body map[string]any
+				_ = json.Unmarshal([]byte(props(s)["TemplateBody"].(string)), &body)
+				write(name+"-stackset-"+props(s)["StackSetName"].(string), body)
+			}
+		}
+	}
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Fatalf("cfn-lint is required: %v", err)
+	}
+	// W3005: CDK's redundant DependsOn on a function's role (see docs/testing.md).
+	out, err := exec.Command(bin, append([]string{"--regions", "eu-west-1", "us-east-1", "--ignore-checks", "W3005", "--"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint on %d templates:\n%s", len(files), out)
+	}
+	if len(files) < 9 {
+		t.Errorf("only %d templates linted", len(files))
+	}
+}

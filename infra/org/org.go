@@ -1,0 +1,92 @@
+// Package org builds the organization stack: two service-managed StackSets,
+// "global" (home Region only: IAM roles) and "regional" (every Region:
+// forwarding rules and the logs key), auto-deployed to the configured OUs.
+package org
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudformation"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kmsguard/kmsguard/infra/config"
+)
+
+// MaxTemplateBody is CloudFormation's limit on a StackSet TemplateBody.
+const MaxTemplateBody = 51200
+
+// StackSet names.
+const (
+	GlobalStackSetName   = "kmsguard-global"
+	RegionalStackSetName = "kmsguard-regional"
+)
+
+// Props configure the organization stack.
+type Props struct {
+	awscdk.StackProps
+	Org        config.Organization
+	HomeRegion string
+	Regions    []string
+	// GlobalTemplate and RegionalTemplate are the synthesized spoke
+	// templates (JSON), at most MaxTemplateBody bytes each.
+	GlobalTemplate, RegionalTemplate string
+}
+
+// NewStack builds the organization stack. Deploy it in the management
+// account, or in a delegated administrator account with call_as
+// DELEGATED_ADMIN.
+func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack {
+	sp := props.StackProps
+	sp.AnalyticsReporting = jsii.Bool(false)
+	if sp.Description == nil {
+		sp.Description = jsii.String("kmsguard organization: StackSets that deploy the kmsguard spokes to every target account")
+	}
+	stack := awscdk.NewStack(parent, &id, &sp)
+	stackSet(stack, "Global", GlobalStackSetName, "kmsguard global spoke: remediator and event-forwarding roles", props.GlobalTemplate, []string{props.HomeRegion}, props)
+	stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, props.Regions, props)
+	return stack
+}
+
+func stackSet(stack awscdk.Stack, id, name, description, template string, regions []string, props *Props) awscloudformation.CfnStackSet {
+	o := props.Org
+	tolerance, concurrency := 10, 25
+	if o.FailureTolerancePercentage != nil {
+		tolerance = *o.FailureTolerancePercentage
+	}
+	if o.MaxConcurrentPercentage != nil {
+		concurrency = *o.MaxConcurrentPercentage
+	}
+	targets := &awscloudformation.CfnStackSet_DeploymentTargetsProperty{
+		OrganizationalUnitIds: jsii.Strings(o.OrganizationalUnits...),
+	}
+	if len(o.ExcludedAccounts) > 0 {
+		targets.AccountFilterType = jsii.String("DIFFERENCE")
+		targets.Accounts = jsii.Strings(o.ExcludedAccounts...)
+	}
+	callAs := o.CallAs
+	if callAs == "" {
+		callAs = "SELF"
+	}
+	return awscloudformation.NewCfnStackSet(stack, jsii.String(id), &awscloudformation.CfnStackSetProps{
+		StackSetName:    jsii.String(name),
+		Description:     jsii.String(description),
+		PermissionModel: jsii.String("SERVICE_MANAGED"),
+		CallAs:          jsii.String(callAs),
+		Capabilities:    jsii.Strings("CAPABILITY_NAMED_IAM"),
+		AutoDeployment: &awscloudformation.CfnStackSet_AutoDeploymentProperty{
+			Enabled:                      jsii.Bool(true),
+			RetainStacksOnAccountRemoval: jsii.Bool(false),
+		},
+		ManagedExecution: map[string]any{"Active": true},
+		OperationPreferences: &awscloudformation.CfnStackSet_OperationPreferencesProperty{
+			RegionConcurrencyType:      jsii.String("PARALLEL"),
+			FailureTolerancePercentage: jsii.Number(float64(tolerance)),
+			MaxConcurrentPercentage:    jsii.Number(float64(concurrency)),
+		},
+		StackInstancesGroup: &[]any{&awscloudformation.CfnStackSet_StackInstancesProperty{
+			DeploymentTargets: targets,
+			Regions:           jsii.Strings(regions...),
+		}},
+		TemplateBody: jsii.String(template),
+	})
+}

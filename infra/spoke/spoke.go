@@ -1,0 +1,186 @@
+// Package spoke builds what every guarded account needs: the regional spoke
+// (every Region: rules on the default bus that forward the guardrails'
+// events to the hub bus in one hop, their DLQ, the regional logs key) and the
+// global spoke (home Region only: the kmsguard-remediator role the hub
+// assumes, and the role EventBridge uses to forward). Both are
+// environment-agnostic, so one template serves every account and Region of
+// a StackSet.
+package spoke
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/infra/scope"
+)
+
+// ForwarderRoleName is the role EventBridge assumes to put events on the
+// hub bus. It is global (IAM), so the global spoke creates it once.
+const ForwarderRoleName = "kmsguard-event-forwarder"
+
+// HubBusName is the hub's event bus.
+const HubBusName = "kmsguard"
+
+// Hub locates the hub: the account and home Region of its bus and roles.
+type Hub struct {
+	Account    string
+	HomeRegion string
+}
+
+// BusARN is the hub bus ARN, in the deploying stack's partition.
+func (h Hub) BusARN() *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":events:%s:%s:event-bus/%s", h.HomeRegion, h.Account, HubBusName))})
+}
+
+// RegionalProps configure the regional spoke.
+type RegionalProps struct {
+	awscdk.StackProps
+	Hub   Hub
+	Specs []guardrail.Spec
+	// CreateLogsKey creates alias/kmsguard/logs; false when the
+	// configuration names an existing key.
+	CreateLogsKey bool
+	// LogsKeyAlias is the alias of the created key.
+	LogsKeyAlias string
+}
+
+// NewRegionalStack builds the regional spoke.
+func NewRegionalStack(parent constructs.Construct, id string, props *RegionalProps) awscdk.Stack {
+	sp := props.StackProps
+	sp.AnalyticsReporting = jsii.Bool(false)
+	if sp.Description == nil {
+		sp.Description = jsii.String("kmsguard regional spoke: forwards KMS and CloudWatch Logs events to the kmsguard hub; regional logs key")
+	}
+	stack := awscdk.NewStack(parent, &id, &sp)
+
+	dlq := awssqs.NewQueue(stack, jsii.String("ForwardDLQ"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	scope.Suppress(dlq, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
+	forwarder := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":role/" + ForwarderRoleName)})
+	var ruleARNs []*string
+	for _, spec := range props.Specs {
+		for _, r := range spec.Rules {
+			rule := awsevents.NewCfnRule(stack, jsii.String(scope.ConstructID(r.Name)), &awsevents.CfnRuleProps{
+				Name:         jsii.String("kmsguard-forward-" + r.Name),
+				Description:  jsii.String("kmsguard: " + r.Description + " -> hub bus"),
+				EventPattern: map[string]any(r.Pattern),
+				State:        jsii.String("ENABLED"),
+				Targets: &[]any{&awsevents.CfnRule_TargetProperty{
+					Id:      jsii.String("hub"),
+					Arn:     props.Hub.BusARN(),
+					RoleArn: forwarder,
+					RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+						MaximumRetryAttempts:     jsii.Number(185),
+						MaximumEventAgeInSeconds: jsii.Number(86400),
+					},
+					DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+				}},
+			})
+			ruleARNs = append(ruleARNs, rule.AttrArn())
+		}
+	}
+	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("EventBridgeDeadLetters"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{dlq.QueueArn()},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ruleARNs}},
+	}))
+
+	if props.CreateLogsKey {
+		key := awskms.NewKey(stack, jsii.String("LogsKey"), &awskms.KeyProps{
+			Alias:             jsii.String(props.LogsKeyAlias),
+			Description:       jsii.String("kmsguard regional logs key: CloudWatch Logs log groups of this account and Region"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		})
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AllowCloudWatchLogs"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("logs."), awscdk.Aws_REGION(), jsii.String(".amazonaws.com")}), nil)},
+			Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{"ArnLike": map[string]any{
+				"kms:EncryptionContext:aws:logs:arn": awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":logs:"), awscdk.Aws_REGION(), jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":*")}),
+			}},
+		}), jsii.Bool(false))
+	}
+	return stack
+}
+
+// GlobalProps configure the global spoke.
+type GlobalProps struct {
+	awscdk.StackProps
+	Hub   Hub
+	Specs []guardrail.Spec
+}
+
+// NewGlobalStack builds the global spoke (deploy it in the home Region only:
+// IAM roles are global).
+func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) awscdk.Stack {
+	sp := props.StackProps
+	sp.AnalyticsReporting = jsii.Bool(false)
+	if sp.Description == nil {
+		sp.Description = jsii.String("kmsguard global spoke: the kmsguard-remediator role the hub assumes and the event-forwarding role")
+	}
+	stack := awscdk.NewStack(parent, &id, &sp)
+
+	// Trust the hub account, narrowed to the hub Lambda roles by
+	// aws:PrincipalArn: naming the roles as principals would fail while
+	// they do not exist yet (StackSets may deploy here before the hub).
+	var hubRoles []*string
+	var actions []string
+	for _, spec := range props.Specs {
+		hubRoles = append(hubRoles, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, patterns.HubRoleName(spec.ID)))}))
+		for _, a := range spec.Actions {
+			if !slices.Contains(actions, a) {
+				actions = append(actions, a)
+			}
+		}
+	}
+	remediator := awsiam.NewRole(stack, jsii.String("Remediator"), &awsiam.RoleProps{
+		RoleName:    jsii.String(patterns.RemediatorRoleName),
+		Description: jsii.String("kmsguard: assumed by the kmsguard hub Lambdas to read and fix KMS keys and log groups in this account"),
+		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewAccountPrincipal(jsii.String(props.Hub.Account)), &map[string]any{
+			"ArnEquals": map[string]any{"aws:PrincipalArn": hubRoles},
+		}),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	grants, err := scope.Grants(actions, awscdk.Aws_ACCOUNT_ID())
+	if err != nil {
+		panic(err.Error())
+	}
+	for _, g := range grants {
+		remediator.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(g.Sid), Actions: jsii.Strings(g.Actions...), Resources: &g.Resources,
+		}))
+	}
+
+	scope.Suppress(remediator, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
+
+	forwarder := awsiam.NewRole(stack, jsii.String("Forwarder"), &awsiam.RoleProps{
+		RoleName:    jsii.String(ForwarderRoleName),
+		Description: jsii.String("kmsguard: EventBridge forwards this account's KMS and Logs events to the kmsguard hub bus"),
+		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil), &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		}),
+	})
+	forwarder.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("PutEventsOnHubBus"),
+		Actions:   jsii.Strings("events:PutEvents"),
+		Resources: &[]*string{props.Hub.BusARN()},
+	}))
+	return stack
+}
