@@ -24,7 +24,11 @@ Usage:
         Start the moto emulator on 127.0.0.1, stage a key deletion in a
         member account, and show kmsguard stopping it, step by step.
 
-Planned (see the README): audit, mode get|set, preflight.
+  kmsguard mode get|set|kill-switch ...
+        Read or change the modes in the hub's configuration parameter
+        (kmsguard mode, without arguments, explains).
+
+Planned (see the README): audit, preflight.
 `
 
 func main() {
@@ -51,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return replay(ctx, args[1:], stdin, stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "mode":
+		return mode(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -219,4 +221,56 @@ func TestReplay_EveryGuardrail(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMode_GetSetKillSwitch(t *testing.T) {
+	if err := srv.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	ctx := context.Background()
+	cfg, _ := srv.Config(ctx, "eu-west-1")
+	initial := `{"modes":{"default":"remediate","guardrails":{"key-policy":"alert"}},"guardrails":{"key-rotation":{"rotation_period_days":180}}}`
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/kmsguard/config"), Value: aws.String(initial), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(args ...string) string {
+		code, out, errOut := runCLI(t, append([]string{"mode", "get"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("mode get %v: exit %d %s", args, code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	set := func(want int, args ...string) {
+		if code, _, errOut := runCLI(t, append([]string{"mode"}, args...)...); code != want {
+			t.Fatalf("mode %v: exit %d, want %d: %s", args, code, want, errOut)
+		}
+	}
+	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); got != "111122223333 key-deletion: remediate (set by default)" {
+		t.Errorf("%q", got)
+	}
+	set(exitOK, "set", "--account", "111122223333", "--guardrail", "key-deletion", "alert")
+	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); got != "111122223333 key-deletion: alert (set by account 111122223333, guardrail key-deletion)" {
+		t.Errorf("%q", got)
+	}
+	set(exitOK, "kill-switch", "on")
+	if got := get("--account", "444455556666", "--guardrail", "log-encryption"); !strings.Contains(got, "alert (set by kill switch)") {
+		t.Errorf("%q", got)
+	}
+	set(exitOK, "kill-switch", "off")
+	set(exitOK, "set", "--account", "111122223333", "--guardrail", "key-deletion", "inherit")
+	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); !strings.Contains(got, "remediate (set by default)") {
+		t.Errorf("%q", got)
+	}
+	// Guardrail settings survive mode changes.
+	out, _ := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/kmsguard/config")})
+	if v := aws.ToString(out.Parameter.Value); !strings.Contains(v, `"rotation_period_days":180`) || strings.Contains(v, "111122223333") {
+		t.Errorf("parameter now %s", v)
+	}
+	// Bad input never reaches the parameter.
+	set(exitBadInput, "set", "enforce")
+	set(exitBadInput, "set", "--account", "12", "alert")
+	set(exitBadInput, "set", "--guardrail", "nope", "alert")
+	set(exitBadInput, "kill-switch", "maybe")
+	set(exitFailed, "get", "--parameter", "/missing")
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -175,5 +177,28 @@ func TestIntegration_LogEncryption(t *testing.T) {
 	// The remediator's own AssociateKmsKey never comes back as an event.
 	if evs, _ := w.Deliver(w.ctx, fixtures.Get("none/associate-kms-key-by-remediator").Raw); len(evs) != 0 {
 		t.Error("remediator event delivered")
+	}
+}
+
+// A Lambda reads its configuration from the SSM parameter at cold start.
+func TestIntegration_ConfigFromParameter(t *testing.T) {
+	w := newWorld(t, "")
+	cfg := `{"modes":{"accounts":{"111122223333":{"mode":"alert"}}},"guardrails":{"key-rotation":{"rotation_period_days":180}}}`
+	if _, err := ssm.NewFromConfig(w.Config).PutParameter(w.ctx, &ssm.PutParameterInput{Name: aws.String(hub.ConfigParameter), Value: aws.String(cfg), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.Load(w.ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: hub.ConfigParameter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.hub = h
+	id, _ := w.CreateKey(w.ctx, member, sandbox.KeySpec{})
+	out := w.run(fixtures.WithKey(fixtures.Get("key-rotation/disable-key-rotation").Raw, id, "", ""), "key-rotation")["key-rotation"]
+	if out.Mode != guardrail.ModeAlert || !strings.Contains(out.ModeSource, "parameter /kmsguard/config") || out.Action != "none" {
+		t.Errorf("%+v", out)
+	}
+	// A missing or invalid parameter fails the cold start loudly.
+	if _, err := hub.Load(w.ctx, hub.Options{AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
+		t.Errorf("missing parameter: %v", err)
 	}
 }
