@@ -52,11 +52,16 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		OrganizationID:    orgID,
 		RuntimeConfigJSON: rc,
 	})
+	// Stacks without assets need no CDK bootstrap: only the hub's account
+	// and home Region must be bootstrapped.
+	bootstrapless := func() awscdk.IStackSynthesizer {
+		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
+	}
 	spokes := func(account, globalName, regionalPrefix string) {
-		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion)}, Hub: h, Specs: hub.Specs()})
+		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()}, Hub: h, Specs: hub.Specs()})
 		for _, r := range cfg.Regions {
 			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
-				StackProps: awscdk.StackProps{Env: env(account, r)}, Hub: h, Specs: hub.Specs(),
+				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: hub.Specs(),
 				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias,
 			})
 		}
@@ -70,7 +75,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		return err
 	}
 	org.NewStack(app, OrgStack, &org.Props{
-		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}},
+		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}, Synthesizer: bootstrapless()},
 		Org:        *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,
 		GlobalTemplate: global, RegionalTemplate: regional,
 	})

@@ -442,3 +442,21 @@ func TestCfnLint_EveryTemplate(t *testing.T) {
 		t.Errorf("only %d templates linted", len(files))
 	}
 }
+
+// Only the hub needs a CDK-bootstrapped account and Region: every other
+// stack deploys without the bootstrap version check.
+func TestOnlyTheHubNeedsBootstrap(t *testing.T) {
+	for _, name := range []string{"single", "org"} {
+		y := singleYAML
+		if name == "org" {
+			y = orgYAML
+		}
+		for stack, tpl := range synth(t, name, y).templates {
+			params, _ := tpl["Parameters"].(map[string]any)
+			_, needs := params["BootstrapVersion"]
+			if needs != (stack == app.HubStack) {
+				t.Errorf("%s: bootstrap check %v", stack, needs)
+			}
+		}
+	}
+}
