@@ -59,7 +59,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: tools lint build
+test: tools lint build node-modules
 	$(GO) test -count=1 ./...
 
 synth: build node-modules

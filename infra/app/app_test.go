@@ -40,7 +40,7 @@ func stubAssets(t *testing.T) string {
 		f, _ := os.Create(filepath.Join(dir, id+".zip"))
 		z := zip.NewWriter(f)
 		w, _ := z.Create("bootstrap")
-		_, _ = w.Write([]byte("stub"))
+		_, _ = w.Write([]byte("stub " + id))
 		_ = z.Close()
 		_ = f.Close()
 	}

@@ -6,6 +6,8 @@ over HTTP. Everything added is listed in docs/testing.md. The launcher refuses
 any other moto version: the patches are written against 5.2.1's internals.
 
 Added:
+  cloudformation  a TemplateURL on 127.0.0.1 (the CDK CLI's asset bucket on
+        this server) is read path-style, as moto already does for localhost
   logs  AssociateKmsKey, DisassociateKmsKey (by logGroupName)
   kms   EnableKeyRotation keeps RotationPeriodInDays (90-2560, default 365)
         and GetKeyRotationStatus returns it; EnableKeyRotation refuses
@@ -22,6 +24,9 @@ PINNED = "5.2.1"
 if moto.__version__ != PINNED:
     sys.exit(f"kmsguard moto launcher: moto {PINNED} required, found {moto.__version__}")
 
+import moto.cloudformation.models as cfn_models  # noqa: E402
+import moto.cloudformation.responses as cfn_responses  # noqa: E402
+import moto.cloudformation.utils as cfn_utils  # noqa: E402
 from moto.core.exceptions import JsonRESTError  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.kms.responses import KmsResponse  # noqa: E402
@@ -54,6 +59,17 @@ def disassociate_kms_key(self):
     group.kms_key_id = None
     return ""
 
+
+_get_stack_from_s3_url = cfn_utils.get_stack_from_s3_url
+
+
+def get_stack_from_s3_url(template_url, account_id, partition):
+    return _get_stack_from_s3_url(template_url.replace("127.0.0.1", "localhost"), account_id, partition)
+
+
+cfn_utils.get_stack_from_s3_url = get_stack_from_s3_url
+cfn_models.get_stack_from_s3_url = get_stack_from_s3_url
+cfn_responses.get_stack_from_s3_url = get_stack_from_s3_url
 
 LogsResponse.associate_kms_key = associate_kms_key
 LogsResponse.disassociate_kms_key = disassociate_kms_key
