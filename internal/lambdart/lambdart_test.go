@@ -47,6 +47,10 @@ func TestRealBootstrap(t *testing.T) {
 	if err := json.Unmarshal(res.Payload, &out); err != nil || !strings.HasPrefix(out["reason"].(string), "rejected:") {
 		t.Errorf("payload %s (%v)", res.Payload, err)
 	}
+	// The process's output is copied asynchronously; wait for the line.
+	for i := 0; i < 100 && !strings.Contains(f.Output(), `"message":"decision"`); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(f.Output(), `"message":"decision"`) {
 		t.Errorf("no JSON decision line in the function's logs:\n%s", f.Output())
 	}
