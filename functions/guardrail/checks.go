@@ -85,3 +85,20 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// SweepActor is the identity a sweep's synthetic events carry.
+const SweepActor = "kmsguard sweep (found in the current state, not by an event)"
+
+// SweepEvent is the event a sweep hands a guardrail for a resource it found
+// in a non-compliant state: the record of the API call that would have
+// produced that state, made by SweepActor now.
+func SweepEvent(account, region, eventSource, eventName, resource string, now time.Time) *cloudtrail.Event {
+	now = now.UTC()
+	rec := &cloudtrail.Record{
+		EventTime: now, EventSource: eventSource, EventName: eventName, AWSRegion: region,
+		RecipientAccountID: account, EventType: "kmsguard-sweep",
+		EventID:      fmt.Sprintf("sweep-%s-%s-%s-%s", now.Format("20060102T150405Z"), account, region, resource),
+		UserIdentity: cloudtrail.UserIdentity{Type: "kmsguard", InvokedBy: SweepActor},
+	}
+	return &cloudtrail.Event{Envelope: cloudtrail.Envelope{Account: account, Region: region, Time: now, DetailType: "kmsguard sweep"}, Record: rec}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -89,6 +90,30 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	if err != nil {
 		return g.fail(out, ev, obs, err)
 	}
+	return g.decideAndAct(ctx, out, ev, api, obs)
+}
+
+// ReconcileKey is the sweep's entry: a key already observed in account and
+// Region goes through the same decision and remediation as an event. Keys
+// that are not pending deletion are skipped without a call.
+func (g *Guardrail) ReconcileKey(ctx context.Context, account, region string, key Observed, now time.Time) (guardrail.Result, error) {
+	s := key.Meta.KeyState
+	if !key.Found || key.AWSManaged() || (s != kmstypes.KeyStatePendingDeletion && s != kmstypes.KeyStatePendingReplicaDeletion) {
+		return guardrail.Result{}, nil
+	}
+	ev := guardrail.SweepEvent(account, region, "kms.amazonaws.com", EventScheduleKeyDeletion, key.ID(), now)
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(account, spec.ID, spec.DefaultMode))
+	api, err := g.clients.Get(account, region)
+	if err != nil {
+		return g.fail(out, ev, key, err)
+	}
+	return g.decideAndAct(ctx, out, ev, api, key)
+}
+
+// decideAndAct is the shared tail of Evaluate and ReconcileKey.
+func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, api kmsAPI, obs Observed) (guardrail.Result, error) {
+	rec := ev.Record
 	if obs.Found {
 		out.Resource = obs.DisplayName()
 	}

@@ -3,6 +3,7 @@ package keypolicy
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -78,7 +79,32 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 			return g.fail(out, ev, key, Analysis{}, err)
 		}
 	}
-	analysis := Analyze(policy, g.context(out.Account, req.BypassPolicyLockoutSafetyCheck))
+	return g.decideAndAct(ctx, out, ev, api, key, Analyze(policy, g.context(out.Account, req.BypassPolicyLockoutSafetyCheck)))
+}
+
+// ReconcileKey is the sweep's entry for a key already observed in account
+// and Region: its policy in place is read and analyzed.
+func (g *Guardrail) ReconcileKey(ctx context.Context, account, region string, key kmskey.Key, now time.Time) (guardrail.Result, error) {
+	if !key.Found || key.AWSManaged() {
+		return guardrail.Result{}, nil
+	}
+	ev := guardrail.SweepEvent(account, region, "kms.amazonaws.com", "PutKeyPolicy", key.ID(), now)
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(account, spec.ID, spec.DefaultMode))
+	out.Resource = key.DisplayName()
+	api, err := g.clients.Get(account, region)
+	if err != nil {
+		return g.fail(out, ev, key, Analysis{}, err)
+	}
+	policy, err := getPolicy(ctx, api, key.ID())
+	if err != nil {
+		return g.fail(out, ev, key, Analysis{}, err)
+	}
+	return g.decideAndAct(ctx, out, ev, api, key, Analyze(policy, g.context(account, false)))
+}
+
+// decideAndAct is the shared tail of Evaluate and ReconcileKey.
+func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, api kmsAPI, key kmskey.Key, analysis Analysis) (guardrail.Result, error) {
 	out.Findings = analysis.Codes()
 	d := decide(Input{Key: key, Analysis: analysis, Mode: out.Mode, Settings: g.settings})
 	out.Reason, out.Severity = d.Reason, d.Severity

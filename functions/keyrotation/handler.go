@@ -2,6 +2,7 @@ package keyrotation
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -60,6 +61,35 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 		}
 		return g.fail(out, ev, obs, err)
 	}
+	return g.decideAndAct(ctx, out, ev, api, obs)
+}
+
+// ReconcileKey is the sweep's entry for a key already observed in account
+// and Region. Replicas are skipped: their primary is swept in its own Region.
+func (g *Guardrail) ReconcileKey(ctx context.Context, account, region string, key kmskey.Key, now time.Time) (guardrail.Result, error) {
+	if c := key.Meta.MultiRegionConfiguration; !key.Found || key.AWSManaged() || (c != nil && c.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica) {
+		return guardrail.Result{}, nil
+	}
+	ev := guardrail.SweepEvent(account, region, "kms.amazonaws.com", "DisableKeyRotation", key.ID(), now)
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(account, spec.ID, spec.DefaultMode))
+	obs := observed{key: key, target: key, region: region}
+	api, err := g.clients.Get(account, region)
+	if err != nil {
+		return g.fail(out, ev, obs, err)
+	}
+	if unsupported(key.Meta) != "" || key.Meta.KeyState != kmstypes.KeyStateEnabled {
+		// Nothing a sweep can do, and nothing new to report every day.
+		return guardrail.Result{}, nil
+	}
+	if obs.rotation, err = rotationStatus(ctx, api, key.ID()); err != nil {
+		return g.fail(out, ev, obs, err)
+	}
+	return g.decideAndAct(ctx, out, ev, api, obs)
+}
+
+// decideAndAct is the shared tail of Evaluate and ReconcileKey.
+func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, api kmsAPI, obs observed) (guardrail.Result, error) {
 	if obs.key.Found {
 		out.Resource = obs.key.DisplayName()
 	}

@@ -84,6 +84,34 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 	if err != nil {
 		return g.fail(out, ev, group, nil, err)
 	}
+	return g.decideAndAct(ctx, out, ev, logs, group)
+}
+
+// ReconcileGroup is the sweep's entry for a log group already listed (by
+// DescribeLogGroups) in account and Region. Encrypted and excluded groups
+// cost no call.
+func (g *Guardrail) ReconcileGroup(ctx context.Context, account, region string, group LogGroup, now time.Time) (guardrail.Result, error) {
+	if !group.Found || group.KMSKeyID != "" || exemption(group, g.settings) != "" {
+		return guardrail.Result{}, nil
+	}
+	ev := guardrail.SweepEvent(account, region, "logs.amazonaws.com", "CreateLogGroup", group.Name, now)
+	spec := Spec()
+	out := guardrail.NewOutcome(ev, g.modes.Resolve(account, spec.ID, spec.DefaultMode))
+	out.Resource = group.Name
+	logs, err := g.clients.Logs(account, region)
+	if err != nil {
+		return g.fail(out, ev, group, nil, err)
+	}
+	tags, err := logs.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(group.ARN)})
+	if err != nil {
+		return g.fail(out, ev, group, nil, fmt.Errorf("list tags of log group %s: %w", group.Name, err))
+	}
+	group.Tags = tags.Tags
+	return g.decideAndAct(ctx, out, ev, logs, group)
+}
+
+// decideAndAct is the shared tail of Evaluate and ReconcileGroup.
+func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, logs logsAPI, group LogGroup) (guardrail.Result, error) {
 	var key *LogsKey
 	if needsKey(group, g.settings) {
 		k, err := g.clients.KMS(out.Account, out.Region)

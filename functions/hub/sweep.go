@@ -1,0 +1,349 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+	"github.com/kmsguard/kmsguard/functions/logencryption"
+)
+
+// Target is one account and Region to sweep.
+type Target struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+}
+
+// SweepOptions tune a sweep.
+type SweepOptions struct {
+	Targets []Target
+	// Targets swept at once (default 4) and resources reconciled at once in
+	// each target (default 8). Remediation calls have low KMS quotas (5/s
+	// for CancelKeyDeletion and EnableKey); the SDK retries throttling with
+	// backoff, and these bounds keep a sweep well inside the read quotas.
+	TargetConcurrency, ItemConcurrency int
+	// Progress, when set, receives one line per target started and finished.
+	Progress func(line string)
+	// Now is the sweep's clock (default time.Now).
+	Now func() time.Time
+}
+
+// Finding is one resource a guardrail did not find compliant: an alert-only
+// decision or an action taken.
+type Finding struct {
+	Target
+	Guardrail string             `json:"guardrail"`
+	Resource  string             `json:"resource"`
+	Severity  guardrail.Severity `json:"severity"`
+	Action    string             `json:"action"`
+	Reason    string             `json:"reason"`
+	Findings  []string           `json:"findings,omitempty"`
+	Mode      guardrail.Mode     `json:"mode"`
+	Error     string             `json:"error,omitempty"`
+}
+
+// OrphanKey is a customer managed key that is Enabled and has no alias:
+// often left behind by a failed deployment.
+type OrphanKey struct {
+	Target
+	KeyID   string    `json:"key_id"`
+	Created time.Time `json:"created"`
+}
+
+// Report is what a sweep found and did.
+type Report struct {
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished"`
+	Targets  []Target    `json:"targets"`
+	Keys     int         `json:"keys_checked"`
+	Groups   int         `json:"log_groups_checked"`
+	Findings []Finding   `json:"findings"`
+	Orphans  []OrphanKey `json:"orphaned_keys"`
+	// Errors are targets or resources that could not be checked.
+	Errors []string `json:"errors"`
+}
+
+// Actions counts the findings where something was changed.
+func (r *Report) Actions() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Action != guardrail.ActionNone && f.Action != "" && f.Error == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// keyReconciler and groupReconciler are the sweep entries of the guardrails.
+type keyReconciler interface {
+	ReconcileKey(ctx context.Context, account, region string, key kmskey.Key, now time.Time) (guardrail.Result, error)
+}
+
+type groupReconciler interface {
+	ReconcileGroup(ctx context.Context, account, region string, group logencryption.LogGroup, now time.Time) (guardrail.Result, error)
+}
+
+// Sweep reconciles every target with the same decide and act code as the
+// event path. Alerts are published only for actions taken; the caller sends
+// the digest.
+func (h *Hub) Sweep(ctx context.Context, o SweepOptions) (*Report, error) {
+	if o.TargetConcurrency <= 0 {
+		o.TargetConcurrency = 4
+	}
+	if o.ItemConcurrency <= 0 {
+		o.ItemConcurrency = 8
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	var keyGs []named[keyReconciler]
+	var groupG *named[groupReconciler]
+	for _, e := range catalog() {
+		g, err := e.build(h.cfg.Guardrails[e.spec.ID], h.provider.WithSession("kmsguard-sweep"), h.modes)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := g.(keyReconciler); ok {
+			keyGs = append(keyGs, named[keyReconciler]{e.spec.ID, k})
+		}
+		if gr, ok := g.(groupReconciler); ok {
+			groupG = &named[groupReconciler]{e.spec.ID, gr}
+		}
+	}
+	s := &sweep{h: h, o: o, keyGs: keyGs, groupG: groupG, rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}}}
+	sem := make(chan struct{}, o.TargetConcurrency)
+	var wg sync.WaitGroup
+	for _, t := range o.Targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(t Target) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.target(ctx, t)
+		}(t)
+	}
+	wg.Wait()
+	s.rep.Finished = o.Now().UTC()
+	sort.Slice(s.rep.Findings, func(i, j int) bool {
+		a, b := s.rep.Findings[i], s.rep.Findings[j]
+		if rank(a.Severity) != rank(b.Severity) {
+			return rank(a.Severity) < rank(b.Severity)
+		}
+		return a.Account+a.Region+a.Guardrail+a.Resource < b.Account+b.Region+b.Guardrail+b.Resource
+	})
+	sort.Slice(s.rep.Orphans, func(i, j int) bool { return s.rep.Orphans[i].KeyID < s.rep.Orphans[j].KeyID })
+	sort.Strings(s.rep.Errors)
+	return s.rep, nil
+}
+
+func rank(s guardrail.Severity) int {
+	switch s {
+	case guardrail.SeverityCritical:
+		return 0
+	case guardrail.SeverityHigh:
+		return 1
+	case guardrail.SeverityWarning:
+		return 2
+	}
+	return 3
+}
+
+// named pairs a guardrail id with its sweep entry.
+type named[T any] struct {
+	id string
+	r  T
+}
+
+type sweep struct {
+	h      *Hub
+	o      SweepOptions
+	keyGs  []named[keyReconciler]
+	groupG *named[groupReconciler]
+
+	mu  sync.Mutex
+	rep *Report
+}
+
+func (s *sweep) progress(format string, args ...any) {
+	if s.o.Progress != nil {
+		s.o.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+func (s *sweep) fail(t Target, format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rep.Errors = append(s.rep.Errors, fmt.Sprintf("%s/%s: ", t.Account, t.Region)+fmt.Sprintf(format, args...))
+}
+
+// record keeps a non-compliant outcome (or a failure) and publishes the
+// alert of an action taken.
+func (s *sweep) record(ctx context.Context, t Target, id string, res guardrail.Result, err error) {
+	out := res.Outcome
+	if out.Severity == "" && err == nil {
+		return // compliant, exempt or skipped
+	}
+	f := Finding{Target: t, Guardrail: id, Resource: out.Resource, Severity: out.Severity,
+		Action: out.Action, Reason: out.Reason, Findings: out.Findings, Mode: out.Mode}
+	if err != nil {
+		f.Error = err.Error()
+	}
+	if res.Alert != nil && s.h.alerts != nil && out.Action != guardrail.ActionNone && out.Action != "" {
+		if perr := s.h.alerts.Publish(ctx, *res.Alert); perr != nil {
+			f.Error = strings.TrimPrefix(f.Error+"; alert not delivered: "+perr.Error(), "; ")
+		}
+	}
+	s.mu.Lock()
+	s.rep.Findings = append(s.rep.Findings, f)
+	s.mu.Unlock()
+}
+
+func (s *sweep) target(ctx context.Context, t Target) {
+	s.progress("sweeping %s/%s", t.Account, t.Region)
+	cfg, err := s.h.provider.WithSession("kmsguard-sweep").Config(t.Account, t.Region)
+	if err != nil {
+		s.fail(t, "%v", err)
+		return
+	}
+	keys, groups := s.keys(ctx, t, kms.NewFromConfig(cfg)), s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
+	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)
+}
+
+// keys lists every key of the target, reads each once, and hands it to
+// every key guardrail.
+func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
+	aliases := map[string][]string{}
+	ap := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{})
+	for ap.HasMorePages() {
+		page, err := ap.NextPage(ctx)
+		if err != nil {
+			s.fail(t, "list aliases: %v", err)
+			return 0
+		}
+		for _, a := range page.Aliases {
+			if id := aws.ToString(a.TargetKeyId); id != "" {
+				aliases[id] = append(aliases[id], aws.ToString(a.AliasName))
+			}
+		}
+	}
+	var ids []string
+	kp := kms.NewListKeysPaginator(api, &kms.ListKeysInput{})
+	for kp.HasMorePages() {
+		page, err := kp.NextPage(ctx)
+		if err != nil {
+			s.fail(t, "list keys: %v", err)
+			return 0
+		}
+		for _, k := range page.Keys {
+			ids = append(ids, aws.ToString(k.KeyId))
+		}
+	}
+	s.each(ids, func(id string) {
+		d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+		if err != nil || d.KeyMetadata == nil {
+			s.fail(t, "describe key %s: %v", id, err)
+			return
+		}
+		key := kmskey.Key{Found: true, Meta: *d.KeyMetadata, Aliases: aliases[id], Tags: map[string]string{}}
+		if key.AWSManaged() || key.Meta.KeyState == "PendingImport" {
+			return
+		}
+		tp := kms.NewListResourceTagsPaginator(api, &kms.ListResourceTagsInput{KeyId: aws.String(id)})
+		for tp.HasMorePages() {
+			page, err := tp.NextPage(ctx)
+			if err != nil {
+				s.fail(t, "tags of key %s: %v", id, err)
+				return
+			}
+			for _, tag := range page.Tags {
+				key.Tags[aws.ToString(tag.TagKey)] = aws.ToString(tag.TagValue)
+			}
+		}
+		if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
+			s.mu.Lock()
+			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, Created: aws.ToTime(key.Meta.CreationDate)})
+			s.mu.Unlock()
+		}
+		now := s.o.Now()
+		for _, g := range s.keyGs {
+			res, err := g.r.ReconcileKey(ctx, t.Account, t.Region, key, now)
+			s.record(ctx, t, g.id, res, err)
+			if a := res.Outcome.Action; err == nil && a != "" && a != guardrail.ActionNone {
+				// The key changed (a cancelled deletion is now an enabled
+				// key without rotation): the next guardrail reads it again.
+				if d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)}); err == nil && d.KeyMetadata != nil {
+					key.Meta = *d.KeyMetadata
+				}
+			}
+		}
+	})
+	s.mu.Lock()
+	s.rep.Keys += len(ids)
+	s.mu.Unlock()
+	return len(ids)
+}
+
+// groups lists every log group of the target (DescribeLogGroups carries the
+// key) and hands the unencrypted ones to log-encryption.
+func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client) int {
+	var groups []logencryption.LogGroup
+	p := cloudwatchlogs.NewDescribeLogGroupsPaginator(api, &cloudwatchlogs.DescribeLogGroupsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			s.fail(t, "describe log groups: %v", err)
+			return 0
+		}
+		for _, g := range page.LogGroups {
+			arn := aws.ToString(g.LogGroupArn)
+			if arn == "" {
+				arn = strings.TrimSuffix(aws.ToString(g.Arn), ":*")
+			}
+			groups = append(groups, logencryption.LogGroup{Found: true, Name: aws.ToString(g.LogGroupName), ARN: arn, KMSKeyID: aws.ToString(g.KmsKeyId)})
+		}
+	}
+	if s.groupG != nil {
+		names := make([]string, len(groups))
+		byName := map[string]logencryption.LogGroup{}
+		for i, g := range groups {
+			names[i], byName[g.Name] = g.Name, g
+		}
+		s.each(names, func(n string) {
+			res, err := s.groupG.r.ReconcileGroup(ctx, t.Account, t.Region, byName[n], s.o.Now())
+			s.record(ctx, t, s.groupG.id, res, err)
+		})
+	}
+	s.mu.Lock()
+	s.rep.Groups += len(groups)
+	s.mu.Unlock()
+	return len(groups)
+}
+
+// each runs fn over items with ItemConcurrency workers.
+func (s *sweep) each(items []string, fn func(string)) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < s.o.ItemConcurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				fn(it)
+			}
+		}()
+	}
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+}
