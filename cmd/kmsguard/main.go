@@ -28,7 +28,14 @@ Usage:
         Read or change the modes in the hub's configuration parameter
         (kmsguard mode, without arguments, explains).
 
-Planned (see the README): audit, preflight.
+  kmsguard audit [--accounts IDS] [--regions REGIONS] [--format table|json] [--fix] [--config kmsguard.yaml]
+        Sweep what exists now with the guardrails' own rules: keys pending
+        deletion, rotation off or too long, key policies with findings, log
+        groups without a key; orphaned keys; drift between the file and the
+        hub parameter. Read-only unless --fix (which follows the modes).
+        Exit 0: nothing found; 1: findings or unchecked targets; 2: bad input.
+
+Planned (see the README): preflight.
 `
 
 func main() {
@@ -57,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return demo(ctx, args[1:], stdout, stderr)
 	case "mode":
 		return mode(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return audit(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -274,3 +274,69 @@ func TestMode_GetSetKillSwitch(t *testing.T) {
 	set(exitBadInput, "kill-switch", "maybe")
 	set(exitFailed, "get", "--parameter", "/missing")
 }
+
+func TestAudit_ReadOnlyThenFix(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	t.Setenv(guardrail.EnvHubAccount, fixtures.Account) // audit the member account with its own credentials
+	ctx := context.Background()
+	pending := pendingKey(t, sb) // alias/cli, pending deletion
+	if _, err := sb.LogsKey(ctx, fixtures.Account); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := sb.Logs(ctx, fixtures.Account)
+	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/app/plain")}); err != nil {
+		t.Fatal(err)
+	}
+	// The CLI runs with the member's credentials in this test.
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	member, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
+	creds, err := member.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+
+	code, stdout, stderr := runCLI(t, "audit", "--accounts", fixtures.Account, "--regions", "eu-west-1")
+	if code != exitFailed {
+		t.Fatalf("read-only audit: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"key-deletion", "alias/cli", "log-encryption", "/app/plain", "key-rotation", "(read-only)", "swept 111122223333/eu-west-1"} {
+		if !strings.Contains(stdout+stderr, want) {
+			t.Errorf("audit output lacks %q:\n%s\n%s", want, stdout, stderr)
+		}
+	}
+	if s, _ := sb.KeyState(ctx, fixtures.Account, pending); s != "PendingDeletion" {
+		t.Errorf("read-only audit changed the key: %s", s)
+	}
+
+	cfgFile := filepath.Join(t.TempDir(), "kmsguard.yaml")
+	_ = os.WriteFile(cfgFile, []byte("hub_account: \"111122223333\"\nhome_region: eu-west-1\nregions: [eu-west-1]\nalerts: {emails: [s@example.com]}\nmodes: {default: remediate}\n"), 0o644)
+	code, stdout, _ = runCLI(t, "audit", "--fix", "--config", cfgFile, "--accounts", fixtures.Account, "--format", "json")
+	var rep struct {
+		Findings []struct{ Guardrail, Action string }
+		Drift    []string
+		Fix      bool
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || !rep.Fix || len(rep.Findings) == 0 || len(rep.Drift) != 1 {
+		t.Fatalf("fix: exit %d, %v\n%s", code, err, stdout)
+	}
+	if s, _ := sb.KeyState(ctx, fixtures.Account, pending); s != "Enabled" {
+		t.Errorf("--fix left the key %s", s)
+	}
+	if k, _ := sb.LogGroupKey(ctx, fixtures.Account, "/app/plain"); k == "" {
+		t.Error("--fix left the log group unencrypted")
+	}
+	// Nothing left: exit 0.
+	if code, stdout, stderr := runCLI(t, "audit", "--accounts", fixtures.Account, "--regions", "eu-west-1"); code != exitOK {
+		t.Errorf("after --fix: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, "audit", "--format", "xml"); code != exitBadInput {
+		t.Errorf("bad format: exit %d", code)
+	}
+}
