@@ -31,10 +31,14 @@ const RemediatorRoleName = "kmsguard-remediator"
 // from the patterns too.
 func HubRoleName(guardrailID string) string { return "kmsguard-" + guardrailID }
 
+// SweepRoleName is the execution role of the scheduled sweep Lambda, which
+// remediates in the hub account with its own credentials.
+const SweepRoleName = "kmsguard-sweep"
+
 // ExcludedActorRoles is every role whose calls the patterns drop: the
-// remediator and each hub Lambda role.
+// remediator, the sweep and each hub Lambda role.
 func ExcludedActorRoles() []string {
-	roles := []string{RemediatorRoleName}
+	roles := []string{RemediatorRoleName, SweepRoleName}
 	for _, id := range GuardrailIDs {
 		roles = append(roles, HubRoleName(id))
 	}

@@ -29,6 +29,14 @@ const (
 type RuntimeConfig struct {
 	Modes      ModeConfig                 `json:"modes"`
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
+	// Sweep says what the scheduled sweep covers.
+	Sweep *SweepScope `json:"sweep,omitempty"`
+}
+
+// SweepScope is every account and Region the scheduled sweep reconciles.
+type SweepScope struct {
+	Accounts []string `json:"accounts"`
+	Regions  []string `json:"regions"`
 }
 
 // ParseRuntimeConfig decodes and validates a runtime configuration. Empty
@@ -59,6 +67,13 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 	for _, id := range ids {
 		if !known[id] {
 			problems = append(problems, fmt.Sprintf("guardrails.%s: unknown guardrail; known: %s", id, strings.Join(guardrailIDs, ", ")))
+		}
+	}
+	if c.Sweep != nil {
+		for i, a := range c.Sweep.Accounts {
+			if !ValidAccountID(a) {
+				problems = append(problems, fmt.Sprintf("sweep.accounts[%d]: %q must be a 12-digit account id", i, a))
+			}
 		}
 	}
 	if len(problems) > 0 {

@@ -36,6 +36,28 @@ type Config struct {
 	// Guardrails hold each guardrail's settings, keyed by guardrail id.
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
 	LogsKey    LogsKey                    `json:"logs_key,omitempty"`
+	Sweep      Sweep                      `json:"sweep,omitempty"`
+}
+
+// Sweep configures the scheduled sweep.
+type Sweep struct {
+	// Schedule is an EventBridge Scheduler expression (default rate(1 day)).
+	Schedule string `json:"schedule,omitempty"`
+	// Accounts to sweep (default: the hub account, and the management
+	// account in organization mode). Listing the organization's accounts
+	// automatically is not built yet: name them here.
+	Accounts []string `json:"accounts,omitempty"`
+}
+
+// DefaultSweepSchedule runs the sweep daily.
+const DefaultSweepSchedule = "rate(1 day)"
+
+// ScheduleExpression is the sweep's schedule.
+func (s Sweep) ScheduleExpression() string {
+	if s.Schedule != "" {
+		return s.Schedule
+	}
+	return DefaultSweepSchedule
 }
 
 // Organization describes an AWS Organizations deployment.
@@ -115,10 +137,11 @@ func Parse(b []byte) (*Config, error) {
 }
 
 var (
-	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	orgRE    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	ouRE     = regexp.MustCompile(`^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$`)
-	emailRE  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	orgRE      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	ouRE       = regexp.MustCompile(`^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$`)
+	emailRE    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$`)
 )
 
 // Validate reports every problem at once, one per line, each with its path.
@@ -190,6 +213,14 @@ func (c *Config) Validate() error {
 		}
 		if pc := o.MaxConcurrentPercentage; pc != nil && *pc == 0 {
 			p.add("organization.max_concurrent_percentage", "0", "use at least 1, or nothing is ever deployed")
+		}
+	}
+	if sc := c.Sweep.Schedule; sc != "" && !scheduleRE.MatchString(sc) {
+		p.add("sweep.schedule", sc, "use rate(N minutes|hours|days) or cron(...), for example rate(1 day)")
+	}
+	for i, a := range c.Sweep.Accounts {
+		if !guardrail.ValidAccountID(a) {
+			p.add(fmt.Sprintf("sweep.accounts[%d]", i), a, "use a 12-digit account id, quoted")
 		}
 	}
 	if a := c.LogsKey.ExistingAlias; a != "" && (!strings.HasPrefix(a, "alias/") || strings.HasPrefix(a, "alias/aws/")) {
@@ -265,6 +296,14 @@ func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
 		}
 		rc.Guardrails[id] = b
 	}
+	accounts := c.Sweep.Accounts
+	if len(accounts) == 0 {
+		accounts = []string{c.HubAccount}
+		if c.Organization != nil && c.Organization.ManagementAccount != c.HubAccount {
+			accounts = append(accounts, c.Organization.ManagementAccount)
+		}
+	}
+	rc.Sweep = &guardrail.SweepScope{Accounts: accounts, Regions: c.Regions}
 	// Each guardrail validates its own settings.
 	if err := hub.ValidateSettings(rc); err != nil {
 		return rc, err

@@ -28,6 +28,9 @@ type Message struct {
 	Findings []string `json:"findings,omitempty"`
 	// Body is the plain-text email body.
 	Body string `json:"text"`
+	// Summary, when set, replaces "resource account region — verdict" in
+	// the subject (a sweep digest is about many resources).
+	Summary string `json:"summary,omitempty"`
 }
 
 // MaxSubject is SNS's limit: fewer than 100 characters.
@@ -37,6 +40,9 @@ const MaxSubject = 99
 // shortening the resource first so the rest always fits.
 func (m Message) Subject() string {
 	head := fmt.Sprintf("[kmsguard] %s %s: ", Clean(m.Severity, 10), Clean(m.Guardrail, 24))
+	if m.Summary != "" {
+		return head + Clean(m.Summary, MaxSubject-utf8.RuneCountInString(head))
+	}
 	tail := fmt.Sprintf(" %s %s — %s", Clean(m.Account, 12), Clean(m.Region, 20), Clean(m.Verdict, 30))
 	room := MaxSubject - utf8.RuneCountInString(head) - utf8.RuneCountInString(tail)
 	return head + Clean(m.Resource, room) + tail

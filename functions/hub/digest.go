@@ -1,0 +1,153 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alert"
+)
+
+// MaxDigestItems bounds the worst items listed in a digest.
+const MaxDigestItems = 25
+
+// Digest renders the one alert a scheduled sweep sends: counts per account,
+// Region and guardrail, and the worst items.
+func Digest(r *Report) alert.Message {
+	sev := guardrail.SeverityInfo
+	for _, f := range r.Findings {
+		if rank(f.Severity) < rank(sev) {
+			sev = f.Severity
+		}
+	}
+	if len(r.Errors) > 0 && rank(sev) > rank(guardrail.SeverityHigh) {
+		sev = guardrail.SeverityHigh
+	}
+	fixed := r.Actions()
+	var b alert.Body
+	switch {
+	case len(r.Findings) == 0 && len(r.Errors) == 0:
+		b.Para("The kmsguard sweep checked %d keys and %d log groups in %d account-Regions and found nothing to report.", r.Keys, r.Groups, len(r.Targets))
+	default:
+		b.Para("The kmsguard sweep checked %d keys and %d log groups in %d account-Regions: %d findings, %d fixed (each fix also has its own alert), %d left for you.", r.Keys, r.Groups, len(r.Targets), len(r.Findings), fixed, len(r.Findings)-fixed)
+	}
+	b.Section("What happened")
+	b.Field("Started", r.Started.Format("2006-01-02T15:04:05Z"))
+	b.Field("Finished", r.Finished.Format("2006-01-02T15:04:05Z"))
+
+	b.Section("What kmsguard did")
+	b.Line("Reconciled every key and log group with the guardrails' own rules and modes; remediated where the mode is remediate.")
+
+	counts := map[string]int{}
+	for _, f := range r.Findings {
+		counts[fmt.Sprintf("%s %s %s", f.Account, f.Region, f.Guardrail)]++
+	}
+	if len(counts) > 0 {
+		b.Section("Findings per account, Region and guardrail")
+		keys := make([]string, 0, len(counts))
+		for k := range counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b.Line("%s: %d", k, counts[k])
+		}
+	}
+	if len(r.Findings) > 0 {
+		b.Section("Worst items")
+		for i, f := range r.Findings {
+			if i == MaxDigestItems {
+				b.Line("… and %d more: run kmsguard audit for the full list.", len(r.Findings)-MaxDigestItems)
+				break
+			}
+			b.Line("%s %s %s/%s %s — %s: %s", f.Severity, f.Guardrail, f.Account, f.Region, f.Resource, f.Action, f.Reason)
+		}
+	}
+	if len(r.Orphans) > 0 {
+		b.Section("Orphaned keys")
+		b.Line("%d customer managed keys are Enabled and have no alias (often left by failed deployments); kmsguard audit lists them.", len(r.Orphans))
+	}
+	if len(r.Errors) > 0 {
+		b.Section("Not checked")
+		for i, e := range r.Errors {
+			if i == MaxDigestItems {
+				b.Line("… and %d more.", len(r.Errors)-MaxDigestItems)
+				break
+			}
+			b.Line("%s", e)
+		}
+	}
+	b.Where("all", "all")
+	b.Section("Event")
+	b.Field("Event id", "sweep-"+r.Started.Format("20060102T150405Z"))
+	b.Field("Guardrail", "sweep")
+
+	verdict := fmt.Sprintf("%d findings, %d fixed", len(r.Findings), fixed)
+	if len(r.Errors) > 0 {
+		verdict += fmt.Sprintf(", %d not checked", len(r.Errors))
+	}
+	return alert.Message{
+		Severity: string(sev), Guardrail: "sweep", Account: "all", Region: "all",
+		Resource: fmt.Sprintf("%d account-Regions", len(r.Targets)), Action: "digest", Verdict: verdict,
+		EventID: "sweep-" + r.Started.Format("20060102T150405Z"), Body: b.String(),
+		Summary: verdict + fmt.Sprintf(" in %d account-Regions", len(r.Targets)),
+	}
+}
+
+// SweepTargets turns the configured scope into targets.
+func SweepTargets(s *guardrail.SweepScope) []Target {
+	if s == nil {
+		return nil
+	}
+	var out []Target
+	for _, a := range s.Accounts {
+		for _, r := range s.Regions {
+			out = append(out, Target{Account: a, Region: r})
+		}
+	}
+	return out
+}
+
+// SweepSummary is the scheduled sweep Lambda's response.
+type SweepSummary struct {
+	Targets  int `json:"targets"`
+	Keys     int `json:"keys_checked"`
+	Groups   int `json:"log_groups_checked"`
+	Findings int `json:"findings"`
+	Fixed    int `json:"fixed"`
+	Errors   int `json:"errors"`
+}
+
+// RunScheduledSweep sweeps the configured scope and publishes the digest.
+func (h *Hub) RunScheduledSweep(ctx context.Context) (SweepSummary, error) {
+	targets := SweepTargets(h.cfg.Sweep)
+	if len(targets) == 0 {
+		return SweepSummary{}, fmt.Errorf("the configuration has no sweep scope (sweep.accounts and regions)")
+	}
+	rep, err := h.Sweep(ctx, SweepOptions{Targets: targets, Progress: func(l string) { h.log.InfoContext(ctx, l) }})
+	if err != nil {
+		return SweepSummary{}, err
+	}
+	sum := SweepSummary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors)}
+	h.log.InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors)
+	if h.alerts != nil {
+		if err := h.alerts.Publish(ctx, Digest(rep)); err != nil {
+			return sum, fmt.Errorf("publish the sweep digest: %w", err)
+		}
+	}
+	return sum, nil
+}
+
+// MainSweep is the whole body of the scheduled sweep Lambda's main.
+func MainSweep() {
+	h, err := Load(context.Background(), FromEnv())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
+		os.Exit(1)
+	}
+	lambda.Start(func(ctx context.Context) (SweepSummary, error) { return h.RunScheduledSweep(ctx) })
+}
