@@ -17,6 +17,11 @@ import (
 	"github.com/kmsguard/kmsguard/functions/logencryption"
 )
 
+// SweepActions are the calls the sweep makes beyond the guardrails' own: it
+// enumerates keys, aliases and log groups. Infra grants them to the sweep
+// Lambda and to the kmsguard-remediator role.
+var SweepActions = []string{"kms:ListKeys", "kms:ListAliases", "logs:DescribeLogGroups"}
+
 // Target is one account and Region to sweep.
 type Target struct {
 	Account string `json:"account"`

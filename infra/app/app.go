@@ -51,6 +51,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		AlertEmails:       cfg.Alerts.Emails,
 		OrganizationID:    orgID,
 		RuntimeConfigJSON: rc,
+		SweepSchedule:     cfg.Sweep.ScheduleExpression(),
 	})
 	// Stacks without assets need no CDK bootstrap: only the hub's account
 	// and home Region must be bootstrapped.

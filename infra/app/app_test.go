@@ -36,7 +36,7 @@ var (
 
 func stubAssets(t *testing.T) string {
 	dir := t.TempDir()
-	for _, id := range fnhub.IDs() {
+	for _, id := range append(fnhub.IDs(), "sweep") {
 		f, _ := os.Create(filepath.Join(dir, id+".zip"))
 		z := zip.NewWriter(f)
 		w, _ := z.Create("bootstrap")
@@ -287,7 +287,7 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	}
 	trust := toString(remediator["AssumeRolePolicyDocument"])
 	for _, id := range fnhub.IDs() {
-		if !strings.Contains(trust, ":iam::123456789012:role/"+patterns.HubRoleName(id)) {
+		if !strings.Contains(trust, ":iam::123456789012:role/"+patterns.SweepRoleName) || !strings.Contains(trust, ":iam::123456789012:role/"+patterns.HubRoleName(id)) {
 			t.Errorf("remediator does not trust %s: %s", id, trust)
 		}
 	}
@@ -298,8 +298,9 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	if !strings.Contains(ftrust, "events.amazonaws.com") || !strings.Contains(ftrust, "aws:SourceAccount") {
 		t.Errorf("forwarder trust %s", ftrust)
 	}
-	// The remediator holds exactly the union of the specs' actions.
-	var union []string
+	// The remediator holds exactly the union of the specs' actions and the
+	// sweep's enumeration.
+	union := append([]string{}, fnhub.SweepActions...)
 	for _, s := range fnhub.Specs() {
 		for _, a := range s.Actions {
 			if !slices.Contains(union, a) {

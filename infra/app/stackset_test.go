@@ -73,6 +73,7 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c.RetryMaxAttempts = 3 // moto sometimes drops a kept-alive connection
 		for _, role := range []string{patterns.RemediatorRoleName, "kmsguard-event-forwarder"} {
 			r, err := iam.NewFromConfig(c).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 			if err != nil {
@@ -86,6 +87,7 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 		}
 		for _, region := range cfg.Regions {
 			rc, _ := srv.AccountConfig(ctx, acct, region)
+			rc.RetryMaxAttempts = 3
 			rules, err := eventbridge.NewFromConfig(rc).ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String("kmsguard-forward-")})
 			if err != nil {
 				t.Fatal(err)

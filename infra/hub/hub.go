@@ -7,6 +7,7 @@ package hub
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -52,6 +54,9 @@ type Props struct {
 	// RuntimeConfigJSON is guardrail.RuntimeConfig as JSON, written to the
 	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
+	// SweepSchedule runs the scheduled sweep (EventBridge Scheduler
+	// expression); empty deploys no sweep.
+	SweepSchedule string
 	// LogRetention of the Lambda log groups; zero means one year.
 	LogRetention awslogs.RetentionDays
 }
@@ -107,9 +112,13 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 		StringValue:   jsii.String(cfgJSON),
 		Tier:          tier,
 	})
+	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction}
 	var ruleARNs []*string
 	for _, spec := range props.Specs {
-		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, props, key, topic, bus, deliveryDLQ, retention, alarmAction, param)...)
+		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, sh, bus, deliveryDLQ)...)
+	}
+	if props.SweepSchedule != "" {
+		sweepFunction(stack, props, sh)
 	}
 	// EventBridge may only send to the delivery DLQ from our rules.
 	if len(ruleARNs) > 0 {
@@ -200,20 +209,45 @@ func queueAlarm(scope constructs.Construct, id string, q awssqs.Queue, descripti
 // guardrailFunction builds one guardrail: role, log group, Lambda, on-failure
 // DLQ and alarms, and one rule on the hub bus per trigger. It returns the
 // rule ARNs.
-func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, key awskms.Key, topic awssns.Topic, bus awsevents.EventBus, deliveryDLQ awssqs.Queue, retention awslogs.RetentionDays, alarmAction awscloudwatch.IAlarmAction, param awsssm.StringParameter) []*string {
-	group := constructs.NewConstruct(stack, jsii.String(scope.ConstructID(spec.ID)))
+// shared are the hub resources every function uses.
+type shared struct {
+	props       *Props
+	key         awskms.Key
+	topic       awssns.Topic
+	param       awsssm.StringParameter
+	retention   awslogs.RetentionDays
+	alarmAction awscloudwatch.IAlarmAction
+}
+
+// function describes one hub Lambda.
+type function struct {
+	ID, RoleName, Summary string
+	Actions               []string
+	TimeoutSeconds        float64
+	MemoryMB              float64
+	// FailureText explains the failure DLQ alarm.
+	FailureText string
+}
+
+// hubFunction builds a hub Lambda: its role (the function's actions on the
+// account's keys and log groups, the remediator role elsewhere, its log
+// group, the topic and the configuration parameter), pre-created encrypted
+// log group, on-failure DLQ and alarms.
+func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function, constructs.Construct) {
+	props, key, topic, param, retention, alarmAction := sh.props, sh.key, sh.topic, sh.param, sh.retention, sh.alarmAction
+	group := constructs.NewConstruct(stack, jsii.String(scope.ConstructID(f.ID)))
 	account := stack.Account()
 
 	role := awsiam.NewRole(group, jsii.String("Role"), &awsiam.RoleProps{
-		// A fixed name: the event patterns exclude calls made by it, so the
-		// guardrail never reacts to its own remediation in the hub account.
-		RoleName:    jsii.String(patterns.HubRoleName(spec.ID)),
-		Description: jsii.String("kmsguard " + spec.ID + " guardrail Lambda"),
+		// A fixed name: the event patterns exclude calls made by it, so
+		// kmsguard never reacts to its own remediation in the hub account.
+		RoleName:    jsii.String(f.RoleName),
+		Description: jsii.String("kmsguard " + f.ID + " Lambda"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})
-	grants, err := scope.Grants(spec.Actions, account)
+	grants, err := scope.Grants(f.Actions, account)
 	if err != nil {
-		panic(fmt.Sprintf("guardrail %s: %v", spec.ID, err))
+		panic(fmt.Sprintf("%s: %v", f.ID, err))
 	}
 	for _, g := range grants {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -245,7 +279,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 
 	failures := encryptedQueue(group, "FailureDLQ", key)
 	scope.Suppress(failures, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
-	queueAlarm(group, "FailureDLQAlarm", failures, "kmsguard "+spec.ID+": an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.", alarmAction)
+	queueAlarm(group, "FailureDLQAlarm", failures, "kmsguard "+f.ID+": "+f.FailureText, alarmAction)
 
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadConfiguration"),
@@ -258,15 +292,15 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 		guardrail.EnvConfigParameter: param.ParameterName(),
 	}
 	fn := awslambda.NewFunction(group, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:          jsii.String("kmsguard-" + spec.ID),
-		Description:           jsii.String(truncate(spec.Summary, 256)),
+		FunctionName:          jsii.String("kmsguard-" + f.ID),
+		Description:           jsii.String(truncate(f.Summary, 256)),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:          awslambda.Architecture_ARM_64(),
 		Handler:               jsii.String("bootstrap"),
-		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetDir, spec.ID+".zip")), nil),
+		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetDir, f.ID+".zip")), nil),
 		Role:                  role,
-		MemorySize:            jsii.Number(256),
-		Timeout:               awscdk.Duration_Seconds(jsii.Number(60)),
+		MemorySize:            jsii.Number(f.MemoryMB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(f.TimeoutSeconds)),
 		LogGroup:              logGroup,
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
@@ -281,7 +315,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 	scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 
 	errorsAlarm := awscloudwatch.NewAlarm(group, jsii.String("ErrorsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription:   jsii.String("kmsguard " + spec.ID + ": the Lambda failed; Lambda retries, then the event goes to the failure DLQ. Check the function's logs."),
+		AlarmDescription:   jsii.String("kmsguard " + f.ID + ": the Lambda failed; Lambda retries, then the event goes to the failure DLQ. Check the function's logs."),
 		Metric:             fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
@@ -290,6 +324,17 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, props *Props, ke
 	})
 	errorsAlarm.AddAlarmAction(alarmAction)
 
+	return fn, group
+}
+
+// guardrailFunction builds one guardrail's Lambda and its rules on the hub
+// bus, and returns the rule ARNs.
+func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, sh shared, bus awsevents.EventBus, deliveryDLQ awssqs.Queue) []*string {
+	fn, group := hubFunction(stack, function{
+		ID: spec.ID, RoleName: patterns.HubRoleName(spec.ID), Summary: spec.Summary, Actions: spec.Actions,
+		TimeoutSeconds: 60, MemoryMB: 256,
+		FailureText: "an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.",
+	}, sh)
 	var ruleARNs []*string
 	for _, r := range spec.Rules {
 		rule := awsevents.NewCfnRule(group, jsii.String(scope.ConstructID(r.Name)), &awsevents.CfnRuleProps{
@@ -324,4 +369,58 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// SweepID names the sweep Lambda (kmsguard-sweep) and its asset (sweep.zip).
+const SweepID = "sweep"
+
+// sweepFunction builds the scheduled sweep: its Lambda, with every
+// guardrail's actions, and an EventBridge Scheduler schedule with a retry
+// policy and a DLQ.
+func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
+	var actions []string
+	for _, spec := range props.Specs {
+		for _, a := range spec.Actions {
+			if !slices.Contains(actions, a) {
+				actions = append(actions, a)
+			}
+		}
+	}
+	// The sweep enumerates keys and log groups before it reads each.
+	for _, a := range fnhub.SweepActions {
+		if !slices.Contains(actions, a) {
+			actions = append(actions, a)
+		}
+	}
+	fn, group := hubFunction(stack, function{
+		ID: SweepID, RoleName: patterns.SweepRoleName, Actions: actions,
+		Summary:        "kmsguard scheduled sweep: reconciles every key and log group of the configured accounts and Regions, then sends one digest",
+		TimeoutSeconds: 900, MemoryMB: 512,
+		FailureText: "the scheduled sweep failed after Lambda's retries; nothing was swept this time. Check the function's logs.",
+	}, sh)
+	dlq := encryptedQueue(group, "ScheduleDLQ", sh.key)
+	scope.Suppress(dlq, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
+	invoker := awsiam.NewRole(group, jsii.String("SchedulerRole"), &awsiam.RoleProps{
+		Description: jsii.String("kmsguard: EventBridge Scheduler invokes the sweep"),
+		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil), &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		}),
+	})
+	fn.GrantInvoke(invoker)
+	dlq.GrantSendMessages(invoker)
+	scope.Suppress(invoker, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
+	awsscheduler.NewCfnSchedule(group, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
+		Name:               jsii.String("kmsguard-sweep"),
+		Description:        jsii.String("kmsguard: run the sweep"),
+		ScheduleExpression: jsii.String(props.SweepSchedule),
+		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+		State:              jsii.String("ENABLED"),
+		Target: &awsscheduler.CfnSchedule_TargetProperty{
+			Arn:              fn.FunctionArn(),
+			RoleArn:          invoker.RoleArn(),
+			Input:            jsii.String("{}"),
+			RetryPolicy:      &awsscheduler.CfnSchedule_RetryPolicyProperty{MaximumRetryAttempts: jsii.Number(2), MaximumEventAgeInSeconds: jsii.Number(3600)},
+			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+		},
+	})
 }

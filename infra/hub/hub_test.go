@@ -34,8 +34,8 @@ var (
 // stubAssets writes a tiny zip per guardrail so synth does not need a build.
 func stubAssets(t *testing.T) string {
 	dir := t.TempDir()
-	for _, s := range fnhub.Specs() {
-		f, err := os.Create(filepath.Join(dir, s.ID+".zip"))
+	for _, id := range append(fnhub.IDs(), hub.SweepID) {
+		f, err := os.Create(filepath.Join(dir, id+".zip"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,6 +59,7 @@ func template(t *testing.T) (assertions.Template, map[string]any) {
 			AlertEmails:       []string{"security@example.com", "oncall@example.com"},
 			OrganizationID:    orgID,
 			RuntimeConfigJSON: `{"modes":{"default":"alert"}}`,
+			SweepSchedule:     "rate(1 day)",
 		})
 		tmpl = assertions.Template_FromStack(stack, nil)
 		b, err := json.Marshal(tmpl.ToJSON())
@@ -88,7 +89,7 @@ func resources(t *testing.T, typ string) map[string]map[string]any {
 
 func TestLambdas_ArmAL2023AndWired(t *testing.T) {
 	tpl, _ := template(t)
-	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(fnhub.Specs())))
+	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(fnhub.Specs())+1))
 	for _, s := range fnhub.Specs() {
 		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"FunctionName":  "kmsguard-" + s.ID,
@@ -157,6 +158,19 @@ func TestRules_EqualTheContract(t *testing.T) {
 	if len(rules) != total {
 		t.Errorf("%d rules in the template, %d in the specs", len(rules), total)
 	}
+}
+
+func TestSweepSchedule(t *testing.T) {
+	tpl, _ := template(t)
+	tpl.HasResourceProperties(jsii.String("AWS::Scheduler::Schedule"), map[string]any{
+		"ScheduleExpression": "rate(1 day)",
+		"FlexibleTimeWindow": map[string]any{"Mode": "OFF"},
+		"Target": assertions.Match_ObjectLike(&map[string]any{
+			"RetryPolicy":      assertions.Match_AnyValue(),
+			"DeadLetterConfig": assertions.Match_AnyValue(),
+		}),
+	})
+	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{"FunctionName": "kmsguard-sweep", "Timeout": 900, "Architectures": []any{"arm64"}})
 }
 
 func TestConfigParameter(t *testing.T) {
@@ -306,8 +320,8 @@ func TestAlertsAndAlarms(t *testing.T) {
 	tpl, _ := template(t)
 	tpl.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(2))
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "security@example.com"})
-	// Delivery DLQ + per guardrail: failure DLQ and errors.
-	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*len(fnhub.Specs())))
+	// Delivery DLQ + per function (guardrails and the sweep): failure DLQ and errors.
+	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*(len(fnhub.Specs())+1)))
 	for _, a := range resources(t, "AWS::CloudWatch::Alarm") {
 		if a["AlarmActions"] == nil {
 			t.Errorf("alarm without an action: %v", a["AlarmDescription"])

@@ -85,6 +85,6 @@ func Suppress(c constructs.IConstruct, rule, reason string) {
 
 // Reasons shared by the stacks.
 const (
-	ReasonScopedWildcards = "Guardrails act on whichever KMS key or log group an event names, so their actions are granted on this account's keys (arn:<partition>:kms:*:<account>:key/*) and log groups (arn:<partition>:logs:*:<account>:log-group:*), never on other accounts; account-level KMS list actions have no resource type. The kms:GenerateDataKey*/ReEncrypt* wildcards are CDK's grants for the hub key that encrypts the topic and queues."
+	ReasonScopedWildcards = "Guardrails act on whichever KMS key or log group an event names, so their actions are granted on this account's keys (arn:<partition>:kms:*:<account>:key/*) and log groups (arn:<partition>:logs:*:<account>:log-group:*), never on other accounts; account-level KMS list actions have no resource type. The kms:GenerateDataKey*/ReEncrypt* wildcards are CDK's grants for the hub key that encrypts the topic and queues, and lambda:InvokeFunction on <function>:* is CDK's grant for the function's versions."
 	ReasonIsDLQ           = "This queue is itself a dead-letter queue (EventBridge rule DLQ or Lambda on-failure destination); a DLQ for a DLQ would only move the problem."
 )

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	fnhub "github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
@@ -139,17 +140,28 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 	}
 	stack := awscdk.NewStack(parent, &id, &sp)
 
-	// Trust the hub account, narrowed to the hub Lambda roles by
+	// Trust the hub account, narrowed to the hub Lambda roles (the
+	// guardrails and the sweep) by
 	// aws:PrincipalArn: naming the roles as principals would fail while
 	// they do not exist yet (StackSets may deploy here before the hub).
 	var hubRoles []*string
 	var actions []string
+	roleARN := func(name string) *string {
+		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, name))})
+	}
+	hubRoles = append(hubRoles, roleARN(patterns.SweepRoleName))
 	for _, spec := range props.Specs {
-		hubRoles = append(hubRoles, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, patterns.HubRoleName(spec.ID)))}))
+		hubRoles = append(hubRoles, roleARN(patterns.HubRoleName(spec.ID)))
 		for _, a := range spec.Actions {
 			if !slices.Contains(actions, a) {
 				actions = append(actions, a)
 			}
+		}
+	}
+	// The hub's sweep also enumerates keys and log groups here.
+	for _, a := range fnhub.SweepActions {
+		if !slices.Contains(actions, a) {
+			actions = append(actions, a)
 		}
 	}
 	remediator := awsiam.NewRole(stack, jsii.String("Remediator"), &awsiam.RoleProps{
