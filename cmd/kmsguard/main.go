@@ -34,8 +34,10 @@ Usage:
         groups without a key; orphaned keys; drift between the file and the
         hub parameter. Read-only unless --fix (which follows the modes).
         Exit 0: nothing found; 1: findings or unchecked targets; 2: bad input.
-
-Planned (see the README): preflight.
+  kmsguard preflight [--config kmsguard.yaml] [--accounts IDS] [--regions REGIONS]
+        Check that kmsguard can work: a trail logs KMS management events,
+        the forwarding rules are deployed, the logs key is usable, and the
+        remediator role can be assumed. PASS/FAIL per check, with the fix.
 `
 
 func main() {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return mode(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return audit(ctx, args[1:], stdout, stderr)
+	case "preflight":
+		return preflight(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -11,12 +11,18 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -338,5 +344,61 @@ func TestAudit_ReadOnlyThenFix(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "audit", "--format", "xml"); code != exitBadInput {
 		t.Errorf("bad format: exit %d", code)
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	ctx := context.Background()
+	run := func() (int, string) {
+		code, out, errOut := runCLI(t, "preflight", "--accounts", "123456789012,"+fixtures.Account, "--regions", "eu-west-1")
+		return code, out + errOut
+	}
+	// Nothing deployed in the member account: every check there fails, with a fix.
+	code, out := run()
+	if code != exitFailed || !strings.Contains(out, "FAIL  111122223333/eu-west-1") || !strings.Contains(out, "fix: no trail") || !strings.Contains(out, "missing or disabled: kmsguard-forward-") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// Deploy what preflight looks for in both accounts.
+	for _, acct := range []string{"123456789012", fixtures.Account} {
+		cfg, _ := srv.AccountConfig(ctx, acct, "eu-west-1")
+		ct := cloudtrail.NewFromConfig(cfg)
+		if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-" + acct), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org"), S3BucketName: aws.String("trail-" + acct)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("org")}); err != nil {
+			t.Fatal(err)
+		}
+		eb := eventbridge.NewFromConfig(cfg)
+		for _, rs := range patterns.All() {
+			for _, r := range rs {
+				if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("kmsguard-forward-" + r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := sb.LogsKey(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out := run(); code != exitOK || strings.Contains(out, "FAIL") || !strings.Contains(out, "the hub can assume arn:aws:iam::111122223333:role/kmsguard-remediator") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// A trail that excludes KMS events silences kmsguard: preflight says so.
+	cfg, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
+	if _, err := cloudtrail.NewFromConfig(cfg).PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("org"), EventSelectors: []cttypes.EventSelector{{
+		IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll, ExcludeManagementEventSources: []string{"kms.amazonaws.com"},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run(); code != exitFailed || !strings.Contains(out, "org does not record KMS write management events") {
+		t.Fatalf("exit %d\n%s", code, out)
 	}
 }

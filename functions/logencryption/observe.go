@@ -24,7 +24,10 @@ type logsAPI interface {
 }
 
 // kmsAPI is every KMS call this guardrail makes.
-type kmsAPI interface {
+type kmsAPI = KMSReadAPI
+
+// KMSReadAPI is the KMS calls the logs key check makes.
+type KMSReadAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, opts ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
 }
@@ -263,4 +266,11 @@ func anyGlob(patterns []string, s string) bool {
 // CloudWatch Logs documentation, scoped to the account's log groups.
 func logsStatement(region, account string) string {
 	return fmt.Sprintf(`{"Sid":"AllowCloudWatchLogs","Effect":"Allow","Principal":{"Service":"logs.%s.amazonaws.com"},"Action":["kms:Encrypt*","kms:Decrypt*","kms:ReEncrypt*","kms:GenerateDataKey*","kms:Describe*"],"Resource":"*","Condition":{"ArnLike":{"kms:EncryptionContext:aws:logs:arn":"arn:%s:logs:%s:%s:*"}}}`, region, awsenv.Partition(region), region, account)
+}
+
+// CheckKey is observeKey for callers outside the guardrail (preflight): it
+// resolves the logs key alias in account and Region and says whether
+// CloudWatch Logs can use it for the account's log groups.
+func CheckKey(ctx context.Context, api kmsAPI, alias, region, account string) (LogsKey, error) {
+	return observeKey(ctx, api, alias, region, account, fmt.Sprintf("arn:%s:logs:%s:%s:log-group:kmsguard-preflight", awsenv.Partition(region), region, account))
 }
