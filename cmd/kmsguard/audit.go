@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -25,6 +26,8 @@ type auditReport struct {
 	*hub.Report
 	Fix   bool     `json:"fix"`
 	Drift []string `json:"drift"`
+	// LastUse maps an orphaned key id to its last-use evidence.
+	LastUse map[string]string `json:"orphan_last_use"`
 }
 
 func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -115,7 +118,19 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kmsguard audit:", err)
 		return exitFailed
 	}
-	out := auditReport{Report: rep, Fix: *fix, Drift: drift(fileJSON, paramJSON, paramErr, *param)}
+	out := auditReport{Report: rep, Fix: *fix, Drift: drift(fileJSON, paramJSON, paramErr, *param), LastUse: map[string]string{}}
+	for i, o := range rep.Orphans {
+		if i == MaxOrphanLookups {
+			break
+		}
+		c := awsCfg.Copy()
+		c.Region = o.Region
+		if o.Account != opts.HubAccount {
+			out.LastUse[o.KeyID] = "last use not looked up (run audit with that account's credentials)"
+			continue
+		}
+		out.LastUse[o.KeyID] = lastUse(ctx, cloudtrail.NewFromConfig(c), o.ARN)
+	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -192,7 +207,11 @@ func printTable(w io.Writer, r auditReport) {
 	if len(r.Orphans) > 0 {
 		fmt.Fprintf(w, "\nOrphaned keys (Enabled, no alias; often left by failed deployments): %d\n", len(r.Orphans))
 		for _, o := range r.Orphans {
-			fmt.Fprintf(w, "  %s %s %s created %s\n", o.Account, o.Region, o.KeyID, o.Created.Format("2006-01-02"))
+			fmt.Fprintf(w, "  %s %s %s created %s", o.Account, o.Region, o.KeyID, o.Created.Format("2006-01-02"))
+			if u := r.LastUse[o.KeyID]; u != "" {
+				fmt.Fprintf(w, "; %s", u)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	for _, d := range r.Drift {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -31,5 +34,34 @@ func TestSelectsKMSWrites(t *testing.T) {
 		if got := selectsKMSWrites(&tt.sel); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+type fakeLookup struct {
+	out *cloudtrail.LookupEventsOutput
+	err error
+	got *cloudtrail.LookupEventsInput
+}
+
+func (f *fakeLookup) LookupEvents(_ context.Context, in *cloudtrail.LookupEventsInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.LookupEventsOutput, error) {
+	f.got = in
+	return f.out, f.err
+}
+
+// moto has no LookupEvents (docs/testing.md): the evidence is tested here.
+func TestLastUse(t *testing.T) {
+	when := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	f := &fakeLookup{out: &cloudtrail.LookupEventsOutput{Events: []cttypes.Event{{EventName: aws.String("Decrypt"), EventTime: &when, Username: aws.String("app")}}}}
+	if got := lastUse(context.Background(), f, "arn:aws:kms:eu-west-1:111122223333:key/k"); got != "last named by Decrypt on 2026-08-01T12:00:00Z by app" {
+		t.Errorf("%q", got)
+	}
+	if a := f.got.LookupAttributes[0]; a.AttributeKey != cttypes.LookupAttributeKeyResourceName || aws.ToString(a.AttributeValue) != "arn:aws:kms:eu-west-1:111122223333:key/k" {
+		t.Errorf("looked up %+v", a)
+	}
+	if got := lastUse(context.Background(), &fakeLookup{out: &cloudtrail.LookupEventsOutput{}}, "k"); got != "no management event names it in the last 90 days" {
+		t.Errorf("%q", got)
+	}
+	if got := lastUse(context.Background(), &fakeLookup{err: errors.New("throttled")}, "k"); got != "last use unknown (CloudTrail LookupEvents: throttled)" {
+		t.Errorf("%q", got)
 	}
 }

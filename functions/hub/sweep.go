@@ -61,6 +61,7 @@ type Finding struct {
 type OrphanKey struct {
 	Target
 	KeyID   string    `json:"key_id"`
+	ARN     string    `json:"arn"`
 	Created time.Time `json:"created"`
 }
 
@@ -275,7 +276,7 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 		}
 		if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
 			s.mu.Lock()
-			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, Created: aws.ToTime(key.Meta.CreationDate)})
+			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, ARN: key.ARN(), Created: aws.ToTime(key.Meta.CreationDate)})
 			s.mu.Unlock()
 		}
 		now := s.o.Now()
