@@ -33,10 +33,14 @@ type RuntimeConfig struct {
 	Sweep *SweepScope `json:"sweep,omitempty"`
 }
 
-// SweepScope is every account and Region the scheduled sweep reconciles.
+// SweepScope is every account and Region the scheduled sweep reconciles:
+// the listed accounts, plus the active accounts found under the
+// organizational units (children included) at each run, minus the excluded.
 type SweepScope struct {
-	Accounts []string `json:"accounts"`
-	Regions  []string `json:"regions"`
+	Accounts            []string `json:"accounts"`
+	Regions             []string `json:"regions"`
+	OrganizationalUnits []string `json:"organizational_units,omitempty"`
+	ExcludedAccounts    []string `json:"excluded_accounts,omitempty"`
 }
 
 // ParseRuntimeConfig decodes and validates a runtime configuration. Empty

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
@@ -98,18 +102,71 @@ func Digest(r *Report) alert.Message {
 	}
 }
 
-// SweepTargets turns the configured scope into targets.
-func SweepTargets(s *guardrail.SweepScope) []Target {
+// orgAPI is what account discovery calls in AWS Organizations.
+type orgAPI interface {
+	organizations.ListAccountsForParentAPIClient
+	organizations.ListOrganizationalUnitsForParentAPIClient
+}
+
+// SweepTargets turns the configured scope into targets: the listed
+// accounts, plus the active accounts under the organizational units
+// (recursively), minus the excluded ones, in every Region.
+func SweepTargets(ctx context.Context, s *guardrail.SweepScope, org orgAPI) ([]Target, error) {
 	if s == nil {
-		return nil
+		return nil, nil
 	}
+	accounts := append([]string{}, s.Accounts...)
+	if len(s.OrganizationalUnits) > 0 {
+		found, err := discover(ctx, org, s.OrganizationalUnits)
+		if err != nil {
+			return nil, fmt.Errorf("list the organization's accounts (give the hub read access to AWS Organizations, or list sweep.accounts): %w", err)
+		}
+		accounts = append(accounts, found...)
+	}
+	seen := map[string]bool{}
 	var out []Target
-	for _, a := range s.Accounts {
+	for _, a := range accounts {
+		if seen[a] || slices.Contains(s.ExcludedAccounts, a) {
+			continue
+		}
+		seen[a] = true
 		for _, r := range s.Regions {
 			out = append(out, Target{Account: a, Region: r})
 		}
 	}
-	return out
+	return out, nil
+}
+
+func discover(ctx context.Context, org orgAPI, parents []string) ([]string, error) {
+	var accounts []string
+	queue := append([]string{}, parents...)
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		ap := organizations.NewListAccountsForParentPaginator(org, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
+		for ap.HasMorePages() {
+			page, err := ap.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range page.Accounts {
+				if a.State == orgtypes.AccountStateActive || (a.State == "" && a.Status == orgtypes.AccountStatusActive) {
+					accounts = append(accounts, aws.ToString(a.Id))
+				}
+			}
+		}
+		op := organizations.NewListOrganizationalUnitsForParentPaginator(org, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent)})
+		for op.HasMorePages() {
+			page, err := op.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, ou := range page.OrganizationalUnits {
+				queue = append(queue, aws.ToString(ou.Id))
+			}
+		}
+	}
+	return accounts, nil
 }
 
 // SweepSummary is the scheduled sweep Lambda's response.
@@ -124,7 +181,12 @@ type SweepSummary struct {
 
 // RunScheduledSweep sweeps the configured scope and publishes the digest.
 func (h *Hub) RunScheduledSweep(ctx context.Context) (SweepSummary, error) {
-	targets := SweepTargets(h.cfg.Sweep)
+	orgCfg := h.base.Copy()
+	orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
+	targets, err := SweepTargets(ctx, h.cfg.Sweep, organizations.NewFromConfig(orgCfg))
+	if err != nil {
+		return SweepSummary{}, err
+	}
 	if len(targets) == 0 {
 		return SweepSummary{}, fmt.Errorf("the configuration has no sweep scope (sweep.accounts and regions)")
 	}

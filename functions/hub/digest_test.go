@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
@@ -70,5 +72,56 @@ func TestScheduledSweep_PublishesActionsAndOneDigest(t *testing.T) {
 	}
 	if len(alerts) != sum.Fixed+1 || digests != 1 {
 		t.Errorf("%d alerts, %d digests", len(alerts), digests)
+	}
+}
+
+// The sweep finds the organization's accounts under the configured OUs,
+// child OUs included, minus the excluded ones.
+func TestSweepTargets_DiscoversTheOrganization(t *testing.T) {
+	ctx := context.Background()
+	if err := srv.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := srv.Config(ctx, "us-east-1")
+	org := organizations.NewFromConfig(cfg)
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := aws.ToString(roots.Roots[0].Id)
+	workloads, _ := org.CreateOrganizationalUnit(ctx, &organizations.CreateOrganizationalUnitInput{ParentId: aws.String(root), Name: aws.String("workloads")})
+	prod, _ := org.CreateOrganizationalUnit(ctx, &organizations.CreateOrganizationalUnitInput{ParentId: workloads.OrganizationalUnit.Id, Name: aws.String("prod")})
+	newAccount := func(name, parent string) string {
+		out, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(name), Email: aws.String(name + "@example.com")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := aws.ToString(out.CreateAccountStatus.AccountId)
+		if _, err := org.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: aws.String(id), SourceParentId: aws.String(root), DestinationParentId: aws.String(parent)}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	dev := newAccount("dev", aws.ToString(workloads.OrganizationalUnit.Id))
+	live := newAccount("live", aws.ToString(prod.OrganizationalUnit.Id))
+	skipped := newAccount("skipped", aws.ToString(prod.OrganizationalUnit.Id))
+	outside := newAccount("outside", root)
+
+	scope := &guardrail.SweepScope{Accounts: []string{"123456789012"}, Regions: []string{"eu-west-1", "us-east-1"},
+		OrganizationalUnits: []string{aws.ToString(workloads.OrganizationalUnit.Id)}, ExcludedAccounts: []string{skipped}}
+	targets, err := hub.SweepTargets(ctx, scope, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, tg := range targets {
+		got[tg.Account]++
+	}
+	want := map[string]int{"123456789012": 2, dev: 2, live: 2}
+	if len(got) != len(want) || got[dev] != 2 || got[live] != 2 || got["123456789012"] != 2 || got[skipped] != 0 || got[outside] != 0 {
+		t.Errorf("targets per account %v, want %v", got, want)
 	}
 }

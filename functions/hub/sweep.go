@@ -22,6 +22,10 @@ import (
 // Lambda and to the kmsguard-remediator role.
 var SweepActions = []string{"kms:ListKeys", "kms:ListAliases", "logs:DescribeLogGroups"}
 
+// DiscoveryActions let the sweep Lambda list the organization's accounts
+// (granted to the sweep's role in the hub only).
+var DiscoveryActions = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+
 // Target is one account and Region to sweep.
 type Target struct {
 	Account string `json:"account"`

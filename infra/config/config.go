@@ -43,9 +43,10 @@ type Config struct {
 type Sweep struct {
 	// Schedule is an EventBridge Scheduler expression (default rate(1 day)).
 	Schedule string `json:"schedule,omitempty"`
-	// Accounts to sweep (default: the hub account, and the management
-	// account in organization mode). Listing the organization's accounts
-	// automatically is not built yet: name them here.
+	// Accounts to sweep. Default: the hub account; in organization mode
+	// also the management account and every active account under
+	// organization.organizational_units, found at each run (the hub needs
+	// read access to AWS Organizations; see docs/deploy.md).
 	Accounts []string `json:"accounts,omitempty"`
 }
 
@@ -304,6 +305,10 @@ func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
 		}
 	}
 	rc.Sweep = &guardrail.SweepScope{Accounts: accounts, Regions: c.Regions}
+	if len(c.Sweep.Accounts) == 0 && c.Organization != nil {
+		rc.Sweep.OrganizationalUnits = c.Organization.OrganizationalUnits
+		rc.Sweep.ExcludedAccounts = c.Organization.ExcludedAccounts
+	}
 	// Each guardrail validates its own settings.
 	if err := hub.ValidateSettings(rc); err != nil {
 		return rc, err

@@ -386,8 +386,9 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 			}
 		}
 	}
-	// The sweep enumerates keys and log groups before it reads each.
-	for _, a := range fnhub.SweepActions {
+	// The sweep enumerates keys and log groups before it reads each, and
+	// lists the organization's accounts.
+	for _, a := range append(fnhub.SweepActions, fnhub.DiscoveryActions...) {
 		if !slices.Contains(actions, a) {
 			actions = append(actions, a)
 		}

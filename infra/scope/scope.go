@@ -17,9 +17,11 @@ import (
 // accountLevelActions are IAM actions with no resource type: they can only be
 // granted on "*".
 var accountLevelActions = map[string]bool{
-	"kms:ListAliases": true,
-	"kms:ListKeys":    true,
-	"kms:CreateKey":   true,
+	"kms:ListAliases":                     true,
+	"kms:ListKeys":                        true,
+	"kms:CreateKey":                       true,
+	"organizations:ListAccountsForParent": true,
+	"organizations:ListOrganizationalUnitsForParent": true,
 }
 
 // Grant is one IAM statement of a guardrail role: actions on resources.
