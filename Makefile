@@ -17,13 +17,14 @@ CDK             := npx --no-install cdk
 # The deployment configuration; the documented example when there is no kmsguard.yaml.
 CONFIG          ?= $(if $(wildcard kmsguard.yaml),kmsguard.yaml,docs/kmsguard.example.yaml)
 
-.PHONY: help build test lint synth demo tools node-modules clean
+.PHONY: help build test lint synth demo bench tools node-modules clean
 
 help:
 	@echo "make demo    run kmsguard end to end on a local AWS emulator (moto on 127.0.0.1)"
 	@echo "make test    lint, build the Lambdas and run every test"
 	@echo "make build   one $(DIST)/<guardrail>.zip per Lambda (arm64, provided.al2023)"
 	@echo "make lint    gofmt and go vet"
+	@echo "make bench   cold start, memory, AWS calls per event, sweep throughput -> docs/benchmarks.md"
 	@echo "make synth   synthesize every stack into cdk.out/ from CONFIG (default kmsguard.yaml, else the documented example)"
 
 ## tools: check (and install when missing) the pinned test peers.
@@ -68,6 +69,10 @@ synth: build node-modules
 
 demo: tools
 	$(GO) run ./cmd/kmsguard demo
+
+## bench: measure and write docs/benchmarks.md (about 10 minutes; not part of make test).
+bench: tools build
+	$(GO) run ./internal/benchtool -out docs/benchmarks.md
 
 clean:
 	rm -rf $(DIST) cdk.out

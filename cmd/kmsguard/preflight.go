@@ -81,7 +81,7 @@ func preflight(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		cfg := base.Copy()
 		if acct != me {
-			role := fmt.Sprintf("arn:aws:iam::%s:role/%s", acct, patterns.RemediatorRoleName)
+			role := fmt.Sprintf("arn:%s:iam::%s:role/%s", guardrail.Partition(base.Region), acct, patterns.RemediatorRoleName)
 			cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), role, func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "kmsguard-preflight" }))
 			_, err := cfg.Credentials.Retrieve(ctx)
 			checks = append(checks, check{err == nil, acct, "the hub can assume " + role,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
@@ -101,4 +102,15 @@ func SweepEvent(account, region, eventSource, eventName, resource string, now ti
 		UserIdentity: cloudtrail.UserIdentity{Type: "kmsguard", InvokedBy: SweepActor},
 	}
 	return &cloudtrail.Event{Envelope: cloudtrail.Envelope{Account: account, Region: region, Time: now, DetailType: "kmsguard sweep"}, Record: rec}
+}
+
+// Partition returns the ARN partition of a Region.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }

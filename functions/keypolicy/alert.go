@@ -37,7 +37,7 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 	}
 
 	if len(a.Findings) > 0 {
-		b.Section("Findings in the policy the caller wrote")
+		b.Section("Findings")
 		for _, f := range a.Findings {
 			b.Line("%s (statement %s): %s", f.Code, f.Statement, f.Message)
 		}

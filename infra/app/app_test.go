@@ -1,11 +1,7 @@
 package app_test
 
 import (
-	"archive/zip"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	fnhub "github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/infra/app"
 	"github.com/kmsguard/kmsguard/infra/config"
+	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/infra/org"
 )
 
@@ -33,19 +30,6 @@ var (
 	synthMu sync.Mutex
 	synths  = map[string]*deployment{}
 )
-
-func stubAssets(t *testing.T) string {
-	dir := t.TempDir()
-	for _, id := range append(fnhub.IDs(), "sweep") {
-		f, _ := os.Create(filepath.Join(dir, id+".zip"))
-		z := zip.NewWriter(f)
-		w, _ := z.Create("bootstrap")
-		_, _ = w.Write([]byte("stub " + id))
-		_ = z.Close()
-		_ = f.Close()
-	}
-	return dir
-}
 
 const orgYAML = "../../docs/kmsguard.example.yaml"
 
@@ -74,7 +58,7 @@ func synth(t *testing.T, name, yaml string) *deployment {
 		t.Fatal(err)
 	}
 	a := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	if err := app.Build(a, cfg, stubAssets(t)); err != nil {
+	if err := app.Build(a, cfg, tpltest.StubAssets(t)); err != nil {
 		t.Fatal(err)
 	}
 	app.CheckCompliance(a)
@@ -90,33 +74,22 @@ func synth(t *testing.T, name, yaml string) *deployment {
 		_ = json.Unmarshal(b, &m)
 		d.templates[*stack.StackName()] = m
 		for _, msg := range *assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
-			d.nagErrors = append(d.nagErrors, *msg.Id+": "+toString(msg.Entry.Data))
+			d.nagErrors = append(d.nagErrors, *msg.Id+": "+tpltest.JSON(msg.Entry.Data))
 		}
 	}
 	synths[name] = d
 	return d
 }
 
-func toString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 func resources(tpl map[string]any, typ string) []map[string]any {
 	var out []map[string]any
-	for _, r := range tpl["Resources"].(map[string]any) {
-		res := r.(map[string]any)
-		if res["Type"] == typ {
-			out = append(out, res)
-		}
+	for _, r := range tpltest.Resources(tpl, typ) {
+		out = append(out, r)
 	}
 	return out
 }
 
-func props(r map[string]any) map[string]any {
-	p, _ := r["Properties"].(map[string]any)
-	return p
-}
+func props(r map[string]any) map[string]any { return tpltest.Props(r) }
 
 func TestSingleAccount_Stacks(t *testing.T) {
 	d := synth(t, "single", singleYAML)
@@ -144,7 +117,7 @@ func TestOrganization_Stacks(t *testing.T) {
 	}
 	for _, s := range sets {
 		p := props(s)
-		if p["PermissionModel"] != "SERVICE_MANAGED" || p["CallAs"] != "SELF" || !slices.Contains(asStrings(p["Capabilities"]), "CAPABILITY_NAMED_IAM") {
+		if p["PermissionModel"] != "SERVICE_MANAGED" || p["CallAs"] != "SELF" || !slices.Contains(tpltest.Strings(p["Capabilities"]), "CAPABILITY_NAMED_IAM") {
 			t.Errorf("%v: %v", p["StackSetName"], p)
 		}
 		auto := p["AutoDeployment"].(map[string]any)
@@ -157,10 +130,10 @@ func TestOrganization_Stacks(t *testing.T) {
 		}
 		group := p["StackInstancesGroup"].([]any)[0].(map[string]any)
 		targets := group["DeploymentTargets"].(map[string]any)
-		if !slices.Equal(asStrings(targets["OrganizationalUnitIds"]), []string{"ou-ab12-cd34ef56"}) || targets["AccountFilterType"] != "DIFFERENCE" || !slices.Equal(asStrings(targets["Accounts"]), []string{"222222222222"}) {
+		if !slices.Equal(tpltest.Strings(targets["OrganizationalUnitIds"]), []string{"ou-ab12-cd34ef56"}) || targets["AccountFilterType"] != "DIFFERENCE" || !slices.Equal(tpltest.Strings(targets["Accounts"]), []string{"222222222222"}) {
 			t.Errorf("targets %v", targets)
 		}
-		regions := asStrings(group["Regions"])
+		regions := tpltest.Strings(group["Regions"])
 		body, _ := p["TemplateBody"].(string)
 		if len(body) == 0 || len(body) > org.MaxTemplateBody {
 			t.Errorf("%v TemplateBody is %d bytes", p["StackSetName"], len(body))
@@ -187,22 +160,6 @@ func TestOrganization_Stacks(t *testing.T) {
 	}
 }
 
-func asStrings(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 // The regional spoke forwards exactly the guardrails' patterns to the hub
 // bus, through the forwarding role, with a retry policy and a DLQ.
 func TestRegionalSpoke_RulesEqualTheContract(t *testing.T) {
@@ -220,14 +177,14 @@ func TestRegionalSpoke_RulesEqualTheContract(t *testing.T) {
 	for _, r := range rules {
 		p := props(r)
 		name := p["Name"].(string)
-		if got := canonical(toString(p["EventPattern"])); got != want[name] {
+		if got := canonical(tpltest.JSON(p["EventPattern"])); got != want[name] {
 			t.Errorf("%s pattern %s, want %s", name, got, want[name])
 		}
 		if p["EventBusName"] != nil {
 			t.Errorf("%s is not on the default bus", name)
 		}
 		target := p["Targets"].([]any)[0].(map[string]any)
-		arn, role := toString(target["Arn"]), toString(target["RoleArn"])
+		arn, role := tpltest.JSON(target["Arn"]), tpltest.JSON(target["RoleArn"])
 		if !strings.Contains(arn, ":events:eu-west-1:123456789012:event-bus/kmsguard") || !strings.Contains(role, "role/kmsguard-event-forwarder") {
 			t.Errorf("%s forwards to %s as %s", name, arn, role)
 		}
@@ -254,7 +211,7 @@ func TestRegionalSpoke_LogsKey(t *testing.T) {
 	if k["DeletionPolicy"] != "Retain" || props(k)["EnableKeyRotation"] != true {
 		t.Errorf("logs key %v", k)
 	}
-	pol := toString(props(k)["KeyPolicy"])
+	pol := tpltest.JSON(props(k)["KeyPolicy"])
 	for _, want := range []string{`"logs.`, `kms:EncryptionContext:aws:logs:arn`, `"ArnLike"`, `:root`} {
 		if !strings.Contains(pol, want) {
 			t.Errorf("logs key policy lacks %s: %s", want, pol)
@@ -285,7 +242,7 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	if remediator == nil || forwarder == nil {
 		t.Fatal("roles missing")
 	}
-	trust := toString(remediator["AssumeRolePolicyDocument"])
+	trust := tpltest.JSON(remediator["AssumeRolePolicyDocument"])
 	for _, id := range fnhub.IDs() {
 		if !strings.Contains(trust, ":iam::123456789012:role/"+patterns.SweepRoleName) || !strings.Contains(trust, ":iam::123456789012:role/"+patterns.HubRoleName(id)) {
 			t.Errorf("remediator does not trust %s: %s", id, trust)
@@ -294,7 +251,7 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	if !strings.Contains(trust, `"aws:PrincipalArn"`) || !strings.Contains(trust, `:iam::123456789012:root`) || strings.Count(trust, `"Principal"`) != 1 {
 		t.Errorf("remediator trust must be the hub account narrowed to the hub roles: %s", trust)
 	}
-	ftrust := toString(forwarder["AssumeRolePolicyDocument"])
+	ftrust := tpltest.JSON(forwarder["AssumeRolePolicyDocument"])
 	if !strings.Contains(ftrust, "events.amazonaws.com") || !strings.Contains(ftrust, "aws:SourceAccount") {
 		t.Errorf("forwarder trust %s", ftrust)
 	}
@@ -311,11 +268,11 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	var got []string
 	for _, p := range resources(tpl, "AWS::IAM::Policy") {
 		doc := props(p)["PolicyDocument"].(map[string]any)
-		if !strings.Contains(toString(props(p)["Roles"]), "Remediator") {
+		if !strings.Contains(tpltest.JSON(props(p)["Roles"]), "Remediator") {
 			continue
 		}
 		for _, st := range doc["Statement"].([]any) {
-			got = append(got, asStrings(st.(map[string]any)["Action"])...)
+			got = append(got, tpltest.Strings(st.(map[string]any)["Action"])...)
 		}
 	}
 	slices.Sort(got)
@@ -374,9 +331,9 @@ func checkWildcardPrincipals(t *testing.T, where string, res map[string]any) {
 		switch x := v.(type) {
 		case map[string]any:
 			if p, ok := x["Principal"]; ok && x["Effect"] == "Allow" {
-				ps := toString(p)
+				ps := tpltest.JSON(p)
 				if (ps == `"*"` || strings.Contains(ps, `"AWS":"*"`)) && x["Condition"] == nil {
-					t.Errorf("%s: Allow to * without a condition: %s", where, toString(x))
+					t.Errorf("%s: Allow to * without a condition: %s", where, tpltest.JSON(x))
 				}
 			}
 			for _, e := range x {
@@ -406,42 +363,25 @@ func TestCdkNag_NoUnsuppressedFindings(t *testing.T) {
 // cfn-lint passes on every synthesized template and on both StackSet
 // template bodies.
 func TestCfnLint_EveryTemplate(t *testing.T) {
-	dir := t.TempDir()
-	var files []string
-	write := func(name string, v any) {
-		p := filepath.Join(dir, name+".template.json")
-		b, _ := json.MarshalIndent(v, "", " ")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, p)
-	}
+	all := map[string]any{}
 	for _, name := range []string{"single", "org"} {
 		y := singleYAML
 		if name == "org" {
 			y = orgYAML
 		}
 		for stack, tpl := range synth(t, name, y).templates {
-			write(name+"-"+stack, tpl)
+			all[name+"-"+stack] = tpl
 			for _, s := range resources(tpl, "AWS::CloudFormation::StackSet") {
 				var body map[string]any
 				_ = json.Unmarshal([]byte(props(s)["TemplateBody"].(string)), &body)
-				write(name+"-stackset-"+props(s)["StackSetName"].(string), body)
+				all[name+"-stackset-"+props(s)["StackSetName"].(string)] = body
 			}
 		}
 	}
-	bin, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		t.Fatalf("cfn-lint is required: %v", err)
+	if len(all) < 9 {
+		t.Errorf("only %d templates", len(all))
 	}
-	// W3005: CDK's redundant DependsOn on a function's role (see docs/testing.md).
-	out, err := exec.Command(bin, append([]string{"--regions", "eu-west-1", "us-east-1", "--ignore-checks", "W3005", "--"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Errorf("cfn-lint on %d templates:\n%s", len(files), out)
-	}
-	if len(files) < 9 {
-		t.Errorf("only %d templates linted", len(files))
-	}
+	tpltest.CfnLint(t, all, "eu-west-1", "us-east-1")
 }
 
 // Only the hub needs a CDK-bootstrapped account and Region: every other

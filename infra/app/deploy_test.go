@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/internal/moto"
 )
 
@@ -43,7 +44,7 @@ func TestCDKDeployAll_SingleAccountOnMoto(t *testing.T) {
 		"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
 	run := func(args ...string) {
 		t.Helper()
-		cmd := exec.Command(cdk, append(args, "-c", "kmsguard:config="+cfgFile, "-c", "kmsguard:assetDir="+stubAssets(t), "--output", filepath.Join(dir, "cdk.out"))...)
+		cmd := exec.Command(cdk, append(args, "-c", "kmsguard:config="+cfgFile, "-c", "kmsguard:assetDir="+tpltest.StubAssets(t), "--output", filepath.Join(dir, "cdk.out"))...)
 		cmd.Dir, cmd.Env = root, env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("cdk %s: %v\n%s", strings.Join(args, " "), err, out)

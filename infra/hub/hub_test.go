@@ -1,11 +1,7 @@
 package hub_test
 
 import (
-	"archive/zip"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +15,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	fnhub "github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/infra/hub"
+	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
@@ -31,23 +28,6 @@ var (
 	synthErr  error
 )
 
-// stubAssets writes a tiny zip per guardrail so synth does not need a build.
-func stubAssets(t *testing.T) string {
-	dir := t.TempDir()
-	for _, id := range append(fnhub.IDs(), hub.SweepID) {
-		f, err := os.Create(filepath.Join(dir, id+".zip"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		z := zip.NewWriter(f)
-		w, _ := z.Create("bootstrap")
-		_, _ = w.Write([]byte("stub"))
-		_ = z.Close()
-		_ = f.Close()
-	}
-	return dir
-}
-
 func template(t *testing.T) (assertions.Template, map[string]any) {
 	t.Helper()
 	synthOnce.Do(func() {
@@ -55,7 +35,7 @@ func template(t *testing.T) (assertions.Template, map[string]any) {
 		stack := hub.NewStack(app, "kmsguard-hub", &hub.Props{
 			StackProps:        awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")}},
 			Specs:             fnhub.Specs(),
-			AssetDir:          stubAssets(t),
+			AssetDir:          tpltest.StubAssets(t),
 			AlertEmails:       []string{"security@example.com", "oncall@example.com"},
 			OrganizationID:    orgID,
 			RuntimeConfigJSON: `{"modes":{"default":"alert"}}`,
@@ -77,12 +57,8 @@ func template(t *testing.T) (assertions.Template, map[string]any) {
 func resources(t *testing.T, typ string) map[string]map[string]any {
 	_, j := template(t)
 	out := map[string]map[string]any{}
-	for id, r := range j["Resources"].(map[string]any) {
-		res := r.(map[string]any)
-		if res["Type"] == typ {
-			props, _ := res["Properties"].(map[string]any)
-			out[id] = props
-		}
+	for id, r := range tpltest.Resources(j, typ) {
+		out[id] = tpltest.Props(r)
 	}
 	return out
 }
@@ -215,12 +191,12 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 		}
 		var guardrailActions []string
 		for _, p := range policies {
-			if !refersTo(p["Roles"], roleID) {
+			if !strings.Contains(tpltest.JSON(p["Roles"]), `"`+roleID+`"`) {
 				continue
 			}
 			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 				stmt := st.(map[string]any)
-				for _, a := range asStrings(stmt["Action"]) {
+				for _, a := range tpltest.Strings(stmt["Action"]) {
 					if strings.Contains(a, "*") && !allowedWildcard(a) {
 						t.Errorf("%s role has wildcard action %s", s.ID, a)
 					}
@@ -253,27 +229,6 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 // Actions CDK's grants add for the hub key, the topic and the DLQ.
 func allowedWildcard(a string) bool {
 	return a == "kms:GenerateDataKey*" || a == "kms:ReEncrypt*"
-}
-
-func refersTo(v any, id string) bool {
-	b, _ := json.Marshal(v)
-	return strings.Contains(string(b), `"`+id+`"`)
-}
-
-func asStrings(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, x := range t {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 func TestEncryptionEverywhere(t *testing.T) {
@@ -341,21 +296,7 @@ func TestNoAnalyticsMetadata(t *testing.T) {
 // cfn-lint (the pinned version) must pass on the synthesized template.
 func TestCfnLint(t *testing.T) {
 	_, j := template(t)
-	path := filepath.Join(t.TempDir(), "kmsguard-hub.template.json")
-	b, _ := json.MarshalIndent(j, "", " ")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		t.Fatalf("cfn-lint is required (pip install cfn-lint==1.51.0): %v", err)
-	}
-	// W3005: CDK adds a DependsOn on the function's role that a GetAtt
-	// already implies. It is redundant and harmless; nothing else is ignored.
-	out, err := exec.Command(bin, "--regions", "eu-west-1", "--ignore-checks", "W3005", "--", path).CombinedOutput()
-	if err != nil {
-		t.Errorf("cfn-lint found problems:\n%s", out)
-	}
+	tpltest.CfnLint(t, map[string]any{"kmsguard-hub": j}, "eu-west-1")
 }
 
 func TestGrants_UnknownServiceIsAnError(t *testing.T) {

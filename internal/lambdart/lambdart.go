@@ -115,6 +115,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// PID is the bootstrap's process id.
+func (f *Function) PID() int { return f.cmd.Process.Pid }
+
 // Output is what the binary wrote to stdout and stderr so far (its logs).
 func (f *Function) Output() string {
 	f.stderrM.Lock()

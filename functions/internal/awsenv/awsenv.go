@@ -7,7 +7,6 @@ package awsenv
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,15 +23,7 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
 
 // Partition returns the ARN partition of a Region.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+func Partition(region string) string { return guardrail.Partition(region) }
 
 // RemediatorRoleARN is the role the hub assumes in a member account.
 func RemediatorRoleARN(account, region string) string {
