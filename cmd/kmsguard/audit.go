@@ -16,14 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
 // auditReport is what `kmsguard audit --format json` prints.
 type auditReport struct {
-	*hub.Report
+	*sweep.Report
 	Fix   bool     `json:"fix"`
 	Drift []string `json:"drift"`
 	// LastUse maps an orphaned key id to its last-use evidence.
@@ -63,6 +65,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	paramJSON, paramErr := readParam(ctx, awsCfg, *param)
 
 	opts := hub.FromEnv()
+	opts.Guardrails = catalog.Entries()
 	opts.AWS = &awsCfg
 	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.ConfigParameter = ""
@@ -103,17 +106,17 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(regs) == 0 {
 		regs = []string{awsCfg.Region}
 	}
-	var targets []hub.Target
+	var targets []sweep.Target
 	for _, a := range accts {
 		if !guardrail.ValidAccountID(a) {
 			fmt.Fprintf(stderr, "kmsguard audit: --accounts: %q is not a 12-digit account id\n", a)
 			return exitBadInput
 		}
 		for _, r := range regs {
-			targets = append(targets, hub.Target{Account: a, Region: r})
+			targets = append(targets, sweep.Target{Account: a, Region: r})
 		}
 	}
-	rep, err := h.Sweep(ctx, hub.SweepOptions{Targets: targets, Progress: func(l string) { fmt.Fprintln(stderr, "kmsguard audit:", l) }})
+	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Progress: func(l string) { fmt.Fprintln(stderr, "kmsguard audit:", l) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard audit:", err)
 		return exitFailed

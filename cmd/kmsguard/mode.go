@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 )
@@ -40,7 +41,7 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	param := fs.String("parameter", hub.ConfigParameter, "SSM parameter holding the kmsguard configuration")
 	region := fs.String("region", "", "the hub's home Region (default: the AWS environment's)")
 	account := fs.String("account", "", "12-digit account id")
-	id := fs.String("guardrail", "", "guardrail id: "+fmt.Sprint(hub.IDs()))
+	id := fs.String("guardrail", "", "guardrail id: "+fmt.Sprint(catalog.IDs()))
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitBadInput
 	}
@@ -48,8 +49,8 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsguard mode: --account %q must be a 12-digit account id\n", *account)
 		return exitBadInput
 	}
-	if *id != "" && !slices.Contains(hub.IDs(), *id) {
-		fmt.Fprintf(stderr, "kmsguard mode: --guardrail %q is not one of %v\n", *id, hub.IDs())
+	if *id != "" && !slices.Contains(catalog.IDs(), *id) {
+		fmt.Fprintf(stderr, "kmsguard mode: --guardrail %q is not one of %v\n", *id, catalog.IDs())
 		return exitBadInput
 	}
 	opts := []func(*config.LoadOptions) error{}
@@ -109,7 +110,7 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, modeUsage)
 		return exitBadInput
 	}
-	if err := rc.Modes.Validate(hub.IDs()); err != nil {
+	if err := rc.Modes.Validate(catalog.IDs()); err != nil {
 		fmt.Fprintln(stderr, "kmsguard mode:", err)
 		return exitBadInput
 	}
@@ -123,7 +124,7 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func specDefault(id string) guardrail.Mode {
-	for _, s := range hub.Specs() {
+	for _, s := range catalog.Specs() {
 		if s.ID == id {
 			return s.DefaultMode
 		}
@@ -185,7 +186,7 @@ func (p *paramStore) read(ctx context.Context) (guardrail.RuntimeConfig, error) 
 	if err != nil {
 		return guardrail.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter/--region): %w", p.name, err)
 	}
-	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), hub.IDs())
+	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), catalog.IDs())
 	if err != nil {
 		return rc, fmt.Errorf("parameter %s: %w", p.name, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 )
@@ -47,6 +48,7 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitBadInput
 	}
 	opts := hub.FromEnv()
+	opts.Guardrails = catalog.Entries()
 	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	opts.Mode = guardrail.Mode(*mode)
 	if *configFile != "" {

@@ -19,28 +19,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
-	"github.com/kmsguard/kmsguard/functions/keydeletion"
-	"github.com/kmsguard/kmsguard/functions/keypolicy"
-	"github.com/kmsguard/kmsguard/functions/keyrotation"
-	"github.com/kmsguard/kmsguard/functions/logencryption"
 )
 
-// entry is one guardrail of the catalog: its spec, how to check its
-// settings, and how to build it.
-type entry struct {
-	spec     guardrail.Spec
-	validate func(raw []byte) error
-	build    func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error)
+// Entry is one guardrail a runtime can build: its spec, how to check its
+// settings, and how to build it. functions/catalog lists them all; a
+// guardrail's Lambda links only its own, so it initialises only the AWS
+// clients it uses.
+type Entry struct {
+	Spec     guardrail.Spec
+	Validate func(raw []byte) error
+	Build    func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error)
 }
 
-func entryOf[S any, G guardrail.Guardrail](spec guardrail.Spec, parse func([]byte) (S, error), build func(*awsenv.Provider, guardrail.ModeLookup, S) G) entry {
-	return entry{
-		spec:     spec,
-		validate: func(raw []byte) error { _, err := parse(raw); return err },
-		build: func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error) {
+// EntryOf makes the Entry of a guardrail package from its Spec,
+// ParseSettings and New.
+func EntryOf[S any, G guardrail.Guardrail](spec guardrail.Spec, parse func([]byte) (S, error), build func(*awsenv.Provider, guardrail.ModeLookup, S) G) Entry {
+	return Entry{
+		Spec:     spec,
+		Validate: func(raw []byte) error { _, err := parse(raw); return err },
+		Build: func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error) {
 			s, err := parse(raw)
 			if err != nil {
 				return nil, err
@@ -48,51 +49,6 @@ func entryOf[S any, G guardrail.Guardrail](spec guardrail.Spec, parse func([]byt
 			return build(p, m, s), nil
 		},
 	}
-}
-
-// catalog lists every guardrail, in a stable order: an explicit list, no
-// registration side effects.
-func catalog() []entry {
-	return []entry{
-		entryOf(keydeletion.Spec(), keydeletion.ParseSettings, keydeletion.New),
-		entryOf(keyrotation.Spec(), keyrotation.ParseSettings, keyrotation.New),
-		entryOf(keypolicy.Spec(), keypolicy.ParseSettings, keypolicy.New),
-		entryOf(logencryption.Spec(), logencryption.ParseSettings, logencryption.New),
-	}
-}
-
-// Specs lists every guardrail, in a stable order. Infra builds from it and
-// meta-tests walk it.
-func Specs() []guardrail.Spec {
-	var specs []guardrail.Spec
-	for _, e := range catalog() {
-		specs = append(specs, e.spec)
-	}
-	return specs
-}
-
-// IDs lists the guardrail ids of Specs.
-func IDs() []string {
-	var ids []string
-	for _, s := range Specs() {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
-
-// ValidateSettings checks every guardrail's settings in a runtime
-// configuration, as its Lambda will at cold start.
-func ValidateSettings(rc guardrail.RuntimeConfig) error {
-	var errs []string
-	for _, e := range catalog() {
-		if err := e.validate(rc.Guardrails[e.spec.ID]); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
 }
 
 // Options configure Load. FromEnv fills them the way a Lambda is configured.
@@ -115,6 +71,8 @@ type Options struct {
 	// Log receives the decision lines; nil picks the Lambda logger in
 	// Lambda and JSON on stderr elsewhere.
 	Log *slog.Logger
+	// Guardrails are the guardrails this runtime can build.
+	Guardrails []Entry
 }
 
 // FromEnv reads the Lambda environment.
@@ -129,6 +87,7 @@ func FromEnv() Options {
 
 // Hub holds what is built once per process.
 type Hub struct {
+	entries  []Entry
 	cfg      guardrail.RuntimeConfig
 	modes    guardrail.ModeLookup
 	provider *awsenv.Provider
@@ -147,9 +106,9 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 			log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 		}
 	}
-	h := &Hub{log: log}
+	h := &Hub{log: log, entries: o.Guardrails}
 	if o.ConfigParameter == "" {
-		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, IDs())
+		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, patterns.GuardrailIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -231,26 +190,57 @@ func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 }
 
 func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
-	for _, e := range catalog() {
-		if e.spec.ID == id {
-			return e.build(h.cfg.Guardrails[id], h.provider.WithSession("kmsguard-"+id), h.modes)
+	return h.Build(id, "kmsguard-"+id)
+}
+
+// Build builds one guardrail whose assumed-role sessions are named
+// sessionName.
+func (h *Hub) Build(id, sessionName string) (guardrail.Guardrail, error) {
+	var ids []string
+	for _, e := range h.entries {
+		if e.Spec.ID == id {
+			return e.Build(h.cfg.Guardrails[id], h.provider.WithSession(sessionName), h.modes)
 		}
+		ids = append(ids, e.Spec.ID)
 	}
-	return nil, fmt.Errorf("unknown guardrail %q; known: %s", id, strings.Join(IDs(), ", "))
+	return nil, fmt.Errorf("unknown guardrail %q; this runtime has: %s", id, strings.Join(ids, ", "))
+}
+
+// Entries are the guardrails of this runtime.
+func (h *Hub) Entries() []Entry { return h.entries }
+
+// RuntimeConfig is the configuration the runtime loaded.
+func (h *Hub) RuntimeConfig() guardrail.RuntimeConfig { return h.cfg }
+
+// Alerts is the alert publisher, nil when no topic is configured.
+func (h *Hub) Alerts() alert.Publisher { return h.alerts }
+
+// Log is the runtime's logger.
+func (h *Hub) Log() *slog.Logger { return h.log }
+
+// AWS is the base SDK configuration.
+func (h *Hub) AWS() aws.Config { return h.base }
+
+// Provider is the per-account configuration source, with its sessions
+// named sessionName.
+func (h *Hub) Provider(sessionName string) *awsenv.Provider {
+	return h.provider.WithSession(sessionName)
 }
 
 // Main is the whole body of a guardrail Lambda's main: load the runtime
 // once (cold start), then serve invocations. A cold-start failure exits
 // non-zero, so Lambda reports an init error instead of running half-wired.
-func Main(id string) {
-	h, err := Load(context.Background(), FromEnv())
+func Main(e Entry) {
+	o := FromEnv()
+	o.Guardrails = []Entry{e}
+	h, err := Load(context.Background(), o)
 	if err == nil {
 		var r *guardrail.Runner
-		if r, err = h.Runner(id); err == nil {
+		if r, err = h.Runner(e.Spec.ID); err == nil {
 			lambda.Start(r.LambdaHandler())
 			return
 		}
 	}
-	fmt.Fprintf(os.Stderr, "kmsguard %s: cold start failed: %v\n", id, err)
+	fmt.Fprintf(os.Stderr, "kmsguard %s: cold start failed: %v\n", e.Spec.ID, err)
 	os.Exit(1)
 }

@@ -9,13 +9,14 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // Every guardrail in the contract has a valid spec whose rules are exactly
 // the contract's, and at least one positive and one negative fixture exist.
 func TestSpecs_MatchTheContract(t *testing.T) {
-	specs := hub.Specs()
+	specs := catalog.Specs()
 	if len(specs) != len(patterns.GuardrailIDs) {
 		t.Fatalf("%d specs for %d guardrail ids", len(specs), len(patterns.GuardrailIDs))
 	}
@@ -45,11 +46,11 @@ func TestLoad_Errors(t *testing.T) {
 		o    hub.Options
 		want string
 	}{
-		{"bad config", hub.Options{AWS: &cfg, HubAccount: "123456789012", ConfigJSON: []byte(`{"modes":{"default":"on"}}`)}, "modes.default"},
-		{"unknown guardrail settings", hub.Options{AWS: &cfg, HubAccount: "123456789012", ConfigJSON: []byte(`{"guardrails":{"nope":{}}}`)}, "guardrails.nope"},
-		{"bad hub account", hub.Options{AWS: &cfg, HubAccount: "12345"}, "KMSGUARD_HUB_ACCOUNT"},
-		{"bad topic", hub.Options{AWS: &cfg, HubAccount: "123456789012", TopicARN: "arn:aws:sqs:eu-west-1:123456789012:q"}, "KMSGUARD_TOPIC_ARN"},
-		{"bad mode override", hub.Options{AWS: &cfg, HubAccount: "123456789012", Mode: "enforce"}, "enforce"},
+		{"bad config", hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "123456789012", ConfigJSON: []byte(`{"modes":{"default":"on"}}`)}, "modes.default"},
+		{"unknown guardrail settings", hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "123456789012", ConfigJSON: []byte(`{"guardrails":{"nope":{}}}`)}, "guardrails.nope"},
+		{"bad hub account", hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "12345"}, "KMSGUARD_HUB_ACCOUNT"},
+		{"bad topic", hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "123456789012", TopicARN: "arn:aws:sqs:eu-west-1:123456789012:q"}, "KMSGUARD_TOPIC_ARN"},
+		{"bad mode override", hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "123456789012", Mode: "enforce"}, "enforce"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +60,7 @@ func TestLoad_Errors(t *testing.T) {
 			}
 		})
 	}
-	h, err := hub.Load(context.Background(), hub.Options{AWS: &cfg, HubAccount: "123456789012"})
+	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), AWS: &cfg, HubAccount: "123456789012"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
@@ -41,7 +42,7 @@ func newWorld(t *testing.T, configJSON string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.Load(ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
+	h, err := hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestIntegration_ConfigFromParameter(t *testing.T) {
 	if _, err := ssm.NewFromConfig(w.Config).PutParameter(w.ctx, &ssm.PutParameterInput{Name: aws.String(hub.ConfigParameter), Value: aws.String(cfg), Type: ssmtypes.ParameterTypeString}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.Load(w.ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: hub.ConfigParameter})
+	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: hub.ConfigParameter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestIntegration_ConfigFromParameter(t *testing.T) {
 		t.Errorf("%+v", out)
 	}
 	// A missing or invalid parameter fails the cold start loudly.
-	if _, err := hub.Load(w.ctx, hub.Options{AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
+	if _, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
 		t.Errorf("missing parameter: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
@@ -34,7 +35,7 @@ func readParameter(ctx context.Context, api ssmAPI, name string) (guardrail.Runt
 	if out.Parameter == nil {
 		return guardrail.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: empty answer", name)
 	}
-	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), IDs())
+	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), patterns.GuardrailIDs)
 	if err != nil {
 		return rc, fmt.Errorf("parameter %s: %w", name, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/internal/moto"
@@ -89,7 +90,7 @@ func (w *world) alerts() []sandbox.Alert {
 }
 
 func (w *world) runner(configJSON string) *guardrail.Runner {
-	h, err := hub.Load(w.ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: hubAccount, ConfigJSON: []byte(configJSON)})
+	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: hubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ package keydeletion
 import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a key when set to "true".
@@ -30,3 +31,6 @@ func Spec() guardrail.Spec {
 		DefaultMode:  guardrail.ModeRemediate,
 	}
 }
+
+// Entry is the guardrail as a runtime builds it.
+func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }

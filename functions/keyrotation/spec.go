@@ -9,6 +9,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a key when set to "true".
@@ -88,3 +89,6 @@ func ParseSettings(raw []byte) (Settings, error) {
 	}
 	return s, nil
 }
+
+// Entry is the guardrail as a runtime builds it.
+func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }

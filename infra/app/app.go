@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/infra/config"
 	infrahub "github.com/kmsguard/kmsguard/infra/hub"
 	"github.com/kmsguard/kmsguard/infra/org"
@@ -46,7 +46,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	}
 	infrahub.NewStack(app, HubStack, &infrahub.Props{
 		StackProps:        awscdk.StackProps{Env: env(cfg.HubAccount, cfg.HomeRegion)},
-		Specs:             hub.Specs(),
+		Specs:             catalog.Specs(),
 		AssetDir:          assetDir,
 		AlertEmails:       cfg.Alerts.Emails,
 		OrganizationID:    orgID,
@@ -59,10 +59,10 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
 	spokes := func(account, globalName, regionalPrefix string) {
-		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()}, Hub: h, Specs: hub.Specs()})
+		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs()})
 		for _, r := range cfg.Regions {
 			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
-				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: hub.Specs(),
+				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs(),
 				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias,
 			})
 		}
@@ -98,8 +98,8 @@ func Templates(cfg *config.Config) (global, regional string, err error) {
 	synth := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
-	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: hub.Specs()})
-	spoke.NewRegionalStack(a, "regional", &spoke.RegionalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: hub.Specs(),
+	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs()})
+	spoke.NewRegionalStack(a, "regional", &spoke.RegionalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(),
 		CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias})
 	asm := a.Synth(nil)
 	out := make([]string, 2)

@@ -12,7 +12,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/events/patterns"
-	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/app"
 	"github.com/kmsguard/kmsguard/infra/config"
 	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
@@ -243,7 +244,7 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 		t.Fatal("roles missing")
 	}
 	trust := tpltest.JSON(remediator["AssumeRolePolicyDocument"])
-	for _, id := range fnhub.IDs() {
+	for _, id := range catalog.IDs() {
 		if !strings.Contains(trust, ":iam::123456789012:role/"+patterns.SweepRoleName) || !strings.Contains(trust, ":iam::123456789012:role/"+patterns.HubRoleName(id)) {
 			t.Errorf("remediator does not trust %s: %s", id, trust)
 		}
@@ -257,8 +258,8 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 	}
 	// The remediator holds exactly the union of the specs' actions and the
 	// sweep's enumeration.
-	union := append([]string{}, fnhub.SweepActions...)
-	for _, s := range fnhub.Specs() {
+	union := append([]string{}, sweep.Actions...)
+	for _, s := range catalog.Specs() {
 		for _, a := range s.Actions {
 			if !slices.Contains(union, a) {
 				union = append(union, a)

@@ -15,8 +15,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // Config is kmsguard.yaml.
@@ -227,7 +227,7 @@ func (c *Config) Validate() error {
 	if a := c.LogsKey.ExistingAlias; a != "" && (!strings.HasPrefix(a, "alias/") || strings.HasPrefix(a, "alias/aws/")) {
 		p.add("logs_key.existing_alias", a, "name a customer managed key's alias (alias/..., not alias/aws/...)")
 	}
-	if err := c.Modes.Validate(hub.IDs()); err != nil {
+	if err := c.Modes.Validate(catalog.IDs()); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			p.lines = append(p.lines, line)
 		}
@@ -260,7 +260,7 @@ func (p *problems) err() error {
 // id for key-policy, the logs key alias for log-encryption).
 func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
 	rc := guardrail.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
-	ids := hub.IDs()
+	ids := catalog.IDs()
 	var unknown []string
 	for id := range c.Guardrails {
 		if !slices.Contains(ids, id) {
@@ -310,7 +310,7 @@ func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
 		rc.Sweep.ExcludedAccounts = c.Organization.ExcludedAccounts
 	}
 	// Each guardrail validates its own settings.
-	if err := hub.ValidateSettings(rc); err != nil {
+	if err := catalog.ValidateSettings(rc); err != nil {
 		return rc, err
 	}
 	return rc, nil

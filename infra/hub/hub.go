@@ -30,6 +30,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
@@ -42,7 +43,7 @@ const TopicName = "kmsguard-alerts"
 // Props configure the hub stack.
 type Props struct {
 	awscdk.StackProps
-	// Specs are the guardrails to deploy (functions/hub.Specs()).
+	// Specs are the guardrails to deploy (functions/catalog.Specs()).
 	Specs []guardrail.Spec
 	// AssetDir holds <guardrail-id>.zip, each a zip with the bootstrap binary.
 	AssetDir string
@@ -388,7 +389,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	}
 	// The sweep enumerates keys and log groups before it reads each, and
 	// lists the organization's accounts.
-	for _, a := range append(fnhub.SweepActions, fnhub.DiscoveryActions...) {
+	for _, a := range append(sweep.Actions, sweep.DiscoveryActions...) {
 		if !slices.Contains(actions, a) {
 			actions = append(actions, a)
 		}

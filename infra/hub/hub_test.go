@@ -13,7 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/events/patterns"
-	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/infra/hub"
 	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/infra/scope"
@@ -34,7 +34,7 @@ func template(t *testing.T) (assertions.Template, map[string]any) {
 		app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{"aws:cdk:bundling-stacks": []any{}}})
 		stack := hub.NewStack(app, "kmsguard-hub", &hub.Props{
 			StackProps:        awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")}},
-			Specs:             fnhub.Specs(),
+			Specs:             catalog.Specs(),
 			AssetDir:          tpltest.StubAssets(t),
 			AlertEmails:       []string{"security@example.com", "oncall@example.com"},
 			OrganizationID:    orgID,
@@ -65,8 +65,8 @@ func resources(t *testing.T, typ string) map[string]map[string]any {
 
 func TestLambdas_ArmAL2023AndWired(t *testing.T) {
 	tpl, _ := template(t)
-	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(fnhub.Specs())+1))
-	for _, s := range fnhub.Specs() {
+	tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(catalog.Specs())+1))
+	for _, s := range catalog.Specs() {
 		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"FunctionName":  "kmsguard-" + s.ID,
 			"Runtime":       "provided.al2023",
@@ -101,7 +101,7 @@ func TestRules_EqualTheContract(t *testing.T) {
 		byName[r["Name"].(string)] = r
 	}
 	total := 0
-	for _, s := range fnhub.Specs() {
+	for _, s := range catalog.Specs() {
 		for _, r := range s.Rules {
 			total++
 			got, ok := byName["kmsguard-"+r.Name]
@@ -172,7 +172,7 @@ func TestBus_OrganizationOnly(t *testing.T) {
 func TestRoles_LeastPrivilege(t *testing.T) {
 	roles := resources(t, "AWS::IAM::Role")
 	policies := resources(t, "AWS::IAM::Policy")
-	for _, s := range fnhub.Specs() {
+	for _, s := range catalog.Specs() {
 		var roleID string
 		for id, r := range roles {
 			if r["RoleName"] == patterns.HubRoleName(s.ID) {
@@ -276,7 +276,7 @@ func TestAlertsAndAlarms(t *testing.T) {
 	tpl.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(2))
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "security@example.com"})
 	// Delivery DLQ + per function (guardrails and the sweep): failure DLQ and errors.
-	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*(len(fnhub.Specs())+1)))
+	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*(len(catalog.Specs())+1)))
 	for _, a := range resources(t, "AWS::CloudWatch::Alarm") {
 		if a["AlarmActions"] == nil {
 			t.Errorf("alarm without an action: %v", a["AlarmDescription"])

@@ -21,7 +21,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
@@ -159,7 +159,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		}
 	}
 	// The hub's sweep also enumerates keys and log groups here.
-	for _, a := range fnhub.SweepActions {
+	for _, a := range sweep.Actions {
 		if !slices.Contains(actions, a) {
 			actions = append(actions, a)
 		}

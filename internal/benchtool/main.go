@@ -33,7 +33,9 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/lambdart"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -280,7 +282,7 @@ func perEvent(ctx context.Context, w func(string, ...any)) {
 			sb, err := sandbox.NewHub(ctx, &proxied, "eu-west-1")
 			must(err)
 			keyID := sc.setup(sb)
-			h, err := hub.Load(ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount,
+			h, err := hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount,
 				ConfigJSON: []byte(`{"modes":{"default":"remediate"}}`)})
 			must(err)
 			r, err := h.Runner(sc.id)
@@ -356,7 +358,7 @@ func sweepCurve(ctx context.Context, w func(string, ...any), keys int, sizes str
 			must(err)
 		})
 		created = n
-		h, err := hub.Load(ctx, hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: acct, Mode: "alert"})
+		h, err := hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: acct, Mode: "alert"})
 		must(err)
 		runtime.GC()
 		var peak uint64
@@ -379,7 +381,7 @@ func sweepCurve(ctx context.Context, w func(string, ...any), keys int, sizes str
 			}
 		}()
 		start := time.Now()
-		rep, err := h.Sweep(ctx, hub.SweepOptions{Targets: []hub.Target{{Account: acct, Region: "eu-west-1"}}})
+		rep, err := sweep.Run(ctx, h, sweep.Options{Targets: []sweep.Target{{Account: acct, Region: "eu-west-1"}}})
 		elapsed := time.Since(start)
 		close(stop)
 		wg.Wait()

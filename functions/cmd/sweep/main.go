@@ -1,7 +1,10 @@
 // Command sweep is the scheduled sweep Lambda: wiring only; the sweep lives
-// in functions/hub.
+// in functions/sweep and the guardrails in functions/catalog.
 package main
 
-import "github.com/kmsguard/kmsguard/functions/hub"
+import (
+	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/sweep"
+)
 
-func main() { hub.MainSweep() }
+func main() { sweep.Main(catalog.Entries()) }

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 )
 
 // StubAssets writes a tiny zip per Lambda (every guardrail and the sweep),
@@ -18,7 +18,7 @@ import (
 func StubAssets(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, id := range append(fnhub.IDs(), "sweep") {
+	for _, id := range append(catalog.IDs(), "sweep") {
 		f, err := os.Create(filepath.Join(dir, id+".zip"))
 		if err != nil {
 			t.Fatal(err)

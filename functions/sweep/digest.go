@@ -1,4 +1,4 @@
-package hub
+package sweep
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 )
 
@@ -108,10 +109,10 @@ type orgAPI interface {
 	organizations.ListOrganizationalUnitsForParentAPIClient
 }
 
-// SweepTargets turns the configured scope into targets: the listed
+// Targets turns the configured scope into targets: the listed
 // accounts, plus the active accounts under the organizational units
 // (recursively), minus the excluded ones, in every Region.
-func SweepTargets(ctx context.Context, s *guardrail.SweepScope, org orgAPI) ([]Target, error) {
+func Targets(ctx context.Context, s *guardrail.SweepScope, org orgAPI) ([]Target, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -169,8 +170,8 @@ func discover(ctx context.Context, org orgAPI, parents []string) ([]string, erro
 	return accounts, nil
 }
 
-// SweepSummary is the scheduled sweep Lambda's response.
-type SweepSummary struct {
+// Summary is the scheduled sweep Lambda's response.
+type Summary struct {
 	Targets  int `json:"targets"`
 	Keys     int `json:"keys_checked"`
 	Groups   int `json:"log_groups_checked"`
@@ -179,37 +180,40 @@ type SweepSummary struct {
 	Errors   int `json:"errors"`
 }
 
-// RunScheduledSweep sweeps the configured scope and publishes the digest.
-func (h *Hub) RunScheduledSweep(ctx context.Context) (SweepSummary, error) {
-	orgCfg := h.base.Copy()
+// Scheduled sweeps the configured scope and publishes the digest.
+func Scheduled(ctx context.Context, h *hub.Hub) (Summary, error) {
+	orgCfg := h.AWS().Copy()
 	orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
-	targets, err := SweepTargets(ctx, h.cfg.Sweep, organizations.NewFromConfig(orgCfg))
+	targets, err := Targets(ctx, h.RuntimeConfig().Sweep, organizations.NewFromConfig(orgCfg))
 	if err != nil {
-		return SweepSummary{}, err
+		return Summary{}, err
 	}
 	if len(targets) == 0 {
-		return SweepSummary{}, fmt.Errorf("the configuration has no sweep scope (sweep.accounts and regions)")
+		return Summary{}, fmt.Errorf("the configuration has no sweep scope (sweep.accounts and regions)")
 	}
-	rep, err := h.Sweep(ctx, SweepOptions{Targets: targets, Progress: func(l string) { h.log.InfoContext(ctx, l) }})
+	rep, err := Run(ctx, h, Options{Targets: targets, Progress: func(l string) { h.Log().InfoContext(ctx, l) }})
 	if err != nil {
-		return SweepSummary{}, err
+		return Summary{}, err
 	}
-	sum := SweepSummary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors)}
-	h.log.InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors)
-	if h.alerts != nil {
-		if err := h.alerts.Publish(ctx, Digest(rep)); err != nil {
+	sum := Summary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors)}
+	h.Log().InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors)
+	if h.Alerts() != nil {
+		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {
 			return sum, fmt.Errorf("publish the sweep digest: %w", err)
 		}
 	}
 	return sum, nil
 }
 
-// MainSweep is the whole body of the scheduled sweep Lambda's main.
-func MainSweep() {
-	h, err := Load(context.Background(), FromEnv())
+// Main is the whole body of the scheduled sweep Lambda's main: it runs
+// every guardrail in entries.
+func Main(entries []hub.Entry) {
+	o := hub.FromEnv()
+	o.Guardrails = entries
+	h, err := hub.Load(context.Background(), o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(func(ctx context.Context) (SweepSummary, error) { return h.RunScheduledSweep(ctx) })
+	lambda.Start(func(ctx context.Context) (Summary, error) { return Scheduled(ctx, h) })
 }

@@ -1,4 +1,4 @@
-package hub_test
+package sweep_test
 
 import (
 	"context"
@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
 
@@ -132,21 +134,21 @@ func TestSweep_FindsExactlyTheNonCompliantAndFixesPerMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var targets []hub.Target
+	var targets []sweep.Target
 	for _, acct := range []string{a, b} {
 		for _, r := range []string{"eu-west-1", "us-east-1"} {
 			stage(t, sb, acct, r)
-			targets = append(targets, hub.Target{Account: acct, Region: r})
+			targets = append(targets, sweep.Target{Account: acct, Region: r})
 		}
 	}
 	cfg := fmt.Sprintf(`{"modes":{"default":"remediate","guardrails":{"key-policy":"remediate"},"accounts":{%q:{"mode":"alert"}}}}`, b)
-	h, err := hub.Load(context.Background(), hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
+	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	type key struct{ account, guardrail string }
-	count := func(r *hub.Report) (map[key]int, map[key]int) {
+	count := func(r *sweep.Report) (map[key]int, map[key]int) {
 		found, acted := map[key]int{}, map[key]int{}
 		for _, f := range r.Findings {
 			if f.Error != "" {
@@ -160,7 +162,7 @@ func TestSweep_FindsExactlyTheNonCompliantAndFixesPerMode(t *testing.T) {
 		return found, acted
 	}
 
-	first, err := h.Sweep(context.Background(), hub.SweepOptions{Targets: targets})
+	first, err := sweep.Run(context.Background(), h, sweep.Options{Targets: targets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestSweep_FindsExactlyTheNonCompliantAndFixesPerMode(t *testing.T) {
 		t.Errorf("%d alerts for %d actions", len(alerts), first.Actions())
 	}
 
-	second, err := h.Sweep(context.Background(), hub.SweepOptions{Targets: targets})
+	second, err := sweep.Run(context.Background(), h, sweep.Options{Targets: targets})
 	if err != nil {
 		t.Fatal(err)
 	}

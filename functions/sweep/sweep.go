@@ -1,4 +1,8 @@
-package hub
+// Package sweep reconciles what already exists: every key and log group of
+// the target accounts and Regions goes through the guardrails' own decide
+// and act code. The scheduled sweep Lambda, `kmsguard audit` and the tests
+// run it.
+package sweep
 
 import (
 	"context"
@@ -13,14 +17,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
 )
 
-// SweepActions are the calls the sweep makes beyond the guardrails' own: it
+// Actions are the calls the sweep makes beyond the guardrails' own: it
 // enumerates keys, aliases and log groups. Infra grants them to the sweep
 // Lambda and to the kmsguard-remediator role.
-var SweepActions = []string{"kms:ListKeys", "kms:ListAliases", "logs:DescribeLogGroups"}
+var Actions = []string{"kms:ListKeys", "kms:ListAliases", "logs:DescribeLogGroups"}
 
 // DiscoveryActions let the sweep Lambda list the organization's accounts
 // (granted to the sweep's role in the hub only).
@@ -32,8 +37,8 @@ type Target struct {
 	Region  string `json:"region"`
 }
 
-// SweepOptions tune a sweep.
-type SweepOptions struct {
+// Options tune a sweep.
+type Options struct {
 	Targets []Target
 	// Targets swept at once (default 4) and resources reconciled at once in
 	// each target (default 8). Remediation calls have low KMS quotas (5/s
@@ -102,10 +107,10 @@ type groupReconciler interface {
 	ReconcileGroup(ctx context.Context, account, region string, group logencryption.LogGroup, now time.Time) (guardrail.Result, error)
 }
 
-// Sweep reconciles every target with the same decide and act code as the
-// event path. Alerts are published only for actions taken; the caller sends
-// the digest.
-func (h *Hub) Sweep(ctx context.Context, o SweepOptions) (*Report, error) {
+// Run reconciles every target with the same decide and act code as the
+// event path, with the guardrails, modes and alert topic of h. Alerts are
+// published only for actions taken; the caller sends the digest.
+func Run(ctx context.Context, h *hub.Hub, o Options) (*Report, error) {
 	if o.TargetConcurrency <= 0 {
 		o.TargetConcurrency = 4
 	}
@@ -117,16 +122,16 @@ func (h *Hub) Sweep(ctx context.Context, o SweepOptions) (*Report, error) {
 	}
 	var keyGs []named[keyReconciler]
 	var groupG *named[groupReconciler]
-	for _, e := range catalog() {
-		g, err := e.build(h.cfg.Guardrails[e.spec.ID], h.provider.WithSession("kmsguard-sweep"), h.modes)
+	for _, e := range h.Entries() {
+		g, err := h.Build(e.Spec.ID, sessionName)
 		if err != nil {
 			return nil, err
 		}
 		if k, ok := g.(keyReconciler); ok {
-			keyGs = append(keyGs, named[keyReconciler]{e.spec.ID, k})
+			keyGs = append(keyGs, named[keyReconciler]{e.Spec.ID, k})
 		}
 		if gr, ok := g.(groupReconciler); ok {
-			groupG = &named[groupReconciler]{e.spec.ID, gr}
+			groupG = &named[groupReconciler]{e.Spec.ID, gr}
 		}
 	}
 	s := &sweep{h: h, o: o, keyGs: keyGs, groupG: groupG, rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}}}
@@ -173,9 +178,12 @@ type named[T any] struct {
 	r  T
 }
 
+// sessionName names the sweep's assumed-role sessions in CloudTrail.
+const sessionName = "kmsguard-sweep"
+
 type sweep struct {
-	h      *Hub
-	o      SweepOptions
+	h      *hub.Hub
+	o      Options
 	keyGs  []named[keyReconciler]
 	groupG *named[groupReconciler]
 
@@ -207,8 +215,8 @@ func (s *sweep) record(ctx context.Context, t Target, id string, res guardrail.R
 	if err != nil {
 		f.Error = err.Error()
 	}
-	if res.Alert != nil && s.h.alerts != nil && out.Action != guardrail.ActionNone && out.Action != "" {
-		if perr := s.h.alerts.Publish(ctx, *res.Alert); perr != nil {
+	if res.Alert != nil && s.h.Alerts() != nil && out.Action != guardrail.ActionNone && out.Action != "" {
+		if perr := s.h.Alerts().Publish(ctx, *res.Alert); perr != nil {
 			f.Error = strings.TrimPrefix(f.Error+"; alert not delivered: "+perr.Error(), "; ")
 		}
 	}
@@ -219,7 +227,7 @@ func (s *sweep) record(ctx context.Context, t Target, id string, res guardrail.R
 
 func (s *sweep) target(ctx context.Context, t Target) {
 	s.progress("sweeping %s/%s", t.Account, t.Region)
-	cfg, err := s.h.provider.WithSession("kmsguard-sweep").Config(t.Account, t.Region)
+	cfg, err := s.h.Provider(sessionName).Config(t.Account, t.Region)
 	if err != nil {
 		s.fail(t, "%v", err)
 		return

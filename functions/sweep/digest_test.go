@@ -1,4 +1,4 @@
-package hub_test
+package sweep_test
 
 import (
 	"context"
@@ -12,50 +12,52 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
 
 func TestDigest_Golden(t *testing.T) {
 	start := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-	r := &hub.Report{
+	r := &sweep.Report{
 		Started: start, Finished: start.Add(42 * time.Second),
-		Targets: []hub.Target{{"111122223333", "eu-west-1"}, {"111122223333", "us-east-1"}, {"444455556666", "eu-west-1"}},
+		Targets: []sweep.Target{{"111122223333", "eu-west-1"}, {"111122223333", "us-east-1"}, {"444455556666", "eu-west-1"}},
 		Keys:    312, Groups: 1480,
-		Findings: []hub.Finding{
-			{Target: hub.Target{"111122223333", "eu-west-1"}, Guardrail: "key-deletion", Resource: "alias/payments", Severity: guardrail.SeverityCritical, Action: "cancel-deletion,enable-key", Reason: "the key was scheduled for deletion without an exemption tag or an allow-listed caller", Mode: guardrail.ModeRemediate},
-			{Target: hub.Target{"444455556666", "eu-west-1"}, Guardrail: "key-policy", Resource: "alias/shared", Severity: guardrail.SeverityCritical, Action: "none", Reason: "the key policy has PUBLIC findings and the guardrail runs in alert mode for this account", Findings: []string{"PUBLIC"}, Mode: guardrail.ModeAlert},
-			{Target: hub.Target{"111122223333", "us-east-1"}, Guardrail: "log-encryption", Resource: "/app/orders", Severity: guardrail.SeverityWarning, Action: "associate-kms-key", Reason: "the log group was not encrypted with a customer managed key", Mode: guardrail.ModeRemediate},
+		Findings: []sweep.Finding{
+			{Target: sweep.Target{"111122223333", "eu-west-1"}, Guardrail: "key-deletion", Resource: "alias/payments", Severity: guardrail.SeverityCritical, Action: "cancel-deletion,enable-key", Reason: "the key was scheduled for deletion without an exemption tag or an allow-listed caller", Mode: guardrail.ModeRemediate},
+			{Target: sweep.Target{"444455556666", "eu-west-1"}, Guardrail: "key-policy", Resource: "alias/shared", Severity: guardrail.SeverityCritical, Action: "none", Reason: "the key policy has PUBLIC findings and the guardrail runs in alert mode for this account", Findings: []string{"PUBLIC"}, Mode: guardrail.ModeAlert},
+			{Target: sweep.Target{"111122223333", "us-east-1"}, Guardrail: "log-encryption", Resource: "/app/orders", Severity: guardrail.SeverityWarning, Action: "associate-kms-key", Reason: "the log group was not encrypted with a customer managed key", Mode: guardrail.ModeRemediate},
 		},
-		Orphans: []hub.OrphanKey{{Target: hub.Target{"111122223333", "eu-west-1"}, KeyID: "1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		Orphans: []sweep.OrphanKey{{Target: sweep.Target{"111122223333", "eu-west-1"}, KeyID: "1234abcd-12ab-34cd-56ef-1234567890ab"}},
 		Errors:  []string{"444455556666/us-east-1: operation error STS: AssumeRole, AccessDenied"},
 	}
-	m := hub.Digest(r)
+	m := sweep.Digest(r)
 	alerttest.Check(t, m)
 	alerttest.Golden(t, "sweep-digest", m)
 	if m.Severity != "CRITICAL" || m.Verdict != "3 findings, 2 fixed, 1 not checked" {
 		t.Errorf("%s / %s", m.Severity, m.Verdict)
 	}
-	clean := hub.Digest(&hub.Report{Started: start, Finished: start, Targets: r.Targets, Keys: 3})
+	clean := sweep.Digest(&sweep.Report{Started: start, Finished: start, Targets: r.Targets, Keys: 3})
 	if clean.Severity != "INFO" || !strings.Contains(clean.Text(), "found nothing to report") {
 		t.Errorf("clean digest: %s\n%s", clean.Severity, clean.Text())
 	}
 }
 
 func TestScheduledSweep_PublishesActionsAndOneDigest(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t)
 	id, _ := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/sweep-me"})
 	if _, err := w.kms().ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := `{"modes":{},"sweep":{"accounts":["111122223333"],"regions":["eu-west-1"]}}`
-	h, err := hub.Load(context.Background(), hub.Options{Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
+	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := h.RunScheduledSweep(context.Background())
+	sum, err := sweep.Scheduled(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestSweepTargets_DiscoversTheOrganization(t *testing.T) {
 
 	scope := &guardrail.SweepScope{Accounts: []string{"123456789012"}, Regions: []string{"eu-west-1", "us-east-1"},
 		OrganizationalUnits: []string{aws.ToString(workloads.OrganizationalUnit.Id)}, ExcludedAccounts: []string{skipped}}
-	targets, err := hub.SweepTargets(ctx, scope, org)
+	targets, err := sweep.Targets(ctx, scope, org)
 	if err != nil {
 		t.Fatal(err)
 	}
