@@ -10,6 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 MOTO_VERSION    := 5.2.1
 CFNLINT_VERSION := 1.51.0
+CHECKOV_VERSION := 3.2.500
 FUNCTIONS       := $(notdir $(wildcard functions/cmd/*))
 DIST            := dist
 LAMBDA_FLAGS    := -tags lambda.norpc -trimpath -ldflags "-s -w"
@@ -41,6 +42,10 @@ tools:
 	  echo "installing cfn-lint==$(CFNLINT_VERSION) (found: $${v:-none})"; \
 	  python3 -m pip install --quiet "cfn-lint==$(CFNLINT_VERSION)"; \
 	fi; echo "cfn-lint $(CFNLINT_VERSION) ok"
+	@if [ "$$(.venv-checkov/bin/checkov --version 2>/dev/null)" != "$(CHECKOV_VERSION)" ]; then \
+	  echo "installing checkov==$(CHECKOV_VERSION) in .venv-checkov (its pins would clash with moto's)"; \
+	  python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"; \
+	fi; echo "checkov $(CHECKOV_VERSION) ok"
 	@$(GO) mod download
 
 node-modules: node_modules/.bin/cdk
