@@ -66,42 +66,57 @@ func TestHostileEvents(t *testing.T) {
 	put := "key-policy/put-key-policy-public"
 	logs := "log-encryption/create-log-group"
 	corpus := map[string][]byte{
-		"empty":                     []byte(``),
-		"whitespace":                []byte("   \n\t "),
-		"null":                      []byte(`null`),
-		"array":                     []byte(`[{"detail":{}}]`),
-		"number":                    []byte(`42`),
-		"string":                    []byte(`"ScheduleKeyDeletion"`),
-		"truncated":                 fixtures.Get(sched).Raw[:300],
-		"invalid utf-8":             append([]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"`), 0xff, 0xfe, '"', '}', '}'),
-		"deep nesting":              []byte(strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000)),
-		"oversized event":           []byte(`{"detail":{"eventName":"DisableKey","x":"` + strings.Repeat("A", 300*1024) + `"}}`),
-		"no detail":                 mutate(t, sched, func(ev, d map[string]any) { delete(ev, "detail") }),
-		"detail null":               mutate(t, sched, func(ev, d map[string]any) { ev["detail"] = nil }),
-		"detail string":             mutate(t, sched, func(ev, d map[string]any) { ev["detail"] = "ScheduleKeyDeletion" }),
-		"eventName number":          mutate(t, sched, func(ev, d map[string]any) { d["eventName"] = 7 }),
-		"eventName missing":         mutate(t, sched, func(ev, d map[string]any) { delete(d, "eventName") }),
-		"unknown eventName":         mutate(t, sched, func(ev, d map[string]any) { d["eventName"] = "DeleteEverything" }),
-		"userIdentity string":       mutate(t, sched, func(ev, d map[string]any) { d["userIdentity"] = "root" }),
-		"requestParameters array":   mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = []any{1, 2} }),
-		"keyId number":              mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"keyId": 12} }),
-		"no key anywhere":           mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{}; d["responseElements"] = nil; delete(d, "resources") }),
-		"key in another account":    mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"keyId": "arn:aws:kms:eu-west-1:999988887777:key/x"}; d["responseElements"] = nil; delete(d, "resources") }),
-		"recipient mismatch":        mutate(t, sched, func(ev, d map[string]any) { d["recipientAccountId"] = "999988887777" }),
-		"account not digits":        mutate(t, sched, func(ev, d map[string]any) { ev["account"] = "x;rm -rf /"; d["recipientAccountId"] = "x;rm -rf /" }),
-		"region traversal":          mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "../../etc/passwd" }),
-		"region with newline":       mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "eu-west-1\nSubject: pwned" }),
-		"failed call":               mutate(t, sched, func(ev, d map[string]any) { d["errorCode"] = "AccessDenied" }),
-		"remediator actor":          fixtures.Get("none/schedule-key-deletion-by-remediator").Raw,
-		"sweep actor":               mutate(t, sched, func(ev, d map[string]any) { d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["userName"] = "kmsguard-sweep" }),
-		"bad time":                  mutate(t, sched, func(ev, d map[string]any) { d["eventTime"] = "yesterday" }),
-		"native deletion, no key":   mutate(t, "key-deletion/kms-cmk-deletion", func(ev, d map[string]any) { ev["detail"] = map[string]any{"key-id": 5} }),
-		"policy not a string":       mutate(t, put, func(ev, d map[string]any) { d["requestParameters"].(map[string]any)["policy"] = map[string]any{"Statement": []any{}} }),
-		"policy over 32 KB, forged": mutate(t, put, func(ev, d map[string]any) { d["recipientAccountId"] = "999988887777"; d["requestParameters"].(map[string]any)["policy"] = strings.Repeat(" ", 40*1024) }),
+		"empty":                   []byte(``),
+		"whitespace":              []byte("   \n\t "),
+		"null":                    []byte(`null`),
+		"array":                   []byte(`[{"detail":{}}]`),
+		"number":                  []byte(`42`),
+		"string":                  []byte(`"ScheduleKeyDeletion"`),
+		"truncated":               fixtures.Get(sched).Raw[:300],
+		"invalid utf-8":           append([]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"`), 0xff, 0xfe, '"', '}', '}'),
+		"deep nesting":            []byte(strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000)),
+		"oversized event":         []byte(`{"detail":{"eventName":"DisableKey","x":"` + strings.Repeat("A", 300*1024) + `"}}`),
+		"no detail":               mutate(t, sched, func(ev, d map[string]any) { delete(ev, "detail") }),
+		"detail null":             mutate(t, sched, func(ev, d map[string]any) { ev["detail"] = nil }),
+		"detail string":           mutate(t, sched, func(ev, d map[string]any) { ev["detail"] = "ScheduleKeyDeletion" }),
+		"eventName number":        mutate(t, sched, func(ev, d map[string]any) { d["eventName"] = 7 }),
+		"eventName missing":       mutate(t, sched, func(ev, d map[string]any) { delete(d, "eventName") }),
+		"unknown eventName":       mutate(t, sched, func(ev, d map[string]any) { d["eventName"] = "DeleteEverything" }),
+		"userIdentity string":     mutate(t, sched, func(ev, d map[string]any) { d["userIdentity"] = "root" }),
+		"requestParameters array": mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = []any{1, 2} }),
+		"keyId number":            mutate(t, sched, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"keyId": 12} }),
+		"no key anywhere": mutate(t, sched, func(ev, d map[string]any) {
+			d["requestParameters"] = map[string]any{}
+			d["responseElements"] = nil
+			delete(d, "resources")
+		}),
+		"key in another account": mutate(t, sched, func(ev, d map[string]any) {
+			d["requestParameters"] = map[string]any{"keyId": "arn:aws:kms:eu-west-1:999988887777:key/x"}
+			d["responseElements"] = nil
+			delete(d, "resources")
+		}),
+		"recipient mismatch":  mutate(t, sched, func(ev, d map[string]any) { d["recipientAccountId"] = "999988887777" }),
+		"account not digits":  mutate(t, sched, func(ev, d map[string]any) { ev["account"] = "x;rm -rf /"; d["recipientAccountId"] = "x;rm -rf /" }),
+		"region traversal":    mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "../../etc/passwd" }),
+		"region with newline": mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "eu-west-1\nSubject: pwned" }),
+		"failed call":         mutate(t, sched, func(ev, d map[string]any) { d["errorCode"] = "AccessDenied" }),
+		"remediator actor":    fixtures.Get("none/schedule-key-deletion-by-remediator").Raw,
+		"sweep actor": mutate(t, sched, func(ev, d map[string]any) {
+			d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["userName"] = "kmsguard-sweep"
+		}),
+		"bad time":                mutate(t, sched, func(ev, d map[string]any) { d["eventTime"] = "yesterday" }),
+		"native deletion, no key": mutate(t, "key-deletion/kms-cmk-deletion", func(ev, d map[string]any) { ev["detail"] = map[string]any{"key-id": 5} }),
+		"policy not a string": mutate(t, put, func(ev, d map[string]any) {
+			d["requestParameters"].(map[string]any)["policy"] = map[string]any{"Statement": []any{}}
+		}),
+		"policy over 32 KB, forged": mutate(t, put, func(ev, d map[string]any) {
+			d["recipientAccountId"] = "999988887777"
+			d["requestParameters"].(map[string]any)["policy"] = strings.Repeat(" ", 40*1024)
+		}),
 		"log group by resourceIdentifier": mutate(t, logs, func(ev, d map[string]any) {
 			d["requestParameters"] = map[string]any{"resourceIdentifier": "arn:aws:logs:eu-west-1:111122223333:log-group:/x"}
 		}),
-		"log group name not a string": mutate(t, logs, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"logGroupName": []any{"/a", "/b"}} }),
+		"log group name not a string":  mutate(t, logs, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"logGroupName": []any{"/a", "/b"}} }),
 		"log group created with a key": fixtures.Get("none/create-log-group-encrypted").Raw,
 	}
 	if len(corpus) < 30 {
