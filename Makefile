@@ -11,6 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 MOTO_VERSION    := 5.2.1
 CFNLINT_VERSION := 1.51.0
 CHECKOV_VERSION := 3.2.500
+C7N_VERSION     := 0.9.53
 FUNCTIONS       := $(notdir $(wildcard functions/cmd/*))
 DIST            := dist
 LAMBDA_FLAGS    := -tags lambda.norpc -trimpath -ldflags "-s -w"
@@ -77,7 +78,11 @@ demo: tools
 
 ## bench: measure and write docs/benchmarks.md (about 10 minutes; not part of make test).
 bench: tools build
-	$(GO) run ./internal/benchtool -out docs/benchmarks.md
+	@if [ "$$(.venv-c7n/bin/custodian version 2>/dev/null)" != "$(C7N_VERSION)" ]; then \
+	  echo "installing c7n==$(C7N_VERSION) in .venv-c7n (for the side-by-side only)"; \
+	  python3 -m venv .venv-c7n && .venv-c7n/bin/pip install --quiet "c7n==$(C7N_VERSION)"; \
+	fi
+	$(GO) run ./internal/benchtool -out docs/benchmarks.md -c7n .venv-c7n/bin/custodian
 
 clean:
 	rm -rf $(DIST) cdk.out

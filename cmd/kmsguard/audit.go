@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -41,6 +42,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fix := fs.Bool("fix", false, "apply remediations where the modes say remediate (default: read-only)")
 	cfgFile := fs.String("config", "", "kmsguard.yaml: modes and settings for --fix, and the drift check against the hub parameter")
 	param := fs.String("parameter", hub.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
+	lookups := fs.Int("orphan-lookups", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitBadInput
 	}
@@ -123,16 +125,19 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	out := auditReport{Report: rep, Fix: *fix, Drift: drift(fileJSON, paramJSON, paramErr, *param), LastUse: map[string]string{}}
 	for i, o := range rep.Orphans {
-		if i == MaxOrphanLookups {
+		if i >= *lookups {
 			break
 		}
 		c := awsCfg.Copy()
 		c.Region = o.Region
+		c.RetryMaxAttempts = 2 // evidence, not a fix: do not wait long for it
 		if o.Account != opts.HubAccount {
 			out.LastUse[o.KeyID] = "last use not looked up (run audit with that account's credentials)"
 			continue
 		}
-		out.LastUse[o.KeyID] = lastUse(ctx, cloudtrail.NewFromConfig(c), o.ARN)
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		out.LastUse[o.KeyID] = lastUse(lctx, cloudtrail.NewFromConfig(c), o.ARN)
+		cancel()
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
