@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +43,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fix := fs.Bool("fix", false, "apply remediations where the modes say remediate (default: read-only)")
 	cfgFile := fs.String("config", "", "kmsguard.yaml: modes and settings for --fix, and the drift check against the hub parameter")
 	param := fs.String("parameter", hub.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
+	only := fs.String("guardrails", "", "comma-separated guardrail ids to run (default: all)")
 	lookups := fs.Int("orphan-lookups", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitBadInput
@@ -68,6 +70,19 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	opts := hub.FromEnv()
 	opts.Guardrails = catalog.Entries()
+	if ids := split(*only); len(ids) > 0 {
+		var picked []hub.Entry
+		for _, e := range opts.Guardrails {
+			if slices.Contains(ids, e.Spec.ID) {
+				picked = append(picked, e)
+			}
+		}
+		if len(picked) != len(ids) {
+			fmt.Fprintf(stderr, "kmsguard audit: --guardrails %q: known guardrails are %s\n", *only, strings.Join(catalog.IDs(), ", "))
+			return exitBadInput
+		}
+		opts.Guardrails = picked
+	}
 	opts.AWS = &awsCfg
 	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.ConfigParameter = ""

@@ -345,6 +345,14 @@ func TestAudit_ReadOnlyThenFix(t *testing.T) {
 	if code, _, _ := runCLI(t, "audit", "--format", "xml"); code != exitBadInput {
 		t.Errorf("bad format: exit %d", code)
 	}
+	if code, _, stderr := runCLI(t, "audit", "--guardrails", "key-rotation,nope"); code != exitBadInput || !strings.Contains(stderr, "known guardrails") {
+		t.Errorf("unknown guardrail: exit %d %s", code, stderr)
+	}
+	// Only the named guardrails run.
+	code, stdout, _ = runCLI(t, "audit", "--accounts", fixtures.Account, "--regions", "eu-west-1", "--guardrails", "log-encryption", "--format", "json")
+	if code != exitOK || strings.Contains(stdout, `"guardrail": "key-rotation"`) {
+		t.Errorf("--guardrails log-encryption: exit %d\n%s", code, stdout)
+	}
 }
 
 func TestPreflight(t *testing.T) {
