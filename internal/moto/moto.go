@@ -153,14 +153,15 @@ func (s *Server) Reset() error {
 }
 
 // Config returns an SDK config that talks to this server in the default
-// account, with fake static credentials and no retries (moto answers an
-// unimplemented operation with HTTP 500, which would otherwise be retried).
+// account, with fake static credentials and three attempts: enough to ride
+// out the kept-alive connection moto sometimes drops under load, few enough
+// that an operation moto lacks (HTTP 500) fails fast.
 func (s *Server) Config(ctx context.Context, region string) (aws.Config, error) {
 	return config.LoadDefaultConfig(ctx,
 		config.WithRegion(region),
 		config.WithBaseEndpoint(s.URL),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
-		config.WithRetryMaxAttempts(1),
+		config.WithRetryMaxAttempts(3),
 	)
 }
 
