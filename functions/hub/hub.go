@@ -177,9 +177,6 @@ func arnRegion(arn string) (string, error) {
 	return parts[3], nil
 }
 
-// HubAccount is the account the hub acts in without assuming a role.
-func (h *Hub) HubAccount() string { return h.provider.HubAccount() }
-
 // Runner builds the runner of one guardrail.
 func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 	g, err := h.guardrail(id)

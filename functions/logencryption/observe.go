@@ -24,10 +24,7 @@ type logsAPI interface {
 }
 
 // kmsAPI is every KMS call this guardrail makes.
-type kmsAPI = KMSReadAPI
-
-// KMSReadAPI is the KMS calls the logs key check makes.
-type KMSReadAPI interface {
+type kmsAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, opts ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
 }

@@ -68,9 +68,6 @@ func (p *Provider) WithSession(sessionName string) *Provider {
 	return q
 }
 
-// HubAccount is the account whose credentials are used without assumption.
-func (p *Provider) HubAccount() string { return p.hubAccount }
-
 // Config returns the config for an account and Region. Credentials are
 // fetched lazily by the SDK on first use and refreshed before they expire.
 // Malformed account or Region values are terminal errors: they can only come
