@@ -55,6 +55,8 @@ func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Ob
 	case rem != nil && err != nil:
 		b.Line("Remediation failed: %s", err.Error())
 		b.Line("Lambda retries the event; if it keeps failing the event lands in the kmsguard dead-letter queue.")
+	case rem != nil && rem.Enabled:
+		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again.")
 	case rem != nil:
 		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). The key is %s now.", string(rem.FinalState))
 	case err != nil:

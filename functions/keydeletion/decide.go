@@ -24,7 +24,7 @@ const (
 	Ignore Action = iota
 	// Notify: alert only, no write call.
 	Notify
-	// Cancel: CancelKeyDeletion, EnableKey, verify Enabled.
+	// Cancel: CancelKeyDeletion, then EnableKey.
 	Cancel
 )
 

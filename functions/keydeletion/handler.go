@@ -86,7 +86,7 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 		}
 		return g.fail(out, ev, Observed{}, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
 	}
-	obs, err := kmskey.Observe(ctx, api, keyID)
+	obs, err := kmskey.Lookup(ctx, api, keyID)
 	if err != nil {
 		return g.fail(out, ev, obs, err)
 	}
@@ -111,16 +111,30 @@ func (g *Guardrail) ReconcileKey(ctx context.Context, account, region string, ke
 	return g.decideAndAct(ctx, out, ev, api, key)
 }
 
-// decideAndAct is the shared tail of Evaluate and ReconcileKey.
+// decideAndAct is the shared tail of Evaluate and ReconcileKey. It reads
+// the key's tags only when the decision would act or alert (the exemption
+// tag can only turn that into "allowed"), and its aliases only for an alert
+// a person has to act on.
 func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, api kmsAPI, obs Observed) (guardrail.Result, error) {
 	rec := ev.Record
+	in := Input{
+		EventName: rec.EventName, ActorARN: rec.UserIdentity.ARN, IssuerRoleARN: issuerARN(rec.UserIdentity),
+		Observed: obs, Mode: out.Mode, Settings: g.settings,
+	}
+	d := decide(in)
+	if d.Action != Ignore && !obs.TagsRead {
+		if err := obs.ReadTags(ctx, api); err != nil {
+			return g.fail(out, ev, obs, err)
+		}
+		in.Observed = obs
+		d = decide(in)
+	}
+	if d.Action == Notify {
+		_ = obs.ReadAliases(ctx, api) // best effort: the alert names the ARN anyway
+	}
 	if obs.Found {
 		out.Resource = obs.DisplayName()
 	}
-	d := decide(Input{
-		EventName: rec.EventName, ActorARN: rec.UserIdentity.ARN, IssuerRoleARN: issuerARN(rec.UserIdentity),
-		Observed: obs, Mode: out.Mode, Settings: g.settings,
-	})
 	if d.Action != Cancel {
 		return g.finish(out, ev, d, obs, nil, nil), nil
 	}
@@ -130,6 +144,8 @@ func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev 
 		out.Action = "cancel-deletion,enable-key"
 	}
 	if err != nil {
+		_ = obs.ReadAliases(ctx, api)
+		out.Resource = obs.DisplayName()
 		res := g.finish(out, ev, d, obs, &rem, err)
 		return res, err
 	}

@@ -351,3 +351,27 @@ func TestHandle_HostileStrings(t *testing.T) {
 		t.Error("user agent not bounded")
 	}
 }
+
+// A remediation reads only what the decision needs; aliases are read only
+// for an alert a person has to act on.
+func TestHandle_Calls(t *testing.T) {
+	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
+	for name, tt := range map[string]struct {
+		mode  guardrail.Mode
+		calls []string
+	}{
+		"remediate": {guardrail.ModeRemediate, []string{"DescribeKey", "ListResourceTags", "CancelKeyDeletion", "EnableKey"}},
+		"alert":     {guardrail.ModeAlert, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(guardrail.ModeConfig{Default: tt.mode}, Settings{})
+			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/payments")
+			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h.kms.Calls, tt.calls) {
+				t.Errorf("calls %v, want %v", h.kms.Calls, tt.calls)
+			}
+		})
+	}
+}

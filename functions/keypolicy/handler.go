@@ -64,12 +64,12 @@ func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardra
 		}
 		return g.fail(out, ev, kmskey.Key{}, Analysis{}, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
 	}
-	key, err := kmskey.Observe(ctx, api, keyID)
+	key, err := kmskey.Lookup(ctx, api, keyID)
 	if err != nil {
 		return g.fail(out, ev, key, Analysis{}, err)
 	}
 	if key.Found {
-		out.Resource = key.DisplayName()
+		out.Resource = key.ID()
 	}
 	// The policy the caller wrote is in the event (a JSON string inside
 	// JSON); read it from KMS only when the record lacks it.
@@ -103,10 +103,26 @@ func (g *Guardrail) ReconcileKey(ctx context.Context, account, region string, ke
 	return g.decideAndAct(ctx, out, ev, api, key, Analyze(policy, g.context(account, false)))
 }
 
-// decideAndAct is the shared tail of Evaluate and ReconcileKey.
+// decideAndAct is the shared tail of Evaluate and ReconcileKey. The key's
+// tags are read only when the decision would act or alert, its aliases only
+// for an alert a person has to act on.
 func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, api kmsAPI, key kmskey.Key, analysis Analysis) (guardrail.Result, error) {
 	out.Findings = analysis.Codes()
-	d := decide(Input{Key: key, Analysis: analysis, Mode: out.Mode, Settings: g.settings})
+	in := Input{Key: key, Analysis: analysis, Mode: out.Mode, Settings: g.settings}
+	d := decide(in)
+	if d.Action != Ignore && !key.TagsRead {
+		if err := key.ReadTags(ctx, api); err != nil {
+			return g.fail(out, ev, key, analysis, err)
+		}
+		in.Key = key
+		d = decide(in)
+	}
+	if d.Action == Notify {
+		_ = key.ReadAliases(ctx, api) // best effort: the alert names the ARN anyway
+	}
+	if key.Found {
+		out.Resource = key.DisplayName()
+	}
 	out.Reason, out.Severity = d.Reason, d.Severity
 	if d.Action == Ignore {
 		return guardrail.Result{Outcome: out}, nil
@@ -118,6 +134,8 @@ func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev 
 	// out-of-order event must not bring back an older policy.
 	stripped, err := strip(ctx, api, key.ID(), g.context(out.Account, false))
 	if err != nil {
+		_ = key.ReadAliases(ctx, api)
+		out.Resource = key.DisplayName()
 		out.Action = "remove-statements"
 		return g.result(out, ev, d, key, analysis, &stripped, err), err
 	}

@@ -45,7 +45,7 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 	case after != nil && err != nil:
 		b.Line("Remediation failed: %s", err.Error())
 	case after != nil:
-		b.Line("Called EnableKeyRotation with RotationPeriodInDays=%d and read the status back: enabled, every %s.", g.settings.period(), periodText(after.PeriodDays))
+		b.Line("Called EnableKeyRotation with RotationPeriodInDays=%d; KMS accepted it: rotation is on, every %s.", g.settings.period(), periodText(after.PeriodDays))
 		b.Line("Why: %s.", d.Reason)
 	case err != nil:
 		b.Line("Nothing: %s", err.Error())

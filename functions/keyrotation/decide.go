@@ -17,7 +17,7 @@ const (
 	Ignore Action = iota
 	// Notify: alert only.
 	Notify
-	// Enable: EnableKeyRotation with the configured period, then verify.
+	// Enable: EnableKeyRotation with the configured period.
 	Enable
 )
 
@@ -76,8 +76,15 @@ func decide(in Input) Decision {
 		return Decision{Notify, guardrail.SeverityInfo, "cannot rotate",
 			"KMS cannot rotate this key automatically: " + why}
 	}
+	// A key not described yet (Evaluate's quick path) has no state here:
+	// KMS refuses EnableKeyRotation for a state that cannot take it, and
+	// the key is then read in full.
 	switch k.Meta.KeyState {
 	case kmstypes.KeyStateEnabled:
+	case "":
+		if k.Described {
+			return Decision{Notify, guardrail.SeverityWarning, "key state unknown", "KMS did not say the key's state"}
+		}
 	case kmstypes.KeyStateDisabled:
 		return Decision{Notify, guardrail.SeverityWarning, "key disabled",
 			"the key is Disabled, and KMS refuses EnableKeyRotation on a disabled key; enable the key first if it is still in use"}

@@ -169,10 +169,12 @@ func TestHandle_Cases(t *testing.T) {
 			k.Rotation.Enabled, k.Rotation.Period = true, 365
 		}, false, "none", nil, 0, ""},
 		{"alert mode: no write", guardrail.ModeConfig{Default: guardrail.ModeAlert}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) }, false, "none", nil, 1, "NOT fixed"},
-		{"disabled key: alert, no write", guardrail.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", nil, 1, "key disabled"},
-		{"asymmetric key: alert, no write", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		// KMS refuses the change on a disabled or asymmetric key; the refusal
+		// sends the guardrail to read the key, which explains why.
+		{"disabled key: KMS refuses, alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", []string{"EnableKeyRotation"}, 1, "key disabled"},
+		{"asymmetric key: KMS refuses, alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Meta.KeySpec = kmstypes.KeySpecEccNistP256
-		}, false, "none", nil, 1, "cannot rotate"},
+		}, false, "none", []string{"EnableKeyRotation"}, 1, "cannot rotate"},
 		{"enable throttled: retryable error and FAILED alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
 			f.Fail["EnableKeyRotation"] = []error{fakekms.Throttle()}
@@ -228,5 +230,30 @@ func TestHandle_ReplicaActsOnPrimary(t *testing.T) {
 	}
 	if !strings.Contains(h.alerts.Msgs[0].Text(), "rotation is set on its primary") {
 		t.Error("alert does not explain the replica")
+	}
+}
+
+// Each event reads only what its decision needs: the status settles
+// "already on" alone; a fix adds the tags (exemption) and the write.
+func TestHandle_Calls(t *testing.T) {
+	raw := fixtures.Get("key-rotation/disable-key-rotation").Raw
+	for name, tt := range map[string]struct {
+		on    bool
+		calls []string
+	}{
+		"fix":        {false, []string{"GetKeyRotationStatus", "ListResourceTags", "EnableKeyRotation"}},
+		"already on": {true, []string{"GetKeyRotationStatus"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil, "alias/orders")
+			k.Rotation.Enabled, k.Rotation.Period = tt.on, 365
+			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h.kms.Calls, tt.calls) {
+				t.Errorf("calls %v, want %v", h.kms.Calls, tt.calls)
+			}
+		})
 	}
 }

@@ -43,9 +43,6 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 		b.Line("Remediation failed: %s", err.Error())
 	case after != nil:
 		b.Line("Called AssociateKmsKey with %s. New log events are encrypted with it; events already stored keep their old encryption. CloudWatch Logs may take up to five minutes to apply it.", key.ARN)
-		if after.KMSKeyID != key.ARN {
-			b.Line("Note: the log group does not show the key yet (it reads back %q); check again in a few minutes.", after.KMSKeyID)
-		}
 	case err != nil:
 		b.Line("Nothing: %s", err.Error())
 	default:

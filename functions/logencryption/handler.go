@@ -2,11 +2,13 @@ package logencryption
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
@@ -34,6 +36,9 @@ type Guardrail struct {
 	modes    guardrail.ModeLookup
 	settings Settings
 	sleep    func(context.Context, time.Duration) error
+	// keys remembers a usable logs key per account and Region for a
+	// minute; nil remembers nothing.
+	keys *keyCache
 }
 
 // New builds the guardrail around per-account clients from provider.
@@ -43,7 +48,7 @@ func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Setting
 			logs: awsenv.NewClients(provider, func(c aws.Config) logsAPI { return cloudwatchlogs.NewFromConfig(c) }),
 			kms:  awsenv.NewClients(provider, func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }),
 		},
-		modes: modes, settings: settings, sleep: guardrail.Sleep,
+		modes: modes, settings: settings, sleep: guardrail.Sleep, keys: newKeyCache(time.Now),
 	}
 }
 
@@ -111,20 +116,28 @@ func (g *Guardrail) ReconcileGroup(ctx context.Context, account, region string, 
 }
 
 // decideAndAct is the shared tail of Evaluate and ReconcileGroup.
+//
+// The logs key is checked before acting with one DescribeKey (remembered
+// for a minute): it exists, is customer managed, symmetric and Enabled.
+// Whether its policy admits CloudWatch Logs is AssociateKmsKey's own check:
+// when CloudWatch Logs refuses the key, the policy is read to say what to
+// add.
 func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, logs logsAPI, group LogGroup) (guardrail.Result, error) {
 	var key *LogsKey
+	var kmsc kmsAPI
 	if needsKey(group, g.settings) {
-		k, err := g.clients.KMS(out.Account, out.Region)
-		if err != nil {
+		var err error
+		if kmsc, err = g.clients.KMS(out.Account, out.Region); err != nil {
 			return g.fail(out, ev, group, nil, err)
 		}
-		lk, err := observeKey(ctx, k, g.settings.keyAlias(), out.Region, out.Account, group.ARN)
+		lk, err := g.keys.get(ctx, kmsc, g.settings.keyAlias(), out.Account, out.Region)
 		if err != nil {
 			return g.fail(out, ev, group, nil, err)
 		}
 		key = &lk
 	}
-	d := decide(Input{Group: group, Key: key, Mode: out.Mode, Settings: g.settings})
+	in := Input{Group: group, Key: key, Mode: out.Mode, Settings: g.settings}
+	d := decide(in)
 	out.Reason, out.Severity = d.Reason, d.Severity
 	switch d.Action {
 	case Ignore:
@@ -133,19 +146,42 @@ func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev 
 		return g.result(out, ev, d, group, key, nil, nil), nil
 	}
 	out.Action = "associate-kms-key"
-	after, err := associate(ctx, logs, group.Name, key.ARN)
+	after, err := associate(ctx, logs, group, key.ARN)
+	if err != nil && keyRefused(err) {
+		// CloudWatch Logs refused the key: find out why and say what to fix.
+		g.keys.forget(out.Account, out.Region)
+		full, derr := observeKey(ctx, kmsc, g.settings.keyAlias(), out.Region, out.Account, group.ARN)
+		if derr == nil && full.Problem != "" {
+			in.Key = &full
+			d = decide(in)
+			out.Action, out.Reason, out.Severity = guardrail.ActionNone, d.Reason, d.Severity
+			return g.result(out, ev, d, group, &full, nil, nil), nil
+		}
+	}
 	if err != nil {
 		return g.result(out, ev, d, group, key, &after, err), err
 	}
 	return g.result(out, ev, d, group, key, &after, nil), nil
 }
 
-// associate sets the key and reads the log group back.
-func associate(ctx context.Context, api logsAPI, name, keyARN string) (LogGroup, error) {
-	if _, err := api.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(name), KmsKeyId: aws.String(keyARN)}); err != nil {
-		return LogGroup{Name: name}, fmt.Errorf("associate %s with log group %s: %w", keyARN, name, err)
+// associate sets the key. CloudWatch Logs's acceptance is the
+// verification: it checks the key and its policy before it answers, and a
+// read-back may not show the key yet (it can take five minutes to apply).
+func associate(ctx context.Context, api logsAPI, group LogGroup, keyARN string) (LogGroup, error) {
+	if _, err := api.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(group.Name), KmsKeyId: aws.String(keyARN)}); err != nil {
+		return LogGroup{Name: group.Name}, fmt.Errorf("associate %s with log group %s: %w", keyARN, group.Name, err)
 	}
-	return describeGroup(ctx, api, name)
+	group.KMSKeyID = keyARN
+	return group, nil
+}
+
+// keyRefused reports CloudWatch Logs refusing the key itself: it does not
+// exist, is disabled, or its policy does not let CloudWatch Logs use it for
+// this log group (AccessDeniedException or InvalidParameterException).
+func keyRefused(err error) bool {
+	var denied *logstypes.AccessDeniedException
+	var invalid *logstypes.InvalidParameterException
+	return errors.As(err, &denied) || errors.As(err, &invalid)
 }
 
 func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, group LogGroup, key *LogsKey, err error) (guardrail.Result, error) {

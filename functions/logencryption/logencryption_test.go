@@ -28,6 +28,9 @@ type fakeLogs struct {
 	groups map[string]*logGroup
 	calls  []string
 	fail   map[string][]error
+	// keyCheck is CloudWatch Logs's own check of the key at
+	// AssociateKmsKey; nil accepts any key ARN.
+	keyCheck func(groupARN, keyARN string) error
 }
 
 type logGroup struct {
@@ -99,6 +102,11 @@ func (f *fakeLogs) AssociateKmsKey(_ context.Context, in *cloudwatchlogs.Associa
 	if !strings.HasPrefix(aws.ToString(in.KmsKeyId), "arn:") {
 		return nil, &logstypes.InvalidParameterException{Message: aws.String("kmsKeyId must be an ARN")}
 	}
+	if f.keyCheck != nil {
+		if err := f.keyCheck(arnOf(aws.ToString(in.LogGroupName)), aws.ToString(in.KmsKeyId)); err != nil {
+			return nil, err
+		}
+	}
 	g.key = aws.ToString(in.KmsKeyId)
 	return &cloudwatchlogs.AssociateKmsKeyOutput{}, nil
 }
@@ -130,6 +138,20 @@ func newHarness(modes guardrail.ModeLookup, s Settings) *harness {
 	h := &harness{logs: &fakeLogs{groups: map[string]*logGroup{}, fail: map[string][]error{}}, kms: fakekms.New(), alerts: &alerttest.Recorder{}}
 	k := h.kms.AddKey(logsKeyID, kmstypes.KeyStateEnabled, nil, DefaultKeyAlias)
 	k.Policy = goodKeyPolicy
+	// CloudWatch Logs refuses a key it cannot use, as AWS does: disabled
+	// or missing → InvalidParameterException, a policy that does not admit
+	// the service for the group → AccessDeniedException. (The policy test
+	// reuses admitsLogs, which TestAdmitsLogs checks on its own.)
+	h.logs.keyCheck = func(groupARN, arn string) error {
+		k := h.kms.Keys[logsKeyID]
+		switch {
+		case k == nil || aws.ToString(k.Meta.Arn) != arn || k.Meta.KeyState != kmstypes.KeyStateEnabled:
+			return &logstypes.InvalidParameterException{Message: aws.String("The specified KMS key does not exist or is disabled")}
+		case admitsLogs(k.Policy, fakekms.Region, groupARN) != "":
+			return &logstypes.AccessDeniedException{Message: aws.String("The specified KMS key does not exist or is not allowed to be used with Arn '" + groupARN + "'")}
+		}
+		return nil
+	}
 	g := &Guardrail{clients: clients{h.logs, h.kms}, modes: modes, settings: s,
 		sleep: func(_ context.Context, d time.Duration) error { h.slept += d; return nil }}
 	h.runner = guardrail.NewRunner(g, h.alerts, nil)
@@ -257,5 +279,50 @@ func TestParseSettings(t *testing.T) {
 		if _, err := ParseSettings([]byte(bad)); err == nil || !strings.Contains(err.Error(), "guardrails.log-encryption") {
 			t.Errorf("%s: %v", bad, err)
 		}
+	}
+}
+
+// The remediation reads only what the decision needs, and a burst of new
+// log groups reads the logs key once; a key disabled in the meantime is
+// refused by CloudWatch Logs, which sends the guardrail back to KMS.
+func TestHandle_CallsAndKeyCache(t *testing.T) {
+	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	g := &Guardrail{clients: clients{h.logs, h.kms}, settings: Settings{}, modes: guardrail.ModeConfig{},
+		sleep: func(context.Context, time.Duration) error { return nil }, keys: newKeyCache(func() time.Time { return now })}
+	r := guardrail.NewRunner(g, h.alerts, nil)
+	event := func(name string) []byte {
+		h.logs.groups[name] = &logGroup{}
+		return []byte(strings.ReplaceAll(string(fixtures.Get("log-encryption/create-log-group").Raw), "/app/payments/api", name))
+	}
+	for i, name := range []string{"/app/a", "/app/b"} {
+		h.logs.calls, h.kms.Calls = nil, nil
+		if out, err := r.Handle(context.Background(), event(name)); err != nil || out.Action != "associate-kms-key" {
+			t.Fatalf("%s: %+v %v", name, out, err)
+		}
+		wantKMS := []string{"DescribeKey"}
+		if i > 0 {
+			wantKMS = nil // remembered
+		}
+		if want := []string{"DescribeLogGroups", "ListTagsForResource", "AssociateKmsKey"}; !slices.Equal(h.logs.calls, want) || !slices.Equal(h.kms.Calls, wantKMS) {
+			t.Errorf("%s: logs calls %v, KMS calls %v", name, h.logs.calls, h.kms.Calls)
+		}
+	}
+	h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateDisabled
+	h.kms.Calls = nil
+	out, err := r.Handle(context.Background(), event("/app/c"))
+	if err != nil || out.Action != "none" || h.logs.groups["/app/c"].key != "" {
+		t.Fatalf("disabled key: %+v %v", out, err)
+	}
+	if m := h.alerts.Msgs[len(h.alerts.Msgs)-1]; m.Verdict != "NOT encrypted (logs key unusable)" || !strings.Contains(m.Text(), "not Enabled") {
+		t.Errorf("verdict %q:\n%s", m.Verdict, m.Text())
+	}
+	if !slices.Equal(h.kms.Calls, []string{"DescribeKey"}) {
+		t.Errorf("KMS calls after the refusal %v", h.kms.Calls)
+	}
+	// The refusal cleared the cache: a fixed key is seen at once.
+	h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateEnabled
+	if out, err := r.Handle(context.Background(), event("/app/d")); err != nil || out.Action != "associate-kms-key" {
+		t.Fatalf("after the fix: %+v %v", out, err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -91,23 +93,23 @@ type LogsKey struct {
 	Statement string
 }
 
-// observeKey resolves the logs key alias and checks it: it exists, is a
-// customer managed symmetric key, is Enabled, and its policy admits the
-// CloudWatch Logs service of this Region for this log group.
-func observeKey(ctx context.Context, api kmsAPI, alias, region, account, groupARN string) (LogsKey, error) {
+// lookupKey resolves the logs key alias with one DescribeKey and checks
+// what the metadata tells: it exists, is a customer managed symmetric key,
+// and is Enabled.
+func lookupKey(ctx context.Context, api kmsAPI, alias, region string) (LogsKey, *kmstypes.KeyMetadata, error) {
 	k := LogsKey{Alias: alias}
 	d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
 	var nf *kmstypes.NotFoundException
 	if errors.As(err, &nf) {
 		k.Problem = fmt.Sprintf("the logs key %s does not exist in %s; deploy the kmsguard regional spoke there, or set guardrails.log-encryption.key_alias to an existing key", alias, region)
-		return k, nil
+		return k, nil, nil
 	}
 	if err != nil {
-		return k, fmt.Errorf("describe logs key %s: %w", alias, err)
+		return k, nil, fmt.Errorf("describe logs key %s: %w", alias, err)
 	}
 	m := d.KeyMetadata
 	if m == nil {
-		return k, fmt.Errorf("describe logs key %s: empty response", alias)
+		return k, nil, fmt.Errorf("describe logs key %s: empty response", alias)
 	}
 	k.ARN = aws.ToString(m.Arn)
 	switch {
@@ -118,8 +120,16 @@ func observeKey(ctx context.Context, api kmsAPI, alias, region, account, groupAR
 	case m.KeyState != kmstypes.KeyStateEnabled:
 		k.Problem = fmt.Sprintf("%s is %s, not Enabled; CloudWatch Logs refuses a key it cannot use", alias, m.KeyState)
 	}
-	if k.Problem != "" {
-		return k, nil
+	return k, m, nil
+}
+
+// observeKey is lookupKey plus the key policy: whether it admits the
+// CloudWatch Logs service of this Region for this log group, and if not,
+// the statement to add.
+func observeKey(ctx context.Context, api kmsAPI, alias, region, account, groupARN string) (LogsKey, error) {
+	k, m, err := lookupKey(ctx, api, alias, region)
+	if err != nil || k.Problem != "" {
+		return k, err
 	}
 	pol, err := api.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: m.KeyId, PolicyName: aws.String("default")})
 	if err != nil {
@@ -130,6 +140,64 @@ func observeKey(ctx context.Context, api kmsAPI, alias, region, account, groupAR
 		k.Statement = logsStatement(region, account)
 	}
 	return k, nil
+}
+
+// keyTTL is how long a usable logs key is remembered. A key disabled in
+// that minute is refused by AssociateKmsKey itself, which also clears it.
+const keyTTL = time.Minute
+
+// keyCache remembers usable logs keys per account and Region, so a burst of
+// new log groups (a deployment creating fifty functions) or a sweep reads
+// the key once. A nil *keyCache remembers nothing.
+type keyCache struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]cachedKey
+}
+
+type cachedKey struct {
+	key LogsKey
+	at  time.Time
+}
+
+func newKeyCache(now func() time.Time) *keyCache {
+	return &keyCache{now: now, m: map[string]cachedKey{}}
+}
+
+// get returns the logs key of account and Region, from the cache when a
+// usable one was read less than keyTTL ago. Unusable keys are not
+// remembered: the next event sees a fix at once.
+func (c *keyCache) get(ctx context.Context, api kmsAPI, alias, account, region string) (LogsKey, error) {
+	id := account + "/" + region + "/" + alias
+	if c != nil {
+		c.mu.Lock()
+		e, ok := c.m[id]
+		c.mu.Unlock()
+		if ok && c.now().Sub(e.at) < keyTTL {
+			return e.key, nil
+		}
+	}
+	k, _, err := lookupKey(ctx, api, alias, region)
+	if c != nil && err == nil && k.Problem == "" {
+		c.mu.Lock()
+		c.m[id] = cachedKey{k, c.now()}
+		c.mu.Unlock()
+	}
+	return k, err
+}
+
+// forget drops what is remembered for account and Region.
+func (c *keyCache) forget(account, region string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.m {
+		if strings.HasPrefix(id, account+"/"+region+"/") {
+			delete(c.m, id)
+		}
+	}
 }
 
 // Actions CloudWatch Logs needs on the key.

@@ -271,21 +271,12 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 			s.fail(t, "describe key %s: %v", id, err)
 			return
 		}
-		key := kmskey.Key{Found: true, Meta: *d.KeyMetadata, Aliases: aliases[id], Tags: map[string]string{}}
+		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id]}
 		if key.AWSManaged() || key.Meta.KeyState == "PendingImport" {
 			return
 		}
-		tp := kms.NewListResourceTagsPaginator(api, &kms.ListResourceTagsInput{KeyId: aws.String(id)})
-		for tp.HasMorePages() {
-			page, err := tp.NextPage(ctx)
-			if err != nil {
-				s.fail(t, "tags of key %s: %v", id, err)
-				return
-			}
-			for _, tag := range page.Tags {
-				key.Tags[aws.ToString(tag.TagKey)] = aws.ToString(tag.TagValue)
-			}
-		}
+		// Tags are not read here: a guardrail reads them when its decision
+		// would act or alert (most keys need neither).
 		if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
 			s.mu.Lock()
 			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, ARN: key.ARN(), Created: aws.ToTime(key.Meta.CreationDate)})
@@ -295,9 +286,10 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 		for _, g := range s.keyGs {
 			res, err := g.r.ReconcileKey(ctx, t.Account, t.Region, key, now)
 			s.record(ctx, t, g.id, res, err)
-			if a := res.Outcome.Action; err == nil && a != "" && a != guardrail.ActionNone {
-				// The key changed (a cancelled deletion is now an enabled
-				// key without rotation): the next guardrail reads it again.
+			if err == nil && strings.HasPrefix(res.Outcome.Action, "cancel-deletion") {
+				// The key's state changed (a cancelled deletion is now an
+				// enabled key without rotation): the next guardrail reads it
+				// again. Rotation and policy fixes leave the metadata as is.
 				if d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)}); err == nil && d.KeyMetadata != nil {
 					key.Meta = *d.KeyMetadata
 				}

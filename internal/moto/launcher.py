@@ -8,7 +8,11 @@ any other moto version: the patches are written against 5.2.1's internals.
 Added:
   cloudformation  a TemplateURL on 127.0.0.1 (the CDK CLI's asset bucket on
         this server) is read path-style, as moto already does for localhost
-  logs  AssociateKmsKey, DisassociateKmsKey (by logGroupName)
+  logs  AssociateKmsKey, DisassociateKmsKey (by logGroupName); AssociateKmsKey
+        checks the key as CloudWatch Logs does: a missing or not Enabled key
+        is an InvalidParameterException, a key policy without an Allow for
+        the service principal logs.<region>.amazonaws.com an
+        AccessDeniedException (conditions are not evaluated)
   kms   EnableKeyRotation keeps RotationPeriodInDays (90-2560, default 365)
         and GetKeyRotationStatus returns it; EnableKeyRotation refuses
         Disabled keys (DisabledException), keys pending deletion
@@ -45,11 +49,43 @@ def _logs_group(resp):
     return group
 
 
+class _LogsAccessDenied(JsonRESTError):
+    code = 400
+
+    def __init__(self, message):
+        super().__init__("AccessDeniedException", message)
+
+
+def _admits_logs(policy, region):
+    service = f"logs.{region}.amazonaws.com"
+    try:
+        statements = json.loads(policy).get("Statement", [])
+    except (ValueError, AttributeError):
+        return False
+    if isinstance(statements, dict):
+        statements = [statements]
+    for st in statements:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        if service in ([services] if isinstance(services, str) else services):
+            return True
+    return False
+
+
 def associate_kms_key(self):
     group = _logs_group(self)
     key_id = self._get_param("kmsKeyId")
     if not key_id or not key_id.startswith("arn:"):
         raise InvalidParameterException(msg="kmsKeyId must be a key ARN")
+    backend = kms_backends[self.current_account][self.region]
+    key = backend.keys.get(backend.get_key_id(key_id))
+    if key is None or key.key_state != "Enabled":
+        raise InvalidParameterException(msg=f"The specified KMS key {key_id} does not exist or is disabled")
+    if not _admits_logs(key.policy, self.region):
+        raise _LogsAccessDenied(
+            f"The specified KMS key does not exist or is not allowed to be used with Arn '{group.arn}'")
     group.kms_key_id = key_id
     return ""
 

@@ -37,7 +37,24 @@ func TestLauncher_LogsKeyAssociation(t *testing.T) {
 	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/x")}); err != nil {
 		t.Fatal(err)
 	}
-	key := "arn:aws:kms:eu-west-1:123456789012:key/abc"
+	// CloudWatch Logs checks the key: it must exist, be Enabled, and admit
+	// the service in its policy.
+	if _, err := logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String("/x"), KmsKeyId: aws.String("arn:aws:kms:eu-west-1:123456789012:key/abc")}); code(err) != "InvalidParameterException" {
+		t.Errorf("missing key: %v", err)
+	}
+	c := kms.NewFromConfig(cfg)
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := aws.ToString(k.KeyMetadata.Arn)
+	if _, err := logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String("/x"), KmsKeyId: aws.String(key)}); code(err) != "AccessDeniedException" {
+		t.Errorf("default policy: %v", err)
+	}
+	policy := `{"Statement":[{"Effect":"Allow","Principal":{"Service":"logs.eu-west-1.amazonaws.com"},"Action":"kms:*","Resource":"*"}]}`
+	if _, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: k.KeyMetadata.KeyId, Policy: aws.String(policy), PolicyName: aws.String("default")}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String("/x"), KmsKeyId: aws.String(key)}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,18 +26,26 @@ type ReadAPI interface {
 	ListAliases(ctx context.Context, in *kms.ListAliasesInput, opts ...func(*kms.Options)) (*kms.ListAliasesOutput, error)
 }
 
-// Key is a key's current state.
+// Key is a key's current state, as far as it has been read. Guardrails read
+// only what their decision needs: the metadata (Described), the tags
+// (TagsRead) when a decision would act or alert, and the aliases only for an
+// alert that asks a person to act.
 type Key struct {
 	// Found is false when KMS says the key does not exist (any more).
-	Found   bool
-	Meta    kmstypes.KeyMetadata
-	Aliases []string
-	Tags    map[string]string
+	Found bool
+	// Described says Meta holds DescribeKey's answer; otherwise only its
+	// KeyId and Arn are set.
+	Described bool
+	Meta      kmstypes.KeyMetadata
+	// TagsRead says Tags holds ListResourceTags's answer.
+	TagsRead bool
+	Tags     map[string]string
+	Aliases  []string
 }
 
-// Observe reads the key. Tags and aliases are read only for customer managed
-// keys, the only ones a guardrail can act on.
-func Observe(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
+// Lookup reads the key's metadata with one DescribeKey. A key KMS does not
+// know is not an error: Found is false.
+func Lookup(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
 	d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	var nf *kmstypes.NotFoundException
 	if errors.As(err, &nf) {
@@ -49,26 +57,53 @@ func Observe(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
 	if d.KeyMetadata == nil {
 		return Key{}, fmt.Errorf("describe key %s: empty response", keyID)
 	}
-	k := Key{Found: true, Meta: *d.KeyMetadata, Tags: map[string]string{}}
-	if k.AWSManaged() {
-		return k, nil
+	return Key{Found: true, Described: true, Meta: *d.KeyMetadata}, nil
+}
+
+// Observe reads the key's metadata and, for a customer managed key (the
+// only kind a guardrail acts on), its tags.
+func Observe(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
+	k, err := Lookup(ctx, api, keyID)
+	if err != nil || !k.Found || k.AWSManaged() {
+		return k, err
+	}
+	return k, k.ReadTags(ctx, api)
+}
+
+// ReadTags reads the key's tags unless they were read already.
+func (k *Key) ReadTags(ctx context.Context, api ReadAPI) error {
+	if k.TagsRead || !k.Found {
+		return nil
 	}
 	id := k.ID()
-	tags := kms.NewListResourceTagsPaginator(api, &kms.ListResourceTagsInput{KeyId: aws.String(id)})
-	for tags.HasMorePages() {
-		page, err := tags.NextPage(ctx)
+	tags := map[string]string{}
+	p := kms.NewListResourceTagsPaginator(api, &kms.ListResourceTagsInput{KeyId: aws.String(id)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
-			return k, fmt.Errorf("list tags of key %s: %w", id, err)
+			return fmt.Errorf("list tags of key %s: %w", id, err)
 		}
 		for _, t := range page.Tags {
-			k.Tags[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
+			tags[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
 		}
 	}
-	aliases := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{KeyId: aws.String(id)})
-	for aliases.HasMorePages() {
-		page, err := aliases.NextPage(ctx)
+	k.Tags, k.TagsRead = tags, true
+	return nil
+}
+
+// ReadAliases adds the key's aliases, for an alert a person acts on. It is
+// best effort: an alert without aliases still names the key by its ARN, so
+// an error is only returned for the log.
+func (k *Key) ReadAliases(ctx context.Context, api ReadAPI) error {
+	if !k.Found || len(k.Aliases) > 0 {
+		return nil
+	}
+	id := k.ID()
+	p := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{KeyId: aws.String(id)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
-			return k, fmt.Errorf("list aliases of key %s: %w", id, err)
+			return fmt.Errorf("list aliases of key %s: %w", id, err)
 		}
 		for _, a := range page.Aliases {
 			if a.TargetKeyId != nil && aws.ToString(a.TargetKeyId) != id {
@@ -77,7 +112,7 @@ func Observe(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
 			k.Aliases = append(k.Aliases, aws.ToString(a.AliasName))
 		}
 	}
-	return k, nil
+	return nil
 }
 
 // ID is the bare key id.
@@ -109,13 +144,17 @@ func (k Key) Describe(b *alert.Body, stateLabel string) {
 	if len(k.Aliases) > 0 {
 		b.Field("Aliases", strings.Join(k.Aliases, ", "))
 	}
-	b.Field("Description", aws.ToString(k.Meta.Description))
-	b.Field(stateLabel, string(k.Meta.KeyState))
-	b.Field("Created", timeString(k.Meta.CreationDate))
-	b.Field("Key spec", string(k.Meta.KeySpec))
-	b.Field("Origin", string(k.Meta.Origin))
-	b.Field("Multi-Region", MultiRegion(k.Meta))
-	b.Field("Tags", alert.TagList(k.Tags))
+	if k.Described {
+		b.Field("Description", aws.ToString(k.Meta.Description))
+		b.Field(stateLabel, string(k.Meta.KeyState))
+		b.Field("Created", timeString(k.Meta.CreationDate))
+		b.Field("Key spec", string(k.Meta.KeySpec))
+		b.Field("Origin", string(k.Meta.Origin))
+		b.Field("Multi-Region", MultiRegion(k.Meta))
+	}
+	if k.TagsRead {
+		b.Field("Tags", alert.TagList(k.Tags))
+	}
 }
 
 // MultiRegion describes a key's multi-Region role.
