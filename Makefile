@@ -19,13 +19,15 @@ CDK             := npx --no-install cdk
 # The deployment configuration; the documented example when there is no kmsguard.yaml.
 CONFIG          ?= $(if $(wildcard kmsguard.yaml),kmsguard.yaml,docs/kmsguard.example.yaml)
 
-.PHONY: help build test lint synth demo bench tools node-modules clean
+.PHONY: help build test test-live fuzz lint synth demo bench tools node-modules clean
 
 help:
 	@echo "make demo    run kmsguard end to end on a local AWS emulator (moto on 127.0.0.1)"
 	@echo "make test    lint, build the Lambdas and run every test"
 	@echo "make build   one $(DIST)/<guardrail>.zip per Lambda (arm64, provided.al2023)"
-	@echo "make lint    gofmt and go vet"
+	@echo "make lint    gofmt and go vet (including the live suite's build tag)"
+	@echo "make test-live  the live suite in a real sandbox account (KMSGUARD_LIVE_ACCOUNT; see docs/testing.md)"
+	@echo "make fuzz    a longer fuzz campaign of the CloudTrail parser and the policy analyzer (FUZZTIME each)"
 	@echo "make bench   cold start, memory, AWS calls per event, sweep throughput -> docs/benchmarks.md"
 	@echo "make synth   synthesize every stack into cdk.out/ from CONFIG (default kmsguard.yaml, else the documented example)"
 
@@ -65,9 +67,20 @@ build:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags live ./internal/live
 
 test: tools lint build node-modules
 	$(GO) test -count=1 ./...
+
+## test-live: the live suite; it skips without KMSGUARD_LIVE_ACCOUNT or credentials.
+test-live:
+	$(GO) test -count=1 -tags live -run TestLive -v ./internal/live
+
+FUZZTIME ?= 5m
+## fuzz: make test runs every fuzz test's seed corpus; this searches further.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./events/cloudtrail
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./functions/keypolicy
 
 synth: build node-modules
 	$(CDK) synth --quiet -c kmsguard:config=$(CONFIG)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -32,18 +31,7 @@ func faultyRunner(t *testing.T, w *world, id, configJSON string) (*guardrail.Run
 	t.Helper()
 	p := faultproxy.New(srv.URL)
 	t.Cleanup(p.Close)
-	cfg := w.Config.Copy()
-	cfg.BaseEndpoint = aws.String(p.URL)
-	// A loaded config's sources carry moto's endpoint, which wins over
-	// BaseEndpoint: drop them.
-	cfg.ConfigSources = nil
-	cfg.RetryMaxAttempts = 0
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 6
-			o.MaxBackoff = 20 * time.Millisecond
-		})
-	}
+	cfg := p.Config(w.Config)
 	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &cfg,
 		TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -222,22 +221,4 @@ func (h *Hub) AWS() aws.Config { return h.base }
 // named sessionName.
 func (h *Hub) Provider(sessionName string) *awsenv.Provider {
 	return h.provider.WithSession(sessionName)
-}
-
-// Main is the whole body of a guardrail Lambda's main: load the runtime
-// once (cold start), then serve invocations. A cold-start failure exits
-// non-zero, so Lambda reports an init error instead of running half-wired.
-func Main(e Entry) {
-	o := FromEnv()
-	o.Guardrails = []Entry{e}
-	h, err := Load(context.Background(), o)
-	if err == nil {
-		var r *guardrail.Runner
-		if r, err = h.Runner(e.Spec.ID); err == nil {
-			lambda.Start(r.LambdaHandler())
-			return
-		}
-	}
-	fmt.Fprintf(os.Stderr, "kmsguard %s: cold start failed: %v\n", e.Spec.ID, err)
-	os.Exit(1)
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
@@ -23,18 +21,7 @@ func faultyRunner(t *testing.T, w *world) (*guardrail.Runner, *faultproxy.Proxy)
 	t.Helper()
 	p := faultproxy.New(srv.URL)
 	t.Cleanup(p.Close)
-	cfg := w.Config.Copy()
-	cfg.BaseEndpoint = aws.String(p.URL)
-	// The loaded config's sources still carry moto's endpoint, and a
-	// source's endpoint wins over BaseEndpoint: drop them.
-	cfg.ConfigSources = nil
-	cfg.RetryMaxAttempts = 0 // moto's test config says 1; use the retryer below
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 6
-			o.MaxBackoff = 20 * time.Millisecond
-		})
-	}
+	cfg := p.Config(w.Config)
 	h, err := hub.Load(w.ctx, hub.Options{Guardrails: []hub.Entry{keydeletion.Entry()}, Log: slog.New(slog.DiscardHandler), AWS: &cfg, TopicARN: w.TopicARN, HubAccount: hubAccount})
 	if err != nil {
 		t.Fatal(err)

@@ -3,11 +3,9 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
@@ -203,17 +201,4 @@ func Scheduled(ctx context.Context, h *hub.Hub) (Summary, error) {
 		}
 	}
 	return sum, nil
-}
-
-// Main is the whole body of the scheduled sweep Lambda's main: it runs
-// every guardrail in entries.
-func Main(entries []hub.Entry) {
-	o := hub.FromEnv()
-	o.Guardrails = entries
-	h, err := hub.Load(context.Background(), o)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
-		os.Exit(1)
-	}
-	lambda.Start(func(ctx context.Context) (Summary, error) { return Scheduled(ctx, h) })
 }

@@ -6,6 +6,8 @@ package faultproxy
 
 import (
 	"bytes"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -121,6 +123,25 @@ func (p *Proxy) Calls(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[op]
+}
+
+// Config returns base routed through the proxy, retrying as a kmsguard
+// Lambda does (the SDK's standard retryer, six attempts) but with backoffs
+// capped at 20 ms so tests stay quick.
+func (p *Proxy) Config(base aws.Config) aws.Config {
+	cfg := base.Copy()
+	cfg.BaseEndpoint = aws.String(p.URL)
+	// A loaded config keeps its sources, and an endpoint there (moto's)
+	// wins over BaseEndpoint: drop them.
+	cfg.ConfigSources = nil
+	cfg.RetryMaxAttempts = 0
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 6
+			o.MaxBackoff = 20 * time.Millisecond
+		})
+	}
+	return cfg
 }
 
 // Close stops the proxy.

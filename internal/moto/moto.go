@@ -38,6 +38,9 @@ type Server struct {
 	dir  string
 }
 
+// PID is the moto server's process id, for benchmarks that read its CPU time.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // launcher starts moto's server with the operations kmsguard needs that
 // moto 5.2.1 lacks (see the file's docstring and docs/testing.md).
 //

@@ -1,11 +1,11 @@
 // Command key-deletion is the Lambda of the key-deletion guardrail: wiring only, the
-// logic lives in functions/keydeletion and the runtime in functions/hub. It links
+// logic lives in functions/keydeletion and the runtime in functions/hub and functions/lambdamain. It links
 // no other guardrail, so it initialises only the AWS clients it uses.
 package main
 
 import (
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
+	"github.com/kmsguard/kmsguard/functions/lambdamain"
 )
 
-func main() { hub.Main(keydeletion.Entry()) }
+func main() { lambdamain.Guardrail(keydeletion.Entry()) }

@@ -1,11 +1,11 @@
 // Command key-rotation is the Lambda of the key-rotation guardrail: wiring only, the
-// logic lives in functions/keyrotation and the runtime in functions/hub. It links
+// logic lives in functions/keyrotation and the runtime in functions/hub and functions/lambdamain. It links
 // no other guardrail, so it initialises only the AWS clients it uses.
 package main
 
 import (
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
+	"github.com/kmsguard/kmsguard/functions/lambdamain"
 )
 
-func main() { hub.Main(keyrotation.Entry()) }
+func main() { lambdamain.Guardrail(keyrotation.Entry()) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
-	"github.com/kmsguard/kmsguard/functions/sweep"
+	"github.com/kmsguard/kmsguard/functions/lambdamain"
 )
 
-func main() { sweep.Main(catalog.Entries()) }
+func main() { lambdamain.Sweep(catalog.Entries()) }
