@@ -1,10 +1,13 @@
-// Package lambdamain is the whole body of each Lambda's main: load the
-// runtime once (cold start), then serve invocations through aws-lambda-go.
+// Package lambdamain is the whole body of a guardrail Lambda's main: load
+// the runtime once (cold start), then serve invocations through
+// aws-lambda-go.
 //
-// It is the only package that links aws-lambda-go's lambda package, so the
-// kmsguard CLI, which shares functions/hub and functions/sweep with the
-// Lambdas, does not carry its RPC mode and templates (half the CLI binary,
-// and its memory, when built without the lambda.norpc tag).
+// Only the Lambda mains link aws-lambda-go's lambda package (this one and
+// functions/cmd/sweep), so the kmsguard CLI, which shares functions/hub and
+// functions/sweep with the Lambdas, does not carry its RPC mode and
+// templates (half the CLI binary, and its memory, when built without the
+// lambda.norpc tag). It imports no guardrail and not the sweep: each
+// guardrail Lambda links only its own guardrail.
 package lambdamain
 
 import (
@@ -15,7 +18,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/kmsguard/kmsguard/functions/hub"
-	"github.com/kmsguard/kmsguard/functions/sweep"
 )
 
 // Guardrail serves one guardrail's events. A cold-start failure exits
@@ -34,16 +36,4 @@ func Guardrail(e hub.Entry) {
 	}
 	fmt.Fprintf(os.Stderr, "kmsguard %s: cold start failed: %v\n", e.Spec.ID, err)
 	os.Exit(1)
-}
-
-// Sweep serves the scheduled sweep over every guardrail in entries.
-func Sweep(entries []hub.Entry) {
-	o := hub.FromEnv()
-	o.Guardrails = entries
-	h, err := hub.Load(context.Background(), o)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
-		os.Exit(1)
-	}
-	lambda.Start(func(ctx context.Context) (sweep.Summary, error) { return sweep.Scheduled(ctx, h) })
 }

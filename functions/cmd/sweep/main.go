@@ -3,8 +3,24 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/kmsguard/kmsguard/functions/catalog"
-	"github.com/kmsguard/kmsguard/functions/lambdamain"
+	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 )
 
-func main() { lambdamain.Sweep(catalog.Entries()) }
+func main() {
+	o := hub.FromEnv()
+	o.Guardrails = catalog.Entries()
+	h, err := hub.Load(context.Background(), o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
+		os.Exit(1)
+	}
+	lambda.Start(func(ctx context.Context) (sweep.Summary, error) { return sweep.Scheduled(ctx, h) })
+}
