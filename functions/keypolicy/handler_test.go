@@ -200,3 +200,27 @@ func TestParseSettings(t *testing.T) {
 		}
 	}
 }
+
+// A remediation reads only what the decision needs: the policy the caller
+// wrote is in the event, the policy in place is read once to fix it.
+func TestHandle_Calls(t *testing.T) {
+	raw := fixtures.Get("key-policy/put-key-policy-public").Raw
+	for name, tt := range map[string]struct {
+		modes guardrail.ModeLookup
+		calls []string
+	}{
+		"remediate": {remediate, []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy"}},
+		"alert":     {guardrail.ModeConfig{}, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(tt.modes, Settings{})
+			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil, "alias/orders").Policy = eventPolicy(t, raw)
+			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h.kms.Calls, tt.calls) {
+				t.Errorf("calls %v, want %v", h.kms.Calls, tt.calls)
+			}
+		})
+	}
+}
