@@ -232,7 +232,15 @@ func (s *sweep) target(ctx context.Context, t Target) {
 		s.fail(t, "%v", err)
 		return
 	}
-	keys, groups := s.keys(ctx, t, kms.NewFromConfig(cfg)), s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
+	// Only what a selected guardrail looks at is listed: a sweep of
+	// log-encryption alone reads no key (and so reports no orphaned key).
+	keys, groups := 0, 0
+	if len(s.keyGs) > 0 {
+		keys = s.keys(ctx, t, kms.NewFromConfig(cfg))
+	}
+	if s.groupG != nil {
+		groups = s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
+	}
 	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)
 }
 
