@@ -43,7 +43,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fix := fs.Bool("fix", false, "apply remediations where the modes say remediate (default: read-only)")
 	cfgFile := fs.String("config", "", "kmsguard.yaml: modes and settings for --fix, and the drift check against the hub parameter")
 	param := fs.String("parameter", hub.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
-	only := fs.String("guardrails", "", "comma-separated guardrail ids to run (default: all)")
+	only := fs.String("guardrails", "", "comma-separated guardrail ids to run (default: all); keys are listed, and orphaned keys reported, only when a key guardrail runs")
 	lookups := fs.Int("orphan-lookups", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitBadInput
