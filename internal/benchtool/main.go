@@ -204,14 +204,14 @@ func zipSizes(w func(string, ...any), names []string) {
 	w("")
 	w("`make build` zips (arm64, `-tags lambda.norpc -trimpath -ldflags \"-s -w\"`). Target ≤ 6 MB.")
 	w("")
-	w("| zip | size MB |\n|---|---|")
+	w("| zip | size MB (10⁶ bytes) | MiB |\n|---|---|---|")
 	for _, n := range names {
 		st, err := os.Stat(filepath.Join("dist", n+".zip"))
 		if err != nil {
 			w("| %s.zip | not built (run make build) |", n)
 			continue
 		}
-		w("| %s.zip | %.2f |", n, float64(st.Size())/(1<<20))
+		w("| %s.zip | %.2f | %.2f |", n, float64(st.Size())/1e6, float64(st.Size())/(1<<20))
 	}
 	w("")
 }
