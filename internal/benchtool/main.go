@@ -691,7 +691,7 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	cnt := &counter{}
 	proxy := httptest.NewServer(cnt.handler(srv.URL))
 	defer proxy.Close()
-	env := append(os.Environ(), srv.Env()...)
+	env := append(hostEnv(), srv.Env()...)
 	env = append(env, "AWS_ENDPOINT_URL="+proxy.URL, "AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1", "AWS_MAX_ATTEMPTS=5")
 	policy := filepath.Join(dir, "c7n-policy.yml")
 	must(os.WriteFile(policy, []byte(c7nPolicy), 0o644))
@@ -723,7 +723,8 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("account-Region, staged afresh before each run. Cloud Custodian %s runs two pull-mode policies (`set-rotation`,", c7nVersion(filepath.Join(filepath.Dir(custodian), "python")))
 	w("`set-encryption`); kmsguard runs `kmsguard audit --fix --orphan-lookups 0 --guardrails key-rotation,log-encryption`")
 	w("(the same two checks; kmsguard also reads the tags of each log group and key it would fix, for exemptions).")
-	w("Both reach moto through the same counting proxy on 127.0.0.1. Peak memory is the process's VmHWM, sampled every 10 ms.")
+	w("Both reach moto through the same counting proxy on 127.0.0.1, without the machine's `AWS_CA_BUNDLE`. Peak memory is the")
+	w("process's VmHWM, sampled every 10 ms.")
 	w("")
 	w("moto answers every call from one Python process and in well under a millisecond of network, so on plain moto the")
 	w("wall time of either tool is bound by moto's own work per call, whatever the client does. Real AWS endpoints take")
@@ -789,6 +790,19 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("")
 }
 
+// hostEnv is this machine's environment without AWS_CA_BUNDLE: a whole
+// certificate bundle parsed at start is about this machine, not about the
+// tools compared, so neither gets it.
+func hostEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "AWS_CA_BUNDLE=") {
+			env = append(env, e)
+		}
+	}
+	return env
+}
+
 // idleRSS is kmsguard audit's VmHWM after a second of waiting for an AWS
 // endpoint on 127.0.0.1 that accepts connections and never answers.
 func idleRSS(kg, cfgFile string) float64 {
@@ -805,7 +819,7 @@ func idleRSS(kg, cfgFile string) float64 {
 		}
 	}()
 	cmd := exec.Command(kg, "audit", "--config", cfgFile, "--accounts", "123456789012", "--regions", "eu-west-1", "--orphan-lookups", "0")
-	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL=http://"+ln.Addr().String(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+	cmd.Env = append(hostEnv(), "AWS_ENDPOINT_URL=http://"+ln.Addr().String(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_REGION=eu-west-1", "KMSGUARD_HUB_ACCOUNT=123456789012")
 	must(cmd.Start())
 	time.Sleep(time.Second)
