@@ -125,15 +125,18 @@ func faultCases() []faultCase {
 	}
 }
 
-// deliverOne sends the event through moto's EventBridge and returns what
-// the guardrail's rule delivered.
-func deliverOne(w *world, raw []byte) []byte {
-	w.t.Helper()
-	events, err := w.Deliver(w.ctx, raw)
+// faultSetup stages the case's problem in a fresh world, sends its event
+// through moto's EventBridge, and returns what the rule delivered with the
+// guardrail's runner behind a fault proxy.
+func faultSetup(t *testing.T, tc faultCase) (*world, []byte, *guardrail.Runner, *faultproxy.Proxy) {
+	t.Helper()
+	w := newWorld(t, tc.config)
+	events, err := w.Deliver(w.ctx, tc.stage(w))
 	if err != nil || len(events) == 0 {
-		w.t.Fatalf("delivered %d events: %v", len(events), err)
+		t.Fatalf("delivered %d events: %v", len(events), err)
 	}
-	return events[0]
+	r, p := faultyRunner(t, w, tc.id, tc.config)
+	return w, events[0], r, p
 }
 
 // Transient faults on every call of the remediation — a dropped connection,
@@ -142,9 +145,7 @@ func deliverOne(w *world, raw []byte) []byte {
 func TestFaults_TransientAreAbsorbed(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.id, func(t *testing.T) {
-			w := newWorld(t, tc.config)
-			event := deliverOne(w, tc.stage(w))
-			r, p := faultyRunner(t, w, tc.id, tc.config)
+			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.reads[0], faultproxy.Fault{Kind: faultproxy.Reset, Times: 1})
 			p.Inject(tc.reads[1], faultproxy.Fault{Kind: faultproxy.Slow, Times: 1, Delay: 200 * time.Millisecond})
 			if len(tc.reads) > 2 {
@@ -176,9 +177,7 @@ func TestFaults_TransientAreAbsorbed(t *testing.T) {
 func TestFaults_PersistentFailLoudly(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.id, func(t *testing.T) {
-			w := newWorld(t, tc.config)
-			event := deliverOne(w, tc.stage(w))
-			r, p := faultyRunner(t, w, tc.id, tc.config)
+			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.write, faultproxy.Fault{Kind: faultproxy.Unavailable})
 
 			out, err := r.Handle(w.ctx, event)
@@ -207,9 +206,7 @@ func TestFaults_PersistentFailLoudly(t *testing.T) {
 func TestFaults_ReadFailureDoesNotWrite(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.id, func(t *testing.T) {
-			w := newWorld(t, tc.config)
-			event := deliverOne(w, tc.stage(w))
-			r, p := faultyRunner(t, w, tc.id, tc.config)
+			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.reads[0], faultproxy.Fault{Kind: faultproxy.Throttle})
 
 			out, err := r.Handle(w.ctx, event)
@@ -233,9 +230,7 @@ func TestFaults_ReadFailureDoesNotWrite(t *testing.T) {
 func TestFaults_LostAnswerAndRedeliveryAreHarmless(t *testing.T) {
 	for _, tc := range faultCases() {
 		t.Run(tc.id, func(t *testing.T) {
-			w := newWorld(t, tc.config)
-			event := deliverOne(w, tc.stage(w))
-			r, p := faultyRunner(t, w, tc.id, tc.config)
+			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.write, faultproxy.Fault{Kind: faultproxy.LostAnswer, Times: 1})
 
 			out, err := r.Handle(w.ctx, event)
