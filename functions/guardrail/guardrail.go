@@ -96,6 +96,21 @@ func (s Spec) Validate() error {
 // ActionNone is the Outcome action when nothing was changed.
 const ActionNone = "none"
 
+// Verdicts of an invocation that failed, the end of the alert's subject.
+const (
+	VerdictRemediationFailed = "remediation FAILED"
+	VerdictCheckFailed       = "check FAILED"
+)
+
+// RemediationFailed records on out that the write the decision called for
+// failed with err: the severity becomes sev, the reason says why. It returns
+// the severity and verdict for the alert.
+func RemediationFailed(out *Outcome, reason string, sev Severity, err error) (Severity, string) {
+	out.Severity = sev
+	out.Reason = reason + "; remediation failed: " + err.Error()
+	return sev, VerdictRemediationFailed
+}
+
 // Outcome is what one invocation decided and did. `kmsguard replay` prints it
 // as JSON; the Lambda logs it as its decision line.
 type Outcome struct {

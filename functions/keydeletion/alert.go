@@ -115,9 +115,9 @@ func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Ob
 func verdict(d Decision, rem *remediation, err error) string {
 	switch {
 	case rem != nil && err != nil:
-		return "remediation FAILED"
+		return guardrail.VerdictRemediationFailed
 	case err != nil:
-		return "check FAILED"
+		return guardrail.VerdictCheckFailed
 	}
 	return d.Verdict
 }

@@ -162,7 +162,7 @@ func issuerARN(u cloudtrail.UserIdentity) string {
 // fail ends an invocation whose reads failed: an alert says kmsguard could
 // not check the key, and the error makes Lambda retry.
 func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, obs Observed, err error) (guardrail.Result, error) {
-	d := Decision{Action: Notify, Severity: guardrail.SeverityHigh, Verdict: "check FAILED",
+	d := Decision{Action: Notify, Severity: guardrail.SeverityHigh, Verdict: guardrail.VerdictCheckFailed,
 		Reason: "kmsguard could not read the key, so it could not check or protect it"}
 	return g.finish(out, ev, d, obs, nil, err), err
 }
@@ -175,9 +175,7 @@ func (g *Guardrail) finish(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 		return guardrail.Result{Outcome: out}
 	}
 	if err != nil && rem != nil {
-		d.Severity, d.Verdict = guardrail.SeverityCritical, "remediation FAILED"
-		out.Severity = d.Severity
-		out.Reason = d.Reason + "; remediation failed: " + err.Error()
+		d.Severity, d.Verdict = guardrail.RemediationFailed(&out, d.Reason, guardrail.SeverityCritical, err)
 	}
 	msg := renderAlert(out, ev, d, obs, rem, err)
 	return guardrail.Result{Outcome: out, Alert: &msg}

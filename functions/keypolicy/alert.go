@@ -12,9 +12,7 @@ import (
 
 func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, key kmskey.Key, a Analysis, res *stripResult, err error) guardrail.Result {
 	if err != nil && res != nil {
-		d.Severity, d.Verdict = guardrail.SeverityCritical, "remediation FAILED"
-		out.Severity = d.Severity
-		out.Reason = d.Reason + "; remediation failed: " + err.Error()
+		d.Severity, d.Verdict = guardrail.RemediationFailed(&out, d.Reason, guardrail.SeverityCritical, err)
 	}
 	var b alert.Body
 	name := out.Resource
@@ -93,7 +91,7 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 
 	verdict := d.Verdict
 	if err != nil && res == nil {
-		verdict = "check FAILED"
+		verdict = guardrail.VerdictCheckFailed
 	}
 	msg := alert.Message{
 		Severity: string(out.Severity), Guardrail: Spec().ID, Account: out.Account, Region: out.Region,

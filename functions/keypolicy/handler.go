@@ -150,7 +150,7 @@ func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev 
 
 // fail: the key or its policy could not be read; alert and retry.
 func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, key kmskey.Key, a Analysis, err error) (guardrail.Result, error) {
-	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the key or its policy, so it could not check it"}
+	d := Decision{Notify, guardrail.SeverityHigh, guardrail.VerdictCheckFailed, "kmsguard could not read the key or its policy, so it could not check it"}
 	out.Reason, out.Severity = d.Reason, d.Severity
 	return g.result(out, ev, d, key, a, nil, err), err
 }

@@ -12,12 +12,10 @@ import (
 
 func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs observed, after *Rotation, err error) guardrail.Result {
 	if err != nil && after != nil {
-		d.Severity, d.Verdict = guardrail.SeverityHigh, "remediation FAILED"
-		out.Severity = d.Severity
-		out.Reason = d.Reason + "; remediation failed: " + err.Error()
+		d.Severity, d.Verdict = guardrail.RemediationFailed(&out, d.Reason, guardrail.SeverityHigh, err)
 	}
 	if err != nil && after == nil {
-		d.Verdict = "check FAILED"
+		d.Verdict = guardrail.VerdictCheckFailed
 	}
 	var b alert.Body
 	name := out.Resource

@@ -232,7 +232,7 @@ func (g *Guardrail) observe(ctx context.Context, account, region, keyID string) 
 }
 
 func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, obs observed, err error) (guardrail.Result, error) {
-	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the key or its rotation status, so it could not check it"}
+	d := Decision{Notify, guardrail.SeverityHigh, guardrail.VerdictCheckFailed, "kmsguard could not read the key or its rotation status, so it could not check it"}
 	out.Reason, out.Severity = d.Reason, d.Severity
 	return g.result(out, ev, d, obs, nil, err), err
 }

@@ -13,12 +13,10 @@ import (
 
 func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, group LogGroup, key *LogsKey, after *LogGroup, err error) guardrail.Result {
 	if err != nil && after != nil {
-		d.Severity, d.Verdict = guardrail.SeverityHigh, "remediation FAILED"
-		out.Severity = d.Severity
-		out.Reason = d.Reason + "; remediation failed: " + err.Error()
+		d.Severity, d.Verdict = guardrail.RemediationFailed(&out, d.Reason, guardrail.SeverityHigh, err)
 	}
 	if err != nil && after == nil {
-		d.Verdict = "check FAILED"
+		d.Verdict = guardrail.VerdictCheckFailed
 	}
 	var b alert.Body
 	name := out.Resource

@@ -185,7 +185,7 @@ func keyRefused(err error) bool {
 }
 
 func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, group LogGroup, key *LogsKey, err error) (guardrail.Result, error) {
-	d := Decision{Notify, guardrail.SeverityHigh, "check FAILED", "kmsguard could not read the log group or the logs key, so it could not check it"}
+	d := Decision{Notify, guardrail.SeverityHigh, guardrail.VerdictCheckFailed, "kmsguard could not read the log group or the logs key, so it could not check it"}
 	out.Reason, out.Severity = d.Reason, d.Severity
 	return g.result(out, ev, d, group, key, nil, err), err
 }
