@@ -69,9 +69,9 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	paramJSON, paramErr := readParam(ctx, awsCfg, *param)
 
 	opts := hub.FromEnv()
-	opts.Guardrails = catalog.Entries()
+	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
 	if ids := split(*only); len(ids) > 0 {
-		var picked []hub.Entry
+		var picked []guardrail.Entry
 		for _, e := range opts.Guardrails {
 			if slices.Contains(ids, e.Spec.ID) {
 				picked = append(picked, e)

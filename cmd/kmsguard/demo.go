@@ -18,6 +18,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/internal/lambdart"
 	"github.com/kmsguard/kmsguard/internal/moto"
@@ -85,7 +86,7 @@ func buildBootstraps(ctx context.Context, dir string) error {
 	if err != nil || root == "." || root == "" {
 		return fmt.Errorf("run the demo from the kmsguard repository (`make demo`), or pass --bin")
 	}
-	return lambdart.Build(ctx, root, dir, patterns.GuardrailIDs)
+	return lambdart.Build(ctx, root, dir, catalog.IDs())
 }
 
 type demoRun struct {
@@ -131,12 +132,12 @@ func (d *demoRun) run() error {
 		return err
 	}
 	d.p.say("Hub account %s: alert topic %s; an SQS queue stands in for your inbox; the kmsguard rules are on the bus.", sandbox.HubAccount, d.sb.TopicARN)
-	for _, id := range patterns.GuardrailIDs {
+	for _, id := range catalog.IDs() {
 		if err := d.start(id, demoConfig); err != nil {
 			return err
 		}
 	}
-	d.p.say("Lambda functions running (real bootstrap binaries under a local Runtime API): kmsguard-%s.", strings.Join(patterns.GuardrailIDs, ", kmsguard-"))
+	d.p.say("Lambda functions running (real bootstrap binaries under a local Runtime API): kmsguard-%s.", strings.Join(catalog.IDs(), ", kmsguard-"))
 
 	keyID, err := d.sb.CreateKey(d.ctx, demoMember, sandbox.KeySpec{
 		Alias: "alias/payments", Description: "Payments ledger encryption",
@@ -295,24 +296,24 @@ func (d *demoRun) handle(event []byte) error {
 	if len(delivered) == 0 {
 		return fmt.Errorf("no kmsguard rule matched the event")
 	}
-	sel, err := patterns.Select(delivered[0])
+	sel, err := patterns.Select(delivered[0], catalog.HubRules(catalog.Specs()))
 	if err != nil {
 		return err
 	}
 	for _, s := range sel {
-		d.p.say("CloudTrail records the call; the rule kmsguard-%s matches and invokes kmsguard-%s.", s.Rule, s.Guardrail)
-		res, err := d.fns[s.Guardrail].Invoke(d.ctx, delivered[0])
+		d.p.say("CloudTrail records the call; the spoke forwards it, the hub rule kmsguard-%s matches and invokes kmsguard-%s.", s.Name, s.Owner)
+		res, err := d.fns[s.Owner].Invoke(d.ctx, delivered[0])
 		if err != nil {
 			return err
 		}
 		if res.Error != nil {
-			return fmt.Errorf("kmsguard-%s failed: %v", s.Guardrail, res.Error)
+			return fmt.Errorf("kmsguard-%s failed: %v", s.Owner, res.Error)
 		}
 		var out guardrail.Outcome
 		if err := json.Unmarshal(res.Payload, &out); err != nil {
-			return fmt.Errorf("kmsguard-%s answered %s: %w", s.Guardrail, res.Payload, err)
+			return fmt.Errorf("kmsguard-%s answered %s: %w", s.Owner, res.Payload, err)
 		}
-		d.p.say("kmsguard-%s decided: action=%s, mode=%s (%s)\n  reason: %s", s.Guardrail, out.Action, out.Mode, out.ModeSource, out.Reason)
+		d.p.say("kmsguard-%s decided: action=%s, mode=%s (%s)\n  reason: %s", s.Owner, out.Action, out.Mode, out.ModeSource, out.Reason)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
-	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -394,11 +394,9 @@ func TestPreflight(t *testing.T) {
 			t.Fatal(err)
 		}
 		eb := eventbridge.NewFromConfig(cfg)
-		for _, rs := range patterns.All() {
-			for _, r := range rs {
-				if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("kmsguard-forward-" + r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
-					t.Fatal(err)
-				}
+		for _, r := range catalog.ForwardRules(catalog.Specs(), acct, sandbox.HubAccount, "aws") {
+			if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if _, err := sb.LogsKey(ctx, acct); err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
 	kgconfig "github.com/kmsguard/kmsguard/infra/config"
@@ -81,7 +81,7 @@ func preflight(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		cfg := base.Copy()
 		if acct != me {
-			role := fmt.Sprintf("arn:%s:iam::%s:role/%s", guardrail.Partition(base.Region), acct, patterns.RemediatorRoleName)
+			role := fmt.Sprintf("arn:%s:iam::%s:role/%s", guardrail.Partition(base.Region), acct, guardrail.RemediatorRoleName)
 			cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), role, func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "kmsguard-preflight" }))
 			_, err := cfg.Credentials.Retrieve(ctx)
 			checks = append(checks, check{err == nil, acct, "the hub can assume " + role,
@@ -197,12 +197,10 @@ func selectsKMSWrites(sel *cloudtrail.GetEventSelectorsOutput) bool {
 func rulesCheck(ctx context.Context, api *eventbridge.Client, where string) check {
 	c := check{where: where, what: "the kmsguard forwarding rules are deployed and enabled"}
 	want := map[string]bool{}
-	for _, rs := range patterns.All() {
-		for _, r := range rs {
-			want["kmsguard-forward-"+r.Name] = true
-		}
+	for _, r := range catalog.ForwardRules(catalog.Specs(), "ACCOUNT", "HUB", "aws") {
+		want[r.Name] = true // names do not depend on the accounts
 	}
-	out, err := api.ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String("kmsguard-forward-")})
+	out, err := api.ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(catalog.ForwardPrefix + "-")})
 	if err != nil {
 		c.fix = "allow events:ListRules: " + err.Error()
 		return c

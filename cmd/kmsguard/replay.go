@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
@@ -34,21 +33,25 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
-	if _, err := cloudtrail.Parse(raw); err != nil {
+	ev, err := cloudtrail.Parse(raw)
+	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
-	selected, err := patterns.Select(raw)
+	// The production path: the spoke of the event's account forwards it
+	// (kmsguard's own sessions in the hub account are known when
+	// KMSGUARD_HUB_ACCOUNT is set), then the hub rules select guardrails.
+	selected, err := catalog.Route(catalog.Specs(), raw, ev.AccountID(), os.Getenv(guardrail.EnvHubAccount))
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
 	}
 	if len(selected) == 0 {
-		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, a call by kmsguard's own roles, or an event kmsguard does not watch)")
+		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, kmsguard's own remediation, or an event kmsguard does not watch)")
 		return exitBadInput
 	}
 	opts := hub.FromEnv()
-	opts.Guardrails = catalog.Entries()
+	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
 	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	opts.Mode = guardrail.Mode(*mode)
 	if *configFile != "" {
@@ -66,12 +69,12 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	// triggers several (a CreateKey with a policy).
 	code := exitOK
 	for _, sel := range selected {
-		r, err := h.Runner(sel.Guardrail)
+		r, err := h.Runner(sel.Owner)
 		if err != nil {
 			fmt.Fprintln(stderr, "kmsguard replay:", err)
 			return exitBadInput
 		}
-		fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", sel.Rule, sel.Guardrail)
+		fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", sel.Name, sel.Owner)
 		out, err := r.Handle(ctx, raw)
 		b, merr := json.Marshal(out)
 		if merr != nil {

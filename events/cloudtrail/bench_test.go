@@ -6,6 +6,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 )
 
 func BenchmarkParse_ScheduleKeyDeletion(b *testing.B) {
@@ -20,9 +21,10 @@ func BenchmarkParse_ScheduleKeyDeletion(b *testing.B) {
 
 func BenchmarkSelect_PutKeyPolicy(b *testing.B) {
 	raw := fixtures.Get("key-policy/put-key-policy-public").Raw
+	rules := catalog.HubRules(catalog.Specs())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := patterns.Select(raw); err != nil {
+		if _, err := patterns.Select(raw, rules); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -124,6 +124,15 @@ func (u UserIdentity) IssuerRoleName() string {
 	return u.SessionContext.SessionIssuer.UserName
 }
 
+// IssuerRoleARN is the ARN of the role behind an assumed-role session, or
+// "" for any other identity.
+func (u UserIdentity) IssuerRoleARN() string {
+	if u.SessionContext == nil || u.SessionContext.SessionIssuer == nil {
+		return ""
+	}
+	return u.SessionContext.SessionIssuer.ARN
+}
+
 // Principal is the most specific principal ARN available: the caller's ARN,
 // else the session issuer's, else the invoking service, else the account.
 func (u UserIdentity) Principal() string {

@@ -20,27 +20,19 @@ func Match(p Pattern, event []byte) (bool, error) {
 	return matchObject(map[string]any(p), ev)
 }
 
-// Selection is one rule an event matched.
-type Selection struct {
-	Guardrail string
-	Rule      string
-}
-
-// Select returns every guardrail rule the event matches, in the order of
-// GuardrailIDs. Most events select one guardrail; a CreateKey with a policy
-// selects both key-rotation and key-policy, as in production, where each
-// guardrail's rule invokes its own Lambda.
-func Select(event []byte) ([]Selection, error) {
-	var out []Selection
-	for _, id := range GuardrailIDs {
-		for _, r := range ForGuardrail(id) {
-			m, err := Match(r.Pattern, event)
-			if err != nil {
-				return nil, err
-			}
-			if m {
-				out = append(out, Selection{Guardrail: id, Rule: r.Name})
-			}
+// Select returns the rules the event matches, in the order given. On the
+// hub most events select one guardrail's rule; a CreateKey with a policy
+// selects both key-rotation's and key-policy's, as in production, where each
+// rule invokes its own Lambda.
+func Select(event []byte, rules []Rule) ([]Rule, error) {
+	var out []Rule
+	for _, r := range rules {
+		m, err := Match(r.Pattern, event)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+		}
+		if m {
+			out = append(out, r)
 		}
 	}
 	return out, nil

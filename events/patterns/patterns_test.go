@@ -3,97 +3,62 @@ package patterns_test
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
 )
 
-func TestFixtures_MatchExactlyTheirGuardrails(t *testing.T) {
-	positives := map[string]int{}
-	for _, f := range fixtures.All() {
-		t.Run(f.Name, func(t *testing.T) {
-			for id, rules := range patterns.All() {
-				matched := 0
-				for _, r := range rules {
-					m, err := patterns.Match(r.Pattern, f.Raw)
-					if err != nil {
-						t.Fatalf("%s: %v", r.Name, err)
-					}
-					if m {
-						matched++
-					}
-				}
-				want := 0
-				if slices.Contains(f.Guardrails, id) {
-					want = 1
-				}
-				if matched != want {
-					t.Errorf("matches %d rules of %s, want %d", matched, id, want)
-				}
-			}
-			sel, err := patterns.Select(f.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, s := range sel {
-				got = append(got, s.Guardrail)
-			}
-			want := slices.Clone(f.Guardrails)
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Errorf("Select = %v, want %v", got, want)
-			}
-		})
-		positives[f.Guardrail]++
+// Forward sends each event once, drops failed calls, and excludes the given
+// sessions only for the events they are given for.
+func TestForward(t *testing.T) {
+	triggers := []patterns.Trigger{
+		{Name: "a-put", Description: "d", EventSource: "kms.amazonaws.com", EventNames: []string{"PutKeyPolicy"}},
+		{Name: "a-create", Description: "d", EventSource: "kms.amazonaws.com", EventNames: []string{"CreateKey"}, Where: map[string]any{"requestParameters": map[string]any{"policy": []any{map[string]any{"exists": true}}}}},
+		{Name: "b-create", Description: "d", EventSource: "kms.amazonaws.com", EventNames: []string{"CreateKey", "DisableKeyRotation"}},
+		{Name: "c-logs", Description: "d", EventSource: "logs.amazonaws.com", EventNames: []string{"CreateLogGroup"}},
+		{Name: "d-native", Description: "d", Source: "aws.kms", DetailType: "KMS CMK Deletion"},
 	}
-	for _, id := range patterns.GuardrailIDs {
-		if positives[id] == 0 {
-			t.Errorf("guardrail %s has no positive fixture", id)
+	own := "arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-a"
+	rules := patterns.Forward("fwd", triggers, func(e patterns.Event) []string {
+		if e.EventName == "PutKeyPolicy" {
+			return []string{own}
+		}
+		return nil
+	})
+	var names []string
+	for _, r := range rules {
+		names = append(names, r.Name)
+	}
+	if want := []string{"fwd-kms", "fwd-kms-not-own", "fwd-logs", "fwd-kms-cmk-deletion"}; !slices.Equal(names, want) {
+		t.Fatalf("rules %v, want %v", names, want)
+	}
+	ev := func(name, actor, errorCode string) []byte {
+		d := map[string]any{"eventSource": "kms.amazonaws.com", "eventName": name, "userIdentity": map[string]any{"arn": actor}}
+		if errorCode != "" {
+			d["errorCode"] = errorCode
+		}
+		b, _ := json.Marshal(map[string]any{"source": "aws.kms", "detail-type": patterns.DetailTypeAPICall, "detail": d})
+		return b
+	}
+	for _, tt := range []struct {
+		name  string
+		event []byte
+		want  int
+	}{
+		{"CreateKey once, though two triggers want it", ev("CreateKey", "arn:aws:iam::111122223333:user/a", ""), 1},
+		{"PutKeyPolicy by someone", ev("PutKeyPolicy", "arn:aws:iam::111122223333:user/a", ""), 1},
+		{"PutKeyPolicy by kmsguard", ev("PutKeyPolicy", own, ""), 0},
+		{"CreateKey by kmsguard's session: not excluded", ev("CreateKey", own, ""), 1},
+		{"failed call", ev("CreateKey", "x", "AccessDenied"), 0},
+		{"not watched", ev("EnableKey", "x", ""), 0},
+	} {
+		got, err := patterns.Select(tt.event, rules)
+		if err != nil || len(got) != tt.want {
+			t.Errorf("%s: %d rules (%v), want %d", tt.name, len(got), err, tt.want)
 		}
 	}
-	if positives[""] == 0 {
-		t.Error("no negative fixtures")
-	}
-}
-
-func TestRules_WellFormed(t *testing.T) {
-	names := map[string]bool{}
-	for id, rules := range patterns.All() {
-		if len(rules) == 0 {
-			t.Errorf("%s has no rules", id)
-		}
-		for _, r := range rules {
-			if names[r.Name] {
-				t.Errorf("duplicate rule name %s", r.Name)
-			}
-			names[r.Name] = true
-			if !strings.HasPrefix(r.Name, id+"-") {
-				t.Errorf("rule %s does not start with its guardrail id %s", r.Name, id)
-			}
-			js := r.Pattern.JSON()
-			if len(js) > patterns.MaxPatternChars {
-				t.Errorf("rule %s pattern is %d chars, over EventBridge's %d", r.Name, len(js), patterns.MaxPatternChars)
-			}
-			var back map[string]any
-			if err := json.Unmarshal([]byte(js), &back); err != nil {
-				t.Errorf("rule %s pattern does not render to JSON: %v", r.Name, err)
-			}
-			if _, ok := back["source"]; !ok {
-				t.Errorf("rule %s has no source filter", r.Name)
-			}
-			// A CloudTrail rule without both safety filters would loop on kmsguard's own calls.
-			if strings.Contains(js, "via CloudTrail") {
-				for _, must := range []string{`"errorCode":[{"exists":false}]`, patterns.RemediatorRoleName} {
-					if !strings.Contains(js, must) {
-						t.Errorf("rule %s lacks %s", r.Name, must)
-					}
-				}
-			}
-		}
+	if m, _ := patterns.Select([]byte(`{"source":"aws.kms","detail-type":"KMS CMK Deletion","detail":{}}`), rules); len(m) != 1 {
+		t.Errorf("native event forwarded by %d rules", len(m))
 	}
 }
 
@@ -159,16 +124,5 @@ func TestMatch_RejectsUnknownOperator(t *testing.T) {
 func TestMatch_BadEvent(t *testing.T) {
 	if _, err := patterns.Match(patterns.Pattern{}, []byte(`{`)); err == nil {
 		t.Error("truncated event accepted")
-	}
-}
-
-func TestActors(t *testing.T) {
-	if !patterns.IsKMSGuardActor(patterns.RemediatorRoleName) || !patterns.IsKMSGuardActor(patterns.HubRoleName(patterns.KeyDeletion)) {
-		t.Error("kmsguard roles not recognised")
-	}
-	for _, r := range []string{"", "Admin", "kmsguard-remediator-evil", "KMSGUARD-REMEDIATOR"} {
-		if patterns.IsKMSGuardActor(r) {
-			t.Errorf("%q taken for a kmsguard role", r)
-		}
 	}
 }

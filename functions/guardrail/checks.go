@@ -3,37 +3,11 @@ package guardrail
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
-	"github.com/kmsguard/kmsguard/events/patterns"
 )
-
-// CheckRecord applies the checks every CloudTrail-triggered guardrail makes
-// before reading AWS, in case an event slipped past its pattern:
-//   - a failed call changed nothing: skip, with a reason;
-//   - a call made by kmsguard's own roles: skip, so remediations never loop;
-//   - a record whose recipientAccountId differs from the envelope's account
-//     is forged or corrupt: a terminal error, because acting on it would let
-//     one member account steer kmsguard at another.
-func CheckRecord(ev *cloudtrail.Event) (skip string, err error) {
-	rec := ev.Record
-	if rec == nil {
-		return "", Terminal(fmt.Errorf("event %s carries no CloudTrail record", ev.ID))
-	}
-	if rec.ErrorCode != "" {
-		return "the call failed (" + rec.ErrorCode + "), so nothing changed", nil
-	}
-	if role := rec.UserIdentity.IssuerRoleName(); patterns.IsKMSGuardActor(role) {
-		return "the call was made by kmsguard's own role " + role, nil
-	}
-	if ev.Account != "" && rec.RecipientAccountID != "" && ev.Account != rec.RecipientAccountID {
-		return "", Terminal(fmt.Errorf("event account %s does not match the record's recipientAccountId %s", ev.Account, rec.RecipientAccountID))
-	}
-	return "", nil
-}
 
 // NewOutcome starts an outcome from the event and the resolved mode.
 func NewOutcome(ev *cloudtrail.Event, mode ResolvedMode) Outcome {
@@ -52,27 +26,6 @@ func NewOutcome(ev *cloudtrail.Event, mode ResolvedMode) Outcome {
 func Reject(out Outcome, err error) (Result, error) {
 	out.Reason = "rejected: " + err.Error()
 	return Result{Outcome: out}, Terminal(err)
-}
-
-// Begin starts every CloudTrail-triggered evaluation: the outcome, the
-// event-name check and CheckRecord. When done is true the caller returns
-// res and err as they are (a terminal rejection, or a skip with its reason).
-func Begin(ev *cloudtrail.Event, spec Spec, modes ModeLookup, eventNames ...string) (out Outcome, res Result, err error, done bool) {
-	out = NewOutcome(ev, modes.Resolve(ev.AccountID(), spec.ID, spec.DefaultMode))
-	if ev.Record == nil || !slices.Contains(eventNames, ev.Record.EventName) {
-		res, err = Reject(out, fmt.Errorf("event %q is not handled by %s", ev.Name(), spec.ID))
-		return out, res, err, true
-	}
-	skip, err := CheckRecord(ev)
-	if err != nil {
-		res, err = Reject(out, err)
-		return out, res, err, true
-	}
-	if skip != "" {
-		out.Reason = skip
-		return out, Result{Outcome: out}, nil, true
-	}
-	return out, Result{}, nil, false
 }
 
 // Sleep waits d or until ctx ends.

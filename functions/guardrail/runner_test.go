@@ -22,7 +22,8 @@ type stubGuardrail struct {
 }
 
 func (s stubGuardrail) Spec() guardrail.Spec {
-	return guardrail.Spec{ID: patterns.KeyDeletion, Rules: patterns.ForGuardrail(patterns.KeyDeletion), Actions: []string{"kms:DescribeKey"}, ExemptionTag: "kmsguard:x", DefaultMode: guardrail.ModeAlert}
+	return guardrail.Spec{ID: "key-deletion", Triggers: []patterns.Trigger{{Name: "key-deletion-api", Description: "d", EventSource: "kms.amazonaws.com", EventNames: []string{"ScheduleKeyDeletion"}}},
+		Actions: []string{"kms:DescribeKey"}, Exemption: guardrail.Exemption{Tag: "kmsguard:x"}, DefaultMode: guardrail.ModeAlert}
 }
 func (s stubGuardrail) Evaluate(context.Context, *cloudtrail.Event) (guardrail.Result, error) {
 	return s.res, s.err
@@ -107,19 +108,57 @@ func TestRunner(t *testing.T) {
 	}
 }
 
+type settings struct {
+	guardrail.Common
+	Days int `json:"days,omitempty" doc:"how many days" default:"7"`
+}
+
+func validSpec() guardrail.Spec {
+	return guardrail.Spec{
+		ID: "key-thing", Summary: "Does a thing.", Concern: "thing", Resource: "KMS key", Reads: "the key",
+		Triggers:    []patterns.Trigger{{Name: "key-thing-api", Description: "d", EventSource: "kms.amazonaws.com", EventNames: []string{"DisableKey"}}},
+		Actions:     []string{"kms:DescribeKey"},
+		Exemption:   guardrail.Exemption{Tag: "kmsguard:skip-thing"},
+		DefaultMode: guardrail.ModeAlert, Severity: guardrail.SeverityHigh, FailureSeverity: guardrail.SeverityHigh,
+		Settings: settings{},
+		Example:  guardrail.Example{Fixture: "key-deletion/disable-key", Calls: []string{"DescribeKey"}, Verdict: "x"},
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
-	ok := stubGuardrail{}.Spec()
+	ok := validSpec()
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	bad := ok
-	bad.Actions = []string{"kms:*"}
-	bad.ExemptionTag = "skip"
-	bad.DefaultMode = "enforce"
-	err := bad.Validate()
-	for _, want := range []string{"kms:*", "exemption tag", "default mode"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("err %v lacks %q", err, want)
-		}
+	for name, tt := range map[string]struct {
+		mut  func(*guardrail.Spec)
+		want string
+	}{
+		"wildcard action":       {func(s *guardrail.Spec) { s.Actions = []string{"kms:*"} }, "kms:*"},
+		"tag outside kmsguard:": {func(s *guardrail.Spec) { s.Exemption.Tag = "skip" }, "exemption tag"},
+		"unknown mode":          {func(s *guardrail.Spec) { s.DefaultMode = "enforce" }, "default mode"},
+		"no trigger":            {func(s *guardrail.Spec) { s.Triggers = nil }, "no triggers"},
+		"trigger of another":    {func(s *guardrail.Spec) { s.Triggers[0].Name = "other-api" }, "must be named key-thing-"},
+		"native and API call":   {func(s *guardrail.Spec) { s.Triggers[0].DetailType = "KMS CMK Deletion" }, "both"},
+		"undocumented setting": {func(s *guardrail.Spec) {
+			s.Settings = struct {
+				X int `json:"x"`
+			}{}
+		}, "no doc tag"},
+		"no example":         {func(s *guardrail.Spec) { s.Example = guardrail.Example{} }, "no example"},
+		"unknown sweep kind": {func(s *guardrail.Spec) { s.Sweep.Kind = "bucket" }, "sweep kind"},
+		"bad severity":       {func(s *guardrail.Spec) { s.Severity = "LOUD" }, "severity"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := validSpec()
+			tt.mut(&bad)
+			if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err %v lacks %q", err, tt.want)
+			}
+		})
+	}
+	schema, err := guardrail.SettingsSchema(settings{})
+	if err != nil || len(schema) != 2 || schema[1].Name != "days" || schema[1].Default != "7" || schema[1].Type != "integer" {
+		t.Errorf("schema %+v %v", schema, err)
 	}
 }

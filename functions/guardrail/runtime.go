@@ -44,7 +44,8 @@ type SweepScope struct {
 }
 
 // ParseRuntimeConfig decodes and validates a runtime configuration. Empty
-// input is the default configuration.
+// input is the default configuration. guardrailIDs are the catalog's; nil
+// does not check guardrail ids.
 func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, error) {
 	var c RuntimeConfig
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -69,7 +70,7 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if !known[id] {
+		if guardrailIDs != nil && !known[id] {
 			problems = append(problems, fmt.Sprintf("guardrails.%s: unknown guardrail; known: %s", id, strings.Join(guardrailIDs, ", ")))
 		}
 	}
@@ -95,19 +96,4 @@ type FixedMode struct {
 // Resolve returns the fixed mode.
 func (f FixedMode) Resolve(string, string, Mode) ResolvedMode {
 	return ResolvedMode{f.Mode, f.Source}
-}
-
-// DecodeSettings decodes one guardrail's settings strictly (unknown fields are
-// errors); empty input is the zero value. Errors name guardrails.<id>.
-func DecodeSettings[T any](raw []byte, id string) (T, error) {
-	var s T
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("guardrails.%s: %w", id, err)
-	}
-	return s, nil
 }

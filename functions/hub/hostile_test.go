@@ -100,9 +100,10 @@ func TestHostileEvents(t *testing.T) {
 		"region traversal":    mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "../../etc/passwd" }),
 		"region with newline": mutate(t, sched, func(ev, d map[string]any) { d["awsRegion"] = "eu-west-1\nSubject: pwned" }),
 		"failed call":         mutate(t, sched, func(ev, d map[string]any) { d["errorCode"] = "AccessDenied" }),
-		"remediator actor":    fixtures.Get("none/schedule-key-deletion-by-remediator").Raw,
-		"sweep actor": mutate(t, sched, func(ev, d map[string]any) {
-			d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["userName"] = "kmsguard-sweep"
+		// kmsguard's own remediation, recognised by the exact session ARN.
+		"remediator actor": fixtures.Get("none/enable-key-rotation-by-remediator").Raw,
+		"sweep actor": mutate(t, "none/enable-key-rotation-by-remediator", func(ev, d map[string]any) {
+			d["userIdentity"].(map[string]any)["arn"] = "arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-sweep"
 		}),
 		"bad time":                mutate(t, sched, func(ev, d map[string]any) { d["eventTime"] = "yesterday" }),
 		"native deletion, no key": mutate(t, "key-deletion/kms-cmk-deletion", func(ev, d map[string]any) { ev["detail"] = map[string]any{"key-id": 5} }),

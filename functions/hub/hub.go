@@ -18,37 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 )
-
-// Entry is one guardrail a runtime can build: its spec, how to check its
-// settings, and how to build it. functions/catalog lists them all; a
-// guardrail's Lambda links only its own, so it initialises only the AWS
-// clients it uses.
-type Entry struct {
-	Spec     guardrail.Spec
-	Validate func(raw []byte) error
-	Build    func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error)
-}
-
-// EntryOf makes the Entry of a guardrail package from its Spec,
-// ParseSettings and New.
-func EntryOf[S any, G guardrail.Guardrail](spec guardrail.Spec, parse func([]byte) (S, error), build func(*awsenv.Provider, guardrail.ModeLookup, S) G) Entry {
-	return Entry{
-		Spec:     spec,
-		Validate: func(raw []byte) error { _, err := parse(raw); return err },
-		Build: func(raw []byte, p *awsenv.Provider, m guardrail.ModeLookup) (guardrail.Guardrail, error) {
-			s, err := parse(raw)
-			if err != nil {
-				return nil, err
-			}
-			return build(p, m, s), nil
-		},
-	}
-}
 
 // Options configure Load. FromEnv fills them the way a Lambda is configured.
 type Options struct {
@@ -71,7 +44,12 @@ type Options struct {
 	// Lambda and JSON on stderr elsewhere.
 	Log *slog.Logger
 	// Guardrails are the guardrails this runtime can build.
-	Guardrails []Entry
+	Guardrails []guardrail.Entry
+	// Known are every guardrail id of the catalog, to check the ids in the
+	// configuration against; nil checks only the guardrails built here (a
+	// Lambda links its own guardrail only; synth and `kmsguard mode`
+	// check the configuration against the whole catalog).
+	Known []string
 }
 
 // FromEnv reads the Lambda environment.
@@ -86,7 +64,7 @@ func FromEnv() Options {
 
 // Hub holds what is built once per process.
 type Hub struct {
-	entries  []Entry
+	entries  []guardrail.Entry
 	cfg      guardrail.RuntimeConfig
 	modes    guardrail.ModeLookup
 	provider *awsenv.Provider
@@ -107,7 +85,7 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 	}
 	h := &Hub{log: log, entries: o.Guardrails}
 	if o.ConfigParameter == "" {
-		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, patterns.GuardrailIDs)
+		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, o.Known)
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +106,8 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 		}
 	}
 	if o.ConfigParameter != "" {
-		pm := &paramModes{api: ssm.NewFromConfig(h.base), name: o.ConfigParameter, log: log, now: time.Now}
-		rc, err := readParameter(ctx, pm.api, pm.name)
+		pm := &paramModes{api: ssm.NewFromConfig(h.base), name: o.ConfigParameter, known: o.Known, log: log, now: time.Now}
+		rc, err := readParameter(ctx, pm.api, pm.name, pm.known)
 		if err != nil {
 			// Guardrail settings are needed to build the guardrails.
 			return nil, err
@@ -186,7 +164,7 @@ func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 }
 
 func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
-	return h.Build(id, "kmsguard-"+id)
+	return h.Build(id, guardrail.SessionName(id))
 }
 
 // Build builds one guardrail whose assumed-role sessions are named
@@ -203,7 +181,7 @@ func (h *Hub) Build(id, sessionName string) (guardrail.Guardrail, error) {
 }
 
 // Entries are the guardrails of this runtime.
-func (h *Hub) Entries() []Entry { return h.entries }
+func (h *Hub) Entries() []guardrail.Entry { return h.entries }
 
 // RuntimeConfig is the configuration the runtime loaded.
 func (h *Hub) RuntimeConfig() guardrail.RuntimeConfig { return h.cfg }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
@@ -27,7 +26,7 @@ type ssmAPI interface {
 }
 
 // readParameter fetches and validates the runtime configuration.
-func readParameter(ctx context.Context, api ssmAPI, name string) (guardrail.RuntimeConfig, error) {
+func readParameter(ctx context.Context, api ssmAPI, name string, known []string) (guardrail.RuntimeConfig, error) {
 	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 	if err != nil {
 		return guardrail.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: %w", name, err)
@@ -35,7 +34,7 @@ func readParameter(ctx context.Context, api ssmAPI, name string) (guardrail.Runt
 	if out.Parameter == nil {
 		return guardrail.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: empty answer", name)
 	}
-	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), patterns.GuardrailIDs)
+	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), known)
 	if err != nil {
 		return rc, fmt.Errorf("parameter %s: %w", name, err)
 	}
@@ -46,10 +45,11 @@ func readParameter(ctx context.Context, api ssmAPI, name string) (guardrail.Runt
 // once per RefreshEvery. A failed refresh keeps the last good modes (and
 // logs); if no good modes were ever read, everything runs in alert mode.
 type paramModes struct {
-	api  ssmAPI
-	name string
-	log  *slog.Logger
-	now  func() time.Time
+	api   ssmAPI
+	name  string
+	known []string
+	log   *slog.Logger
+	now   func() time.Time
 
 	mu      sync.Mutex
 	modes   guardrail.ModeConfig
@@ -70,7 +70,7 @@ func (p *paramModes) Resolve(account, guardrailID string, specDefault guardrail.
 	p.mu.Unlock()
 	if stale {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		rc, err := readParameter(ctx, p.api, p.name)
+		rc, err := readParameter(ctx, p.api, p.name, p.known)
 		cancel()
 		if err != nil {
 			p.log.Error("modes not refreshed; keeping the last good ones", "parameter", p.name, "error", err.Error())

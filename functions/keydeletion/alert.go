@@ -12,119 +12,85 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
 
-func renderAlert(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, obs Observed, rem *remediation, err error) alert.Message {
-	var b alert.Body
-	name := out.Resource
-	keyARN, keyID := keyIdentity(out, ev, obs)
-	region := out.Region
+// A is what the key-deletion alert is written from.
+type A = guardrail.Alert[State]
 
+func (l *logic) Headline(a *A) string {
+	name := a.Outcome.Resource
 	switch {
-	case rem != nil && err != nil:
-		b.Para("kmsguard tried to stop the deletion of KMS key %s and FAILED. Act now: the key may still be pending deletion or Disabled.", name)
-	case rem != nil:
-		b.Para("kmsguard cancelled the scheduled deletion of KMS key %s and re-enabled it.", name)
-	case err != nil:
-		b.Para("kmsguard could not check KMS key %s after %s. The key may be pending deletion and unprotected.", name, out.EventName)
-	case out.EventName == EventKeyDeleted:
-		b.Para("KMS key %s was deleted. Anything still encrypted under it can no longer be decrypted.", name)
-	case out.EventName == EventDisableKey:
-		b.Para("KMS key %s was disabled.", name)
-	case d.Severity == guardrail.SeverityInfo:
-		b.Para("KMS key %s is scheduled for deletion, and the deletion is allowed.", name)
-	default:
-		b.Para("KMS key %s is scheduled for deletion. kmsguard did NOT cancel it.", name)
+	case a.Acted && a.Failed():
+		return fmt.Sprintf("kmsguard tried to stop the deletion of KMS key %s and FAILED. Act now: the key may still be pending deletion or Disabled.", name)
+	case a.Acted:
+		return fmt.Sprintf("kmsguard cancelled the scheduled deletion of KMS key %s and re-enabled it.", name)
+	case a.Failed():
+		return fmt.Sprintf("kmsguard could not check KMS key %s after %s. The key may be pending deletion and unprotected.", name, a.Outcome.EventName)
+	case a.Outcome.EventName == EventKeyDeleted:
+		return fmt.Sprintf("KMS key %s was deleted. Anything still encrypted under it can no longer be decrypted.", name)
+	case a.Outcome.EventName == EventDisableKey:
+		return fmt.Sprintf("KMS key %s was disabled.", name)
+	case a.Decision.Severity == guardrail.SeverityInfo:
+		return fmt.Sprintf("KMS key %s is scheduled for deletion, and the deletion is allowed.", name)
 	}
+	return fmt.Sprintf("KMS key %s is scheduled for deletion. kmsguard did NOT cancel it.", name)
+}
 
-	b.Section("What happened")
-	b.Field("Event", out.EventName)
-	b.Field("When", ev.When().UTC().Format(time.RFC3339))
-	if ev.Record != nil {
-		if req, _, kerr := ev.Record.KMS(); kerr == nil && req.PendingWindowInDays > 0 {
+func (l *logic) Happened(b *alert.Body, a *A) {
+	if rec := a.Event.Record; rec != nil {
+		if req, _, kerr := rec.KMS(); kerr == nil && req.PendingWindowInDays > 0 {
 			b.Field("Waiting", fmt.Sprintf("%d days requested", req.PendingWindowInDays))
 		}
 	}
-	if obs.Found && obs.Meta.DeletionDate != nil && rem == nil {
-		b.Field("Deletes on", obs.Meta.DeletionDate.UTC().Format(time.RFC3339))
+	key := a.State.Key
+	if key.Found && key.Meta.DeletionDate != nil && !a.Acted {
+		b.Field("Deletes on", key.Meta.DeletionDate.UTC().Format(time.RFC3339))
 	}
-	if obs.Found && obs.Meta.KeyState == kmstypes.KeyStatePendingReplicaDeletion && rem == nil {
+	if key.Found && key.Meta.KeyState == kmstypes.KeyStatePendingReplicaDeletion && !a.Acted {
 		b.Field("Deletes on", "after its replicas are deleted, then the waiting period")
-	}
-
-	b.Section("What kmsguard did")
-	switch {
-	case rem != nil && err != nil:
-		b.Line("Remediation failed: %s", err.Error())
-		b.Line("Lambda retries the event; if it keeps failing the event lands in the kmsguard dead-letter queue.")
-	case rem != nil && rem.Enabled:
-		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again.")
-	case rem != nil:
-		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). The key is %s now.", string(rem.FinalState))
-	case err != nil:
-		b.Line("Nothing: %s", err.Error())
-	default:
-		b.Line("Nothing. %s", alert.Sentence(d.Reason))
-	}
-	if rem != nil && rem.Note != "" {
-		b.Line("Note: %s.", rem.Note)
-	}
-	if rem != nil && err == nil {
-		b.Line("Why: %s.", d.Reason)
-	}
-	if out.EventName != EventKeyDeleted {
-		b.Field("Mode", fmt.Sprintf("%s (set by %s)", out.Mode, out.ModeSource))
-	}
-
-	b.Actor(ev.Record)
-	b.Where(out.Account, region)
-
-	b.Section("Key")
-	if obs.Found {
-		shown := obs
-		label := "State"
-		if rem != nil && rem.FinalState != "" {
-			shown.Meta.KeyState, label = rem.FinalState, "State now"
-		}
-		shown.Describe(&b, label)
-	} else {
-		b.Field("ARN", keyARN)
-	}
-	if out.EventName != EventKeyDeleted {
-		b.Field("Console", kmskey.ConsoleURL(region, keyID))
-	}
-
-	commands(&b, out, d, rem, err, keyARN, region)
-
-	b.Section("Event")
-	b.Field("Event id", out.EventID)
-	b.Field("Guardrail", Spec().ID)
-
-	return alert.Message{
-		Severity:  string(out.Severity),
-		Guardrail: Spec().ID,
-		Account:   out.Account,
-		Region:    region,
-		Resource:  name,
-		Action:    out.Action,
-		Verdict:   verdict(d, rem, err),
-		EventID:   out.EventID,
-		Findings:  out.Findings,
-		Body:      b.String(),
 	}
 }
 
-func verdict(d Decision, rem *remediation, err error) string {
+func (l *logic) Did(b *alert.Body, a *A) {
+	rem := a.State.Rem
 	switch {
-	case rem != nil && err != nil:
-		return guardrail.VerdictRemediationFailed
-	case err != nil:
-		return guardrail.VerdictCheckFailed
+	case !a.Acted || rem == nil:
+		return
+	case a.Failed():
+	case rem.Enabled:
+		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again.")
+	default:
+		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). The key is %s now.", string(rem.FinalState))
 	}
-	return d.Verdict
+	if rem.Note != "" {
+		b.Line("Note: %s.", rem.Note)
+	}
+	if !a.Failed() {
+		b.Line("Why: %s.", a.Decision.Reason)
+	}
+}
+
+func (l *logic) Details(b *alert.Body, a *A) {
+	key, rem := a.State.Key, a.State.Rem
+	keyARN, keyID := keyIdentity(a.Outcome, a.Event, key)
+	b.Section("Key")
+	if key.Found {
+		shown, label := key, "State"
+		if rem != nil && rem.FinalState != "" {
+			shown.Meta.KeyState, label = rem.FinalState, "State now"
+		}
+		shown.Describe(b, label)
+	} else {
+		b.Field("ARN", keyARN)
+	}
+	if a.Outcome.EventName != EventKeyDeleted {
+		b.Field("Console", kmskey.ConsoleURL(a.Outcome.Region, keyID))
+	}
+	commands(b, a, keyARN, a.Outcome.Region)
 }
 
 // commands tells the reader the exact command to undo what kmsguard did or
 // to do what it did not.
-func commands(b *alert.Body, out guardrail.Outcome, d Decision, rem *remediation, err error, keyARN, region string) {
+func commands(b *alert.Body, a *A, keyARN, region string) {
+	out, d, acted, failed := a.Outcome, a.Decision, a.Acted, a.Failed()
 	if keyARN == "" || !alert.ShellSafe(keyARN) || !alert.ShellSafe(region) {
 		return
 	}
@@ -137,15 +103,15 @@ func commands(b *alert.Body, out guardrail.Outcome, d Decision, rem *remediation
 	case out.EventName == EventDisableKey:
 		b.Line("If it should not be disabled, enable it:")
 		b.Command("aws kms enable-key " + k)
-	case rem != nil && err != nil, d.Action == Notify && d.Severity != guardrail.SeverityInfo:
+	case acted && failed, !acted && d.Kind == guardrail.Notify && d.Severity != guardrail.SeverityInfo:
 		b.Line("To cancel the deletion and re-enable the key yourself:")
 		b.Command("aws kms cancel-key-deletion " + k)
 		b.Command("aws kms enable-key " + k)
-	case rem != nil:
+	case acted:
 		b.Line("If the key was disabled on purpose before it was scheduled, disable it again:")
 		b.Command("aws kms disable-key " + k)
 		b.Line("If it really must be deleted, exempt it and schedule the deletion again:")
-		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, ExemptionTag))
+		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
 		b.Command("aws kms schedule-key-deletion " + k + " --pending-window-in-days 30")
 	case d.Severity == guardrail.SeverityInfo:
 		b.Line("To stop the deletion anyway:")
@@ -154,7 +120,7 @@ func commands(b *alert.Body, out guardrail.Outcome, d Decision, rem *remediation
 	}
 }
 
-func keyIdentity(out guardrail.Outcome, ev *cloudtrail.Event, obs Observed) (arn, id string) {
+func keyIdentity(out guardrail.Outcome, ev *cloudtrail.Event, obs kmskey.Key) (arn, id string) {
 	if obs.Found {
 		return obs.ARN(), obs.ID()
 	}

@@ -7,94 +7,69 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
+	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
 
-// Event names this guardrail handles.
-const (
-	EventScheduleKeyDeletion = "ScheduleKeyDeletion"
-	EventDisableKey          = "DisableKey"
-	EventKeyDeleted          = "KMS CMK Deletion"
-)
-
-// Action is what the guardrail does about an event.
-type Action int
-
-const (
-	// Ignore: nothing to do and nothing to say.
-	Ignore Action = iota
-	// Notify: alert only, no write call.
-	Notify
-	// Cancel: CancelKeyDeletion, then EnableKey.
-	Cancel
-)
-
-// Decision is the pure result of decide, with the reason a person reads.
-type Decision struct {
-	Action   Action
-	Severity guardrail.Severity
-	// Verdict is the short outcome for the alert subject.
-	Verdict string
-	Reason  string
+// State is the key as read after the event and, once kmsguard acted, what
+// its remediation did.
+type State struct {
+	Key kmskey.Key
+	Rem *remediation
 }
 
-// Input is everything decide looks at.
-type Input struct {
-	EventName string
-	// ActorARN is the calling principal; IssuerRoleARN the role behind an
-	// assumed-role session, when there is one.
-	ActorARN      string
-	IssuerRoleARN string
-	Observed      Observed
-	Mode          guardrail.Mode
-	Settings      Settings
-}
+// Input is what decide looks at: the event, the mode and the key.
+type Input = guardrail.Input[State]
 
-// decide is pure: no I/O, no clock, no logging.
-func decide(in Input) Decision {
-	if in.EventName == EventKeyDeleted {
-		return Decision{Notify, guardrail.SeverityCritical, "deleted",
-			"KMS deleted the key at the end of its waiting period; it cannot be recovered. Data still encrypted under it is unrecoverable."}
+// decide is pure: no I/O, no clock, no logging. The exemption tag is the
+// driver's (it reads tags only if this says act or alert).
+func decide(in Input, s Settings) guardrail.Decision {
+	d := func(k guardrail.Kind, sev guardrail.Severity, verdict, reason string) guardrail.Decision {
+		return guardrail.Decision{Kind: k, Severity: sev, Verdict: verdict, Reason: reason}
 	}
-	obs := in.Observed
-	if !obs.Found {
-		return Decision{Ignore, "", "", "the key does not exist in this account and Region (already deleted, or the event named another account's key)"}
+	if in.Event.Record == nil {
+		out := d(guardrail.Notify, guardrail.SeverityCritical, "deleted",
+			"KMS deleted the key at the end of its waiting period; it cannot be recovered. Data still encrypted under it is unrecoverable.")
+		out.NoExemption = true
+		return out
 	}
-	if obs.AWSManaged() {
-		return Decision{Ignore, "", "", "AWS managed key: AWS controls its lifecycle and it cannot be scheduled for deletion or disabled"}
+	key := in.State.Key
+	if !key.Found {
+		return d(guardrail.Ignore, "", "", "the key does not exist in this account and Region (already deleted, or the event named another account's key)")
 	}
-	state := obs.Meta.KeyState
-	switch in.EventName {
+	if key.AWSManaged() {
+		return d(guardrail.Ignore, "", "", "AWS managed key: AWS controls its lifecycle and it cannot be scheduled for deletion or disabled")
+	}
+	state := key.Meta.KeyState
+	switch name := in.Event.Record.EventName; name {
 	case EventDisableKey:
 		if state != kmstypes.KeyStateDisabled {
-			return Decision{Ignore, "", "", fmt.Sprintf("the key is %s now, no longer Disabled", state)}
+			return d(guardrail.Ignore, "", "", fmt.Sprintf("the key is %s now, no longer Disabled", state))
 		}
-		return Decision{Notify, guardrail.SeverityWarning, "disabled",
-			"the key was disabled: nothing can encrypt or decrypt with it until it is enabled again; disabling often precedes deletion. kmsguard does not re-enable disabled keys."}
+		out := d(guardrail.Notify, guardrail.SeverityWarning, "disabled",
+			"the key was disabled: nothing can encrypt or decrypt with it until it is enabled again; disabling often precedes deletion. kmsguard does not re-enable disabled keys.")
+		out.NoExemption = true
+		return out
 	case EventScheduleKeyDeletion:
 	default:
-		return Decision{Ignore, "", "", fmt.Sprintf("event %s is not handled by this guardrail", in.EventName)}
+		return d(guardrail.Ignore, "", "", fmt.Sprintf("event %s is not handled by this guardrail", name))
 	}
 
 	if state != kmstypes.KeyStatePendingDeletion && state != kmstypes.KeyStatePendingReplicaDeletion {
-		return Decision{Ignore, "", "", fmt.Sprintf("the key is no longer pending deletion (it is %s now); someone already cancelled it", state)}
+		return d(guardrail.Ignore, "", "", fmt.Sprintf("the key is no longer pending deletion (it is %s now); someone already cancelled it", state))
 	}
-	tag := in.Settings.exemptionTag()
-	if obs.Exempt(tag) {
-		return Decision{Notify, guardrail.SeverityInfo, "deletion allowed",
-			fmt.Sprintf("the key carries the exemption tag %s=true, so its deletion is allowed", tag)}
-	}
-	for _, p := range in.Settings.AllowedPrincipals {
-		for _, who := range []string{in.ActorARN, in.IssuerRoleARN} {
+	u := in.Event.Record.UserIdentity
+	for _, p := range s.AllowedPrincipals {
+		for _, who := range []string{u.ARN, u.IssuerRoleARN()} {
 			if who != "" && glob.Match(p, who) {
-				return Decision{Notify, guardrail.SeverityInfo, "deletion allowed",
-					fmt.Sprintf("the caller %s matches the allow-listed principal pattern %s, so its deletion is allowed", who, p)}
+				return d(guardrail.Notify, guardrail.SeverityInfo, "deletion allowed",
+					fmt.Sprintf("the caller %s matches the allow-listed principal pattern %s, so its deletion is allowed", who, p))
 			}
 		}
 	}
 	if in.Mode != guardrail.ModeRemediate {
-		return Decision{Notify, guardrail.SeverityCritical, "NOT cancelled",
-			"the key is pending deletion and the guardrail runs in alert mode for this account, so kmsguard did not cancel it"}
+		return d(guardrail.Notify, guardrail.SeverityCritical, "NOT cancelled",
+			"the key is pending deletion and the guardrail runs in alert mode for this account, so kmsguard did not cancel it")
 	}
-	return Decision{Cancel, guardrail.SeverityCritical, "cancelled",
-		"the key was scheduled for deletion without an exemption tag or an allow-listed caller"}
+	return d(guardrail.Remediate, guardrail.SeverityCritical, "cancelled",
+		"the key was scheduled for deletion without an exemption tag or an allow-listed caller")
 }

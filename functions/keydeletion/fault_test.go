@@ -22,7 +22,7 @@ func faultyRunner(t *testing.T, w *world) (*guardrail.Runner, *faultproxy.Proxy)
 	p := faultproxy.New(srv.URL)
 	t.Cleanup(p.Close)
 	cfg := p.Config(w.Config)
-	h, err := hub.Load(w.ctx, hub.Options{Guardrails: []hub.Entry{keydeletion.Entry()}, Log: slog.New(slog.DiscardHandler), AWS: &cfg, TopicARN: w.TopicARN, HubAccount: hubAccount})
+	h, err := hub.Load(w.ctx, hub.Options{Guardrails: []guardrail.Entry{keydeletion.Entry()}, Log: slog.New(slog.DiscardHandler), AWS: &cfg, TopicARN: w.TopicARN, HubAccount: hubAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,13 +28,21 @@ type harness struct {
 	runner  *guardrail.Runner
 }
 
+// hubAccount is the hub in these tests; the fixtures' account is a member.
+const hubAccount = "123456789012"
+
 func newHarness(modes guardrail.ModeConfig, settings Settings) *harness {
 	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
 	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
-	g := newGuardrail(h.clients, modes, settings)
-	g.sleep = func(context.Context, time.Duration) error { return nil }
-	h.runner = guardrail.NewRunner(g, h.alerts, nil)
+	h.runner = guardrail.NewRunner(newTestDriver(h.clients, modes, settings), h.alerts, nil)
 	return h
+}
+
+// newTestDriver is the guardrail on fake clients, without backoff sleeps.
+func newTestDriver(c guardrail.Clients[kmsAPI], modes guardrail.ModeLookup, s Settings) *guardrail.Driver[kmsAPI, State] {
+	l := newLogic(s).(*logic)
+	l.sleep = func(context.Context, time.Duration) error { return nil }
+	return guardrail.NewDriver(Spec(), l, c, modes, hubAccount, s.ExemptionTag)
 }
 
 // scenario is the world a fixture meets in the handler tests.
@@ -89,6 +97,21 @@ var scenarios = map[string]scenario{
 	},
 	"key-deletion/kms-cmk-deletion": {
 		action: "none", alert: true,
+	},
+	// A member role named like a hub role hides nothing.
+	"key-deletion/schedule-key-deletion-by-lookalike-role": {
+		setup: func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/payments")
+		},
+		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
+	},
+	// kmsguard's own remediator session never schedules deletions: such a
+	// call is not kmsguard's remediation and is handled like anyone's.
+	"key-deletion/schedule-key-deletion-by-remediator": {
+		setup: func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/payments")
+		},
+		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
 	},
 }
 
@@ -301,7 +324,7 @@ func TestHandle_ForgedAccount(t *testing.T) {
 			h := newHarness(guardrail.ModeConfig{}, Settings{})
 			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
 			h.clients.Err = nil
-			g := newGuardrail(&validatingClients{h.clients}, guardrail.ModeConfig{}, Settings{})
+			g := newTestDriver(&validatingClients{h.clients}, guardrail.ModeConfig{}, Settings{})
 			out, err := guardrail.NewRunner(g, h.alerts, nil).Handle(context.Background(), raw)
 			if err == nil || !guardrail.IsTerminal(err) {
 				t.Fatalf("err = %v, want a terminal rejection", err)

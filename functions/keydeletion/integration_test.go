@@ -11,10 +11,10 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/keydeletion"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -95,7 +95,7 @@ func (w *world) runner(configJSON string) *guardrail.Runner {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	r, err := h.Runner(patterns.KeyDeletion)
+	r, err := h.Runner(keydeletion.Spec().ID)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -214,21 +214,27 @@ func TestIntegration_ExemptAndDisabled(t *testing.T) {
 	}
 }
 
-func TestIntegration_RemediatorEventIgnored(t *testing.T) {
-	w := newWorld(t)
-	id := w.pendingKey(memberAccount, "alias/x", nil)
-	raw := fixtures.WithKey(fixtures.Get("none/schedule-key-deletion-by-remediator").Raw, id, "", "")
-	// The pattern drops it ...
-	events, err := w.Deliver(w.ctx, raw)
-	if err != nil || len(events) != 0 {
-		t.Errorf("the hub rules delivered %d remediator events (%v)", len(events), err)
-	}
-	// ... and the handler ignores it if it arrives anyway.
-	out, err := w.runner("").Handle(w.ctx, raw)
-	if err != nil || out.Action != guardrail.ActionNone || out.Alerted {
-		t.Errorf("%+v %v", out, err)
-	}
-	if s := w.state(memberAccount, id); s != kmstypes.KeyStatePendingDeletion {
-		t.Errorf("key is %s", s)
+// kmsguard's own remediator session never schedules deletions, and a
+// member role named like a hub role is not kmsguard: neither hides a
+// deletion. Both cross the spoke (rules rendered for the member account),
+// reach the hub rule and are cancelled.
+func TestIntegration_OwnNamesHideNothing(t *testing.T) {
+	for _, name := range []string{"key-deletion/schedule-key-deletion-by-remediator", "key-deletion/schedule-key-deletion-by-lookalike-role"} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			id := w.pendingKey(memberAccount, "alias/x", nil)
+			raw := fixtures.WithKey(fixtures.Get(name).Raw, id, "", "")
+			events, err := w.Deliver(w.ctx, raw)
+			if err != nil || len(events) != 1 {
+				t.Fatalf("the rules delivered %d events (%v)", len(events), err)
+			}
+			out, err := w.runner("").Handle(w.ctx, events[0])
+			if err != nil || out.Action != "cancel-deletion,enable-key" || !out.Alerted {
+				t.Errorf("%+v %v", out, err)
+			}
+			if s := w.state(memberAccount, id); s != kmstypes.KeyStateEnabled {
+				t.Errorf("key is %s", s)
+			}
+		})
 	}
 }

@@ -6,31 +6,49 @@
 package keydeletion
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a key when set to "true".
 const ExemptionTag = "kmsguard:allow-deletion"
 
+// Event names this guardrail handles.
+const (
+	EventScheduleKeyDeletion = "ScheduleKeyDeletion"
+	EventDisableKey          = "DisableKey"
+	EventKeyDeleted          = "KMS CMK Deletion"
+)
+
 // Spec declares the guardrail.
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
-		ID:      patterns.KeyDeletion,
-		Summary: "Cancels scheduled deletion of customer managed KMS keys and re-enables them; alerts on DisableKey and on completed deletions.",
-		Rules:   patterns.ForGuardrail(patterns.KeyDeletion),
-		Actions: []string{
-			"kms:DescribeKey",
-			"kms:ListResourceTags",
-			"kms:ListAliases",
-			"kms:CancelKeyDeletion",
-			"kms:EnableKey",
+		ID:       "key-deletion",
+		Summary:  "Cancels scheduled deletion of customer managed KMS keys and re-enables them; alerts on DisableKey and on completed deletions.",
+		Concern:  "deletion",
+		Resource: "KMS key",
+		Triggers: []patterns.Trigger{
+			{Name: "key-deletion-api", Description: "KMS ScheduleKeyDeletion calls", EventSource: "kms.amazonaws.com", EventNames: []string{EventScheduleKeyDeletion}},
+			{Name: "key-deletion-disable", Description: "KMS DisableKey calls (alert only: disabling often precedes deletion)", EventSource: "kms.amazonaws.com", EventNames: []string{EventDisableKey}, Concern: "key state"},
+			{Name: "key-deletion-native", Description: "KMS deleted a key at the end of its waiting period", Source: "aws.kms", DetailType: EventKeyDeleted},
 		},
-		ExemptionTag: ExemptionTag,
-		DefaultMode:  guardrail.ModeRemediate,
+		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:CancelKeyDeletion", "kms:EnableKey"},
+		Exemption:       guardrail.Exemption{Tag: ExemptionTag, Alert: true, Verdict: "deletion allowed", Effect: "so its deletion is allowed"},
+		DefaultMode:     guardrail.ModeRemediate,
+		Severity:        guardrail.SeverityCritical,
+		FailureSeverity: guardrail.SeverityCritical,
+		Reads:           "the key",
+		Settings:        Settings{},
+		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindKMSKey, EventName: EventScheduleKeyDeletion, Refresh: true},
+		Example: guardrail.Example{Fixture: "key-deletion/schedule-key-deletion-arn",
+			Calls: []string{"DescribeKey", "ListResourceTags", "CancelKeyDeletion", "EnableKey"}, Verdict: "cancelled"},
 	}
 }
 
-// Entry is the guardrail as a runtime builds it.
-func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }
+// Entry is the guardrail's catalog line.
+func Entry() guardrail.Entry {
+	return guardrail.Define(Spec(), func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }, newLogic)
+}

@@ -25,7 +25,8 @@ type harness struct {
 
 func newHarness(modes guardrail.ModeLookup, s Settings) *harness {
 	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
-	h.runner = guardrail.NewRunner(&Guardrail{clients: &fakekms.Clients[kmsAPI]{API: h.kms}, modes: modes, settings: s}, h.alerts, nil)
+	d := guardrail.NewDriver(Spec(), newLogic(s), &fakekms.Clients[kmsAPI]{API: h.kms}, modes, "123456789012", s.ExemptionTag)
+	h.runner = guardrail.NewRunner(d, h.alerts, nil)
 	return h
 }
 
@@ -55,6 +56,8 @@ func TestHandle_Fixtures(t *testing.T) {
 		"key-policy/put-key-policy-external":       {guardrail.ModeConfig{}, "none", nil, []string{"EXTERNAL"}},
 		"key-policy/put-key-policy-lockout-bypass": {remediate, "none", nil, []string{"LOCKOUT"}},
 		"key-policy/create-key-with-policy":        {guardrail.ModeConfig{}, "none", nil, []string{"PUBLIC"}},
+		// A session named like kmsguard's, of another role, hides nothing.
+		"key-policy/put-key-policy-forged-session": {remediate, "remove-statements", []string{"PutKeyPolicy"}, []string{"PUBLIC"}},
 	}
 	for _, f := range fixtures.All() {
 		if !slices.Contains(f.Guardrails, Spec().ID) {
@@ -169,22 +172,26 @@ func TestDecide(t *testing.T) {
 	pub := Analyze(pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`), ctx)
 	adm := Analyze(pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"kms:*","Resource":"*"}`), ctx)
 	clean := Analyze(pol(rootStmt), ctx)
+	in := func(k kmskey.Key, a Analysis, m guardrail.Mode) guardrail.Input[State] {
+		return guardrail.Input[State]{State: State{Key: k, Analysis: a}, Mode: m}
+	}
+	rem, alrt := guardrail.ModeRemediate, guardrail.ModeAlert
 	tests := []struct {
 		name string
-		in   Input
-		want Action
+		in   guardrail.Input[State]
+		want guardrail.Kind
 		sev  guardrail.Severity
 	}{
-		{"clean", Input{Key: k, Analysis: clean, Mode: guardrail.ModeRemediate}, Ignore, ""},
-		{"public, remediate", Input{Key: k, Analysis: pub, Mode: guardrail.ModeRemediate}, Strip, guardrail.SeverityCritical},
-		{"public, alert", Input{Key: k, Analysis: pub, Mode: guardrail.ModeAlert}, Notify, guardrail.SeverityCritical},
-		{"broad admin only, remediate: alert-only", Input{Key: k, Analysis: adm, Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityWarning},
-		{"key gone", Input{Analysis: pub, Mode: guardrail.ModeRemediate}, Ignore, ""},
-		{"unparseable", Input{Key: k, Analysis: Analyze("{", ctx), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityHigh},
+		{"clean", in(k, clean, rem), guardrail.Ignore, ""},
+		{"public, remediate", in(k, pub, rem), guardrail.Remediate, guardrail.SeverityCritical},
+		{"public, alert", in(k, pub, alrt), guardrail.Notify, guardrail.SeverityCritical},
+		{"broad admin only, remediate: alert-only", in(k, adm, rem), guardrail.Notify, guardrail.SeverityWarning},
+		{"key gone", in(kmskey.Key{}, pub, rem), guardrail.Ignore, ""},
+		{"unparseable", in(k, Analyze("{", ctx), rem), guardrail.Notify, guardrail.SeverityHigh},
 	}
 	for _, tt := range tests {
 		d := decide(tt.in)
-		if d.Action != tt.want || d.Severity != tt.sev || d.Reason == "" {
+		if d.Kind != tt.want || d.Severity != tt.sev || d.Reason == "" {
 			t.Errorf("%s: %+v", tt.name, d)
 		}
 	}

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a key when set to "true".
@@ -21,61 +23,60 @@ const ExemptionTag = "kmsguard:allow-policy"
 // policy is the remediation most likely to surprise its owner.
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
-		ID:      patterns.KeyPolicy,
-		Summary: "Analyzes KMS key policies on PutKeyPolicy and CreateKey; removes public and untrusted-account statements in remediate mode.",
-		Rules:   patterns.ForGuardrail(patterns.KeyPolicy),
-		Actions: []string{
-			"kms:DescribeKey",
-			"kms:ListResourceTags",
-			"kms:ListAliases",
-			"kms:GetKeyPolicy",
-			"kms:PutKeyPolicy",
+		ID:       "key-policy",
+		Summary:  "Analyzes KMS key policies on PutKeyPolicy and CreateKey; removes public and untrusted-account statements in remediate mode.",
+		Concern:  "policy",
+		Resource: "KMS key",
+		Triggers: []patterns.Trigger{
+			{Name: "key-policy-put", Description: "KMS PutKeyPolicy calls", EventSource: "kms.amazonaws.com", EventNames: []string{"PutKeyPolicy"}},
+			{Name: "key-policy-create", Description: "KMS CreateKey calls that set a key policy", EventSource: "kms.amazonaws.com", EventNames: []string{"CreateKey"},
+				Where: map[string]any{"requestParameters": map[string]any{"policy": []any{map[string]any{"exists": true}}}}},
 		},
-		ExemptionTag: ExemptionTag,
-		DefaultMode:  guardrail.ModeAlert,
+		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:GetKeyPolicy", "kms:PutKeyPolicy"},
+		Exemption:       guardrail.Exemption{Tag: ExemptionTag, Alert: true, Verdict: "exempt", Effect: "so kmsguard leaves its policy alone"},
+		DefaultMode:     guardrail.ModeAlert,
+		Severity:        guardrail.SeverityCritical,
+		FailureSeverity: guardrail.SeverityCritical,
+		Reads:           "the key or its policy",
+		Settings:        Settings{},
+		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindKMSKey, EventName: "PutKeyPolicy"},
+		Example: guardrail.Example{Fixture: "key-policy/put-key-policy-public", Mode: guardrail.ModeRemediate,
+			Calls: []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy"}, Verdict: "statements removed"},
 	}
 }
 
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
-	// OrganizationID is the organization whose accounts are not external.
-	OrganizationID string `json:"organization_id,omitempty"`
-	// TrustedAccounts may hold rights on keys without a finding.
-	TrustedAccounts []string `json:"trusted_accounts,omitempty"`
-	// AdminPrincipals are ARN patterns allowed administrative rights.
-	AdminPrincipals []string `json:"admin_principals,omitempty"`
-	// ExemptionTag overrides the tag key that exempts a key.
-	ExemptionTag string `json:"exemption_tag,omitempty"`
-}
-
-func (s Settings) exemptionTag() string {
-	if s.ExemptionTag != "" {
-		return s.ExemptionTag
-	}
-	return ExemptionTag
+	guardrail.Common
+	OrganizationID  string   `json:"organization_id,omitempty" doc:"the organization whose accounts are not external" default:"the organization's id in organization mode"`
+	TrustedAccounts []string `json:"trusted_accounts,omitempty" doc:"accounts outside the organization that may hold rights on keys without a finding"`
+	AdminPrincipals []string `json:"admin_principals,omitempty" doc:"principal ARN patterns allowed administrative rights (kms:*, PutKeyPolicy, ScheduleKeyDeletion) without a BROAD-ADMIN finding"`
 }
 
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
-	if err != nil {
-		return s, err
-	}
+	return guardrail.DecodeSettings[Settings](raw, Spec().ID)
+}
+
+// Validate checks the organization id, accounts and patterns.
+func (s Settings) Validate() error {
 	if s.OrganizationID != "" && !strings.HasPrefix(s.OrganizationID, "o-") {
-		return s, fmt.Errorf("guardrails.key-policy.organization_id: %q must look like o-xxxxxxxxxx", s.OrganizationID)
+		return fmt.Errorf("guardrails.key-policy.organization_id: %q must look like o-xxxxxxxxxx", s.OrganizationID)
 	}
 	for i, a := range s.TrustedAccounts {
 		if !guardrail.ValidAccountID(a) {
-			return s, fmt.Errorf("guardrails.key-policy.trusted_accounts[%d]: %q must be a 12-digit account id (quote it in YAML)", i, a)
+			return fmt.Errorf("guardrails.key-policy.trusted_accounts[%d]: %q must be a 12-digit account id (quote it in YAML)", i, a)
 		}
 	}
 	for i, p := range s.AdminPrincipals {
 		if !strings.HasPrefix(p, "arn:") || strings.Trim(p, "*") == "arn:" {
-			return s, fmt.Errorf("guardrails.key-policy.admin_principals[%d]: %q must be a principal ARN pattern such as arn:aws:iam::*:role/KeyAdmin", i, p)
+			return fmt.Errorf("guardrails.key-policy.admin_principals[%d]: %q must be a principal ARN pattern such as arn:aws:iam::*:role/KeyAdmin", i, p)
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// Entry is the guardrail as a runtime builds it.
-func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }
+// Entry is the guardrail's catalog line.
+func Entry() guardrail.Entry {
+	return guardrail.Define(Spec(), func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }, newLogic)
+}

@@ -25,43 +25,50 @@ func key(state kmstypes.KeyState, mut func(*kmstypes.KeyMetadata)) kmskey.Key {
 	return kmskey.Key{Found: true, Meta: m, Tags: map[string]string{}}
 }
 
+// Input is the decision's input in these tables.
+type Input struct {
+	Key      kmskey.Key
+	Rotation Rotation
+	Mode     guardrail.Mode
+	Settings Settings
+}
+
 func TestDecide(t *testing.T) {
 	en := kmstypes.KeyStateEnabled
 	tests := []struct {
 		name     string
 		in       Input
-		want     Action
+		want     guardrail.Kind
 		severity guardrail.Severity
 		reason   string
 	}{
-		{"gone", Input{}, Ignore, "", "does not exist"},
-		{"AWS managed", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeyManager = kmstypes.KeyManagerTypeAws })}, Ignore, "", "AWS rotates"},
-		{"exempt", Input{Key: func() kmskey.Key { k := key(en, nil); k.Tags[ExemptionTag] = "True"; return k }(), Mode: guardrail.ModeRemediate}, Ignore, "", "exemption tag"},
+		{"gone", Input{}, guardrail.Ignore, "", "does not exist"},
+		{"AWS managed", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.KeyManager = kmstypes.KeyManagerTypeAws })}, guardrail.Ignore, "", "AWS rotates"},
 		{"asymmetric", Input{Key: key(en, func(m *kmstypes.KeyMetadata) {
 			m.KeySpec = kmstypes.KeySpecRsa2048
 			m.KeyUsage = kmstypes.KeyUsageTypeSignVerify
-		}), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "asymmetric"},
+		}), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityInfo, "asymmetric"},
 		{"HMAC", Input{Key: key(en, func(m *kmstypes.KeyMetadata) {
 			m.KeySpec = kmstypes.KeySpecHmac256
 			m.KeyUsage = kmstypes.KeyUsageTypeGenerateVerifyMac
-		}), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "HMAC"},
-		{"imported material", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternal }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "imported"},
-		{"CloudHSM key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeAwsCloudhsm }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
-		{"external key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternalKeyStore }), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityInfo, "custom key store"},
-		{"disabled", Input{Key: key(kmstypes.KeyStateDisabled, nil), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityWarning, "Disabled"},
-		{"pending deletion", Input{Key: key(kmstypes.KeyStatePendingDeletion, nil), Mode: guardrail.ModeRemediate}, Notify, guardrail.SeverityWarning, "PendingDeletion"},
-		{"rotation off, remediate", Input{Key: key(en, nil), Mode: guardrail.ModeRemediate}, Enable, guardrail.SeverityHigh, "rotation is off"},
-		{"rotation off, alert mode", Input{Key: key(en, nil), Mode: guardrail.ModeAlert}, Notify, guardrail.SeverityHigh, "alert mode"},
-		{"period too long", Input{Key: key(en, nil), Rotation: Rotation{true, 2560}, Mode: guardrail.ModeRemediate}, Enable, guardrail.SeverityHigh, "2560 days, longer than the maximum of 365"},
-		{"period within a raised maximum", Input{Key: key(en, nil), Rotation: Rotation{true, 730}, Mode: guardrail.ModeRemediate, Settings: Settings{MaxRotationPeriodDays: 730}}, Ignore, "", "730 days"},
-		{"period shorter than configured is fine", Input{Key: key(en, nil), Rotation: Rotation{true, 90}, Mode: guardrail.ModeRemediate}, Ignore, "", "90 days"},
-		{"rotation on, period unknown", Input{Key: key(en, nil), Rotation: Rotation{Enabled: true}, Mode: guardrail.ModeRemediate}, Ignore, "", "default period"},
+		}), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityInfo, "HMAC"},
+		{"imported material", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternal }), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityInfo, "imported"},
+		{"CloudHSM key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeAwsCloudhsm }), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityInfo, "custom key store"},
+		{"external key store", Input{Key: key(en, func(m *kmstypes.KeyMetadata) { m.Origin = kmstypes.OriginTypeExternalKeyStore }), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityInfo, "custom key store"},
+		{"disabled", Input{Key: key(kmstypes.KeyStateDisabled, nil), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityWarning, "Disabled"},
+		{"pending deletion", Input{Key: key(kmstypes.KeyStatePendingDeletion, nil), Mode: guardrail.ModeRemediate}, guardrail.Notify, guardrail.SeverityWarning, "PendingDeletion"},
+		{"rotation off, remediate", Input{Key: key(en, nil), Mode: guardrail.ModeRemediate}, guardrail.Remediate, guardrail.SeverityHigh, "rotation is off"},
+		{"rotation off, alert mode", Input{Key: key(en, nil), Mode: guardrail.ModeAlert}, guardrail.Notify, guardrail.SeverityHigh, "alert mode"},
+		{"period too long", Input{Key: key(en, nil), Rotation: Rotation{true, 2560}, Mode: guardrail.ModeRemediate}, guardrail.Remediate, guardrail.SeverityHigh, "2560 days, longer than the maximum of 365"},
+		{"period within a raised maximum", Input{Key: key(en, nil), Rotation: Rotation{true, 730}, Mode: guardrail.ModeRemediate, Settings: Settings{MaxRotationPeriodDays: 730}}, guardrail.Ignore, "", "730 days"},
+		{"period shorter than configured is fine", Input{Key: key(en, nil), Rotation: Rotation{true, 90}, Mode: guardrail.ModeRemediate}, guardrail.Ignore, "", "90 days"},
+		{"rotation on, period unknown", Input{Key: key(en, nil), Rotation: Rotation{Enabled: true}, Mode: guardrail.ModeRemediate}, guardrail.Ignore, "", "default period"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := decide(tt.in)
-			if d.Action != tt.want || d.Severity != tt.severity || !strings.Contains(d.Reason, tt.reason) {
-				t.Errorf("decide = %v/%s %q, want %v/%s containing %q", d.Action, d.Severity, d.Reason, tt.want, tt.severity, tt.reason)
+			d := decide(State{Key: tt.in.Key, Target: tt.in.Key, Rotation: tt.in.Rotation}, tt.in.Mode, tt.in.Settings)
+			if d.Kind != tt.want || d.Severity != tt.severity || !strings.Contains(d.Reason, tt.reason) {
+				t.Errorf("decide = %v/%s %q, want %v/%s containing %q", d.Kind, d.Severity, d.Reason, tt.want, tt.severity, tt.reason)
 			}
 		})
 	}
@@ -92,7 +99,7 @@ type harness struct {
 func newHarness(modes guardrail.ModeLookup, s Settings) *harness {
 	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
 	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
-	h.runner = guardrail.NewRunner(&Guardrail{clients: h.clients, modes: modes, settings: s}, h.alerts, nil)
+	h.runner = guardrail.NewRunner(guardrail.NewDriver(Spec(), newLogic(s), h.clients, modes, "123456789012", s.ExemptionTag), h.alerts, nil)
 	return h
 }
 
@@ -167,6 +174,9 @@ func TestHandle_Cases(t *testing.T) {
 		{"already on: no-op", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
 			k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
 			k.Rotation.Enabled, k.Rotation.Period = true, 365
+		}, false, "none", nil, 0, ""},
+		{"exempt key: no write, no alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, map[string]string{ExemptionTag: "True"})
 		}, false, "none", nil, 0, ""},
 		{"alert mode: no write", guardrail.ModeConfig{Default: guardrail.ModeAlert}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) }, false, "none", nil, 1, "NOT fixed"},
 		// KMS refuses the change on a disabled or asymmetric key; the refusal

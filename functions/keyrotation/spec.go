@@ -7,9 +7,11 @@ package keyrotation
 import (
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a key when set to "true".
@@ -25,30 +27,32 @@ const (
 // Spec declares the guardrail.
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
-		ID:      patterns.KeyRotation,
-		Summary: "Turns automatic rotation back on, with the configured period, for customer managed symmetric KMS keys.",
-		Rules:   patterns.ForGuardrail(patterns.KeyRotation),
-		Actions: []string{
-			"kms:DescribeKey",
-			"kms:ListResourceTags",
-			"kms:ListAliases",
-			"kms:GetKeyRotationStatus",
-			"kms:EnableKeyRotation",
-		},
-		ExemptionTag: ExemptionTag,
-		DefaultMode:  guardrail.ModeRemediate,
+		ID:       "key-rotation",
+		Summary:  "Turns automatic rotation back on, with the configured period, for customer managed symmetric KMS keys.",
+		Concern:  "rotation",
+		Resource: "KMS key",
+		Triggers: []patterns.Trigger{{
+			Name: "key-rotation-api", Description: "KMS DisableKeyRotation, EnableKeyRotation (period checked by the guardrail) and CreateKey calls",
+			EventSource: "kms.amazonaws.com", EventNames: []string{"DisableKeyRotation", "EnableKeyRotation", "CreateKey"},
+		}},
+		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation"},
+		Exemption:       guardrail.Exemption{Tag: ExemptionTag},
+		DefaultMode:     guardrail.ModeRemediate,
+		Severity:        guardrail.SeverityHigh,
+		FailureSeverity: guardrail.SeverityHigh,
+		Reads:           "the key or its rotation status",
+		Settings:        Settings{},
+		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindKMSKey, EventName: "DisableKeyRotation"},
+		Example: guardrail.Example{Fixture: "key-rotation/disable-key-rotation",
+			Calls: []string{"GetKeyRotationStatus", "ListResourceTags", "EnableKeyRotation"}, Verdict: "rotation on, 365 days"},
 	}
 }
 
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
-	// RotationPeriodDays is what kmsguard sets (90-2560, default 365).
-	RotationPeriodDays int `json:"rotation_period_days,omitempty"`
-	// MaxRotationPeriodDays is the longest period accepted without action
-	// (default: RotationPeriodDays).
-	MaxRotationPeriodDays int `json:"max_rotation_period_days,omitempty"`
-	// ExemptionTag overrides the tag key that exempts a key.
-	ExemptionTag string `json:"exemption_tag,omitempty"`
+	guardrail.Common
+	RotationPeriodDays    int `json:"rotation_period_days,omitempty" doc:"the rotation period kmsguard sets, in days (90-2560)" default:"365"`
+	MaxRotationPeriodDays int `json:"max_rotation_period_days,omitempty" doc:"the longest period accepted without action, in days (90-2560)" default:"rotation_period_days"`
 }
 
 func (s Settings) period() int {
@@ -65,30 +69,26 @@ func (s Settings) maxPeriod() int {
 	return s.MaxRotationPeriodDays
 }
 
-func (s Settings) exemptionTag() string {
-	if s.ExemptionTag != "" {
-		return s.ExemptionTag
-	}
-	return ExemptionTag
-}
-
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
-	if err != nil {
-		return s, err
-	}
-	if p := s.RotationPeriodDays; p != 0 && (p < MinPeriodDays || p > MaxPeriodDays) {
-		return s, fmt.Errorf("guardrails.key-rotation.rotation_period_days: %d is outside KMS's %d-%d days", p, MinPeriodDays, MaxPeriodDays)
-	}
-	if m := s.MaxRotationPeriodDays; m != 0 && (m < MinPeriodDays || m > MaxPeriodDays) {
-		return s, fmt.Errorf("guardrails.key-rotation.max_rotation_period_days: %d is outside KMS's %d-%d days", m, MinPeriodDays, MaxPeriodDays)
-	}
-	if s.MaxRotationPeriodDays != 0 && s.MaxRotationPeriodDays < s.period() {
-		return s, fmt.Errorf("guardrails.key-rotation.max_rotation_period_days: %d is shorter than rotation_period_days %d; raise it or lower the period", s.MaxRotationPeriodDays, s.period())
-	}
-	return s, nil
+	return guardrail.DecodeSettings[Settings](raw, Spec().ID)
 }
 
-// Entry is the guardrail as a runtime builds it.
-func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }
+// Validate checks the periods against KMS's range and each other.
+func (s Settings) Validate() error {
+	if p := s.RotationPeriodDays; p != 0 && (p < MinPeriodDays || p > MaxPeriodDays) {
+		return fmt.Errorf("guardrails.key-rotation.rotation_period_days: %d is outside KMS's %d-%d days", p, MinPeriodDays, MaxPeriodDays)
+	}
+	if m := s.MaxRotationPeriodDays; m != 0 && (m < MinPeriodDays || m > MaxPeriodDays) {
+		return fmt.Errorf("guardrails.key-rotation.max_rotation_period_days: %d is outside KMS's %d-%d days", m, MinPeriodDays, MaxPeriodDays)
+	}
+	if s.MaxRotationPeriodDays != 0 && s.MaxRotationPeriodDays < s.period() {
+		return fmt.Errorf("guardrails.key-rotation.max_rotation_period_days: %d is shorter than rotation_period_days %d; raise it or lower the period", s.MaxRotationPeriodDays, s.period())
+	}
+	return nil
+}
+
+// Entry is the guardrail's catalog line.
+func Entry() guardrail.Entry {
+	return guardrail.Define(Spec(), func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }, newLogic)
+}

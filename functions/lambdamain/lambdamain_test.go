@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 )
 
 // deps lists the packages a main package links.
@@ -23,17 +23,32 @@ func deps(t *testing.T, pkg string) []string {
 // nothing. The CLI links no aws-lambda-go RPC mode.
 func TestMains_LinkOnlyWhatTheyRun(t *testing.T) {
 	const mod = "github.com/kmsguard/kmsguard/functions/"
-	own := map[string]string{"key-deletion": "keydeletion", "key-rotation": "keyrotation", "key-policy": "keypolicy", "log-encryption": "logencryption"}
-	for _, id := range patterns.GuardrailIDs {
-		for _, p := range deps(t, "github.com/kmsguard/kmsguard/functions/cmd/"+id) {
-			for other, pkg := range own {
-				if other != id && p == mod+pkg {
-					t.Errorf("%s links %s", id, p)
-				}
+	// The guardrail packages are what the catalog imports, bar the contract.
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+"catalog").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardrails := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, mod) && p != mod+"guardrail" {
+			guardrails[p] = true
+		}
+	}
+	if len(guardrails) != len(catalog.IDs()) {
+		t.Fatalf("the catalog imports %d guardrail packages for %d guardrails", len(guardrails), len(catalog.IDs()))
+	}
+	for _, id := range catalog.IDs() {
+		linked := 0
+		for _, p := range deps(t, mod+"cmd/"+id) {
+			if guardrails[p] {
+				linked++
 			}
 			if p == mod+"sweep" || p == mod+"catalog" {
 				t.Errorf("%s links %s", id, p)
 			}
+		}
+		if linked != 1 {
+			t.Errorf("%s links %d guardrail packages, want its own only", id, linked)
 		}
 	}
 	for _, p := range deps(t, "github.com/kmsguard/kmsguard/cmd/kmsguard") {

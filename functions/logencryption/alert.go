@@ -4,56 +4,42 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
-	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 )
 
-func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decision, group LogGroup, key *LogsKey, after *LogGroup, err error) guardrail.Result {
-	if err != nil && after != nil {
-		d.Severity, d.Verdict = guardrail.RemediationFailed(&out, d.Reason, guardrail.SeverityHigh, err)
-	}
-	if err != nil && after == nil {
-		d.Verdict = guardrail.VerdictCheckFailed
-	}
-	var b alert.Body
-	name := out.Resource
-	switch {
-	case after != nil && err != nil:
-		b.Para("kmsguard tried to encrypt log group %s with the regional logs key and FAILED.", name)
-	case after != nil:
-		b.Para("kmsguard encrypted log group %s with the regional logs key %s.", name, key.Alias)
-	case err != nil:
-		b.Para("kmsguard could not check log group %s after %s.", name, out.EventName)
-	default:
-		b.Para("Log group %s is not encrypted with a customer managed KMS key.", name)
-	}
+// A is what the log-encryption alert is written from.
+type A = guardrail.Alert[State]
 
-	b.Section("What happened")
-	b.Field("Event", out.EventName)
-	b.Field("When", ev.When().UTC().Format(time.RFC3339))
-
-	b.Section("What kmsguard did")
+func (l *logic) Headline(a *A) string {
+	name := a.Outcome.Resource
 	switch {
-	case after != nil && err != nil:
-		b.Line("Remediation failed: %s", err.Error())
-	case after != nil:
+	case a.Acted && a.Failed():
+		return fmt.Sprintf("kmsguard tried to encrypt log group %s with the regional logs key and FAILED.", name)
+	case a.Acted:
+		return fmt.Sprintf("kmsguard encrypted log group %s with the regional logs key %s.", name, a.State.Key.Alias)
+	case a.Failed():
+		return fmt.Sprintf("kmsguard could not check log group %s after %s.", name, a.Outcome.EventName)
+	}
+	return fmt.Sprintf("Log group %s is not encrypted with a customer managed KMS key.", name)
+}
+
+func (l *logic) Happened(*alert.Body, *A) {}
+
+func (l *logic) Did(b *alert.Body, a *A) {
+	key := a.State.Key
+	if a.Acted && !a.Failed() {
 		b.Line("Called AssociateKmsKey with %s. New log events are encrypted with it; events already stored keep their old encryption. CloudWatch Logs may take up to five minutes to apply it.", key.ARN)
-	case err != nil:
-		b.Line("Nothing: %s", err.Error())
-	default:
-		b.Line("Nothing. %s", alert.Sentence(d.Reason))
 	}
 	if key != nil && key.Statement != "" {
 		b.Line("Add this statement to the key policy of %s, then replay this event or wait for the next sweep:", key.Alias)
 		b.Command(key.Statement)
 	}
-	b.Field("Mode", fmt.Sprintf("%s (set by %s)", out.Mode, out.ModeSource))
+}
 
-	b.Actor(ev.Record)
-	b.Where(out.Account, out.Region)
+func (l *logic) Details(b *alert.Body, a *A) {
+	group, key, region := a.State.Group, a.State.Key, a.Outcome.Region
 	b.Section("Log group")
 	b.Field("Name", group.Name)
 	b.Field("ARN", group.ARN)
@@ -63,34 +49,27 @@ func (g *Guardrail) result(out guardrail.Outcome, ev *cloudtrail.Event, d Decisi
 	if key != nil {
 		b.Field("Logs key", key.Alias+" "+key.ARN)
 	}
-	if alert.ShellSafe(out.Region) {
+	if alert.ShellSafe(region) {
 		// The console expects the name URL-escaped twice, with $ for %.
 		escaped := strings.ReplaceAll(url.QueryEscape(url.QueryEscape(group.Name)), "%", "$")
-		b.Field("Console", fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logsV2:log-groups/log-group/%s", out.Region, out.Region, escaped))
+		b.Field("Console", fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logsV2:log-groups/log-group/%s", region, region, escaped))
 	}
-
-	if alert.ShellSafe(group.Name) && alert.ShellSafe(out.Region) {
-		g2 := fmt.Sprintf("--log-group-name %s --region %s", group.Name, out.Region)
+	if !alert.ShellSafe(group.Name) || !alert.ShellSafe(region) {
+		return
+	}
+	g := fmt.Sprintf("--log-group-name %s --region %s", group.Name, region)
+	switch {
+	case a.Acted && !a.Failed():
 		b.Section("What you can do")
-		switch {
-		case after != nil && err == nil:
-			b.Line("To undo (new events fall back to CloudWatch Logs' default encryption):")
-			b.Command("aws logs disassociate-kms-key " + g2)
-			b.Line("To exempt this log group first, so kmsguard leaves it alone:")
-			b.Command(fmt.Sprintf("aws logs tag-resource --resource-arn %s --tags %s=true --region %s", group.ARN, g.settings.exemptionTag(), out.Region))
-		case key != nil && key.ARN != "" && key.Problem == "":
-			b.Line("To encrypt it yourself:")
-			b.Command(fmt.Sprintf("aws logs associate-kms-key %s --kms-key-id %s", g2, key.ARN))
-		}
+		b.Line("To undo (new events fall back to CloudWatch Logs' default encryption):")
+		b.Command("aws logs disassociate-kms-key " + g)
+		b.Line("To exempt this log group first, so kmsguard leaves it alone:")
+		b.Command(fmt.Sprintf("aws logs tag-resource --resource-arn %s --tags %s=true --region %s", group.ARN, a.ExemptionTag, region))
+	case key != nil && key.ARN != "" && key.Problem == "":
+		b.Section("What you can do")
+		b.Line("To encrypt it yourself:")
+		b.Command(fmt.Sprintf("aws logs associate-kms-key %s --kms-key-id %s", g, key.ARN))
+	default:
+		b.Section("What you can do")
 	}
-	b.Section("Event")
-	b.Field("Event id", out.EventID)
-	b.Field("Guardrail", Spec().ID)
-
-	msg := alert.Message{
-		Severity: string(out.Severity), Guardrail: Spec().ID, Account: out.Account, Region: out.Region,
-		Resource: name, Action: out.Action, Verdict: d.Verdict, EventID: out.EventID, Findings: out.Findings,
-		Body: b.String(),
-	}
-	return guardrail.Result{Outcome: out, Alert: &msg}
 }

@@ -7,77 +7,60 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
-// Action is what the guardrail does.
-type Action int
-
-const (
-	// Ignore: nothing to do or say.
-	Ignore Action = iota
-	// Notify: alert only.
-	Notify
-	// Associate: AssociateKmsKey with the regional logs key.
-	Associate
-)
-
-// Decision is the pure result of decide.
-type Decision struct {
-	Action   Action
-	Severity guardrail.Severity
-	Verdict  string
-	Reason   string
-}
-
-// Input is what decide looks at. Key is nil when it was not needed (the
-// log group needs nothing).
-type Input struct {
-	Group    LogGroup
-	Key      *LogsKey
-	Mode     guardrail.Mode
-	Settings Settings
-}
-
 // needsKey reports whether the decision depends on the logs key; the
-// handler reads the key only then.
+// guardrail reads the key only then.
 func needsKey(g LogGroup, s Settings) bool {
-	return exemption(g, s) == "" && g.Found && g.KMSKeyID == ""
+	return excluded(g, s) == "" && g.Found && g.KMSKeyID == ""
 }
 
-// exemption explains why a log group is left alone, or "".
-func exemption(g LogGroup, s Settings) string {
+// excluded explains why a log group's name puts it out of scope, or "".
+// The exemption tag is the driver's.
+func excluded(g LogGroup, s Settings) string {
 	for _, p := range s.ExcludedPrefixes {
 		if strings.HasPrefix(g.Name, p) {
 			return fmt.Sprintf("the log group name starts with the excluded prefix %q", p)
 		}
 	}
-	if v, ok := g.Tags[s.exemptionTag()]; ok && strings.EqualFold(strings.TrimSpace(v), "true") {
-		return fmt.Sprintf("the log group carries the exemption tag %s=true", s.exemptionTag())
-	}
 	return ""
 }
 
-func decide(in Input) Decision {
-	g := in.Group
+// keyProblem is the decision when the logs key cannot be used.
+func keyProblem(k *LogsKey) guardrail.Decision {
+	why := "the logs key was not checked"
+	if k != nil {
+		why = k.Problem
+	}
+	return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityHigh, Verdict: "NOT encrypted (logs key unusable)",
+		Reason: "the log group is not encrypted with a customer managed key and kmsguard cannot fix it: " + why}
+}
+
+// decide is pure: no I/O, no clock, no logging.
+func decide(in guardrail.Input[State], s Settings) guardrail.Decision {
+	d := func(k guardrail.Kind, sev guardrail.Severity, verdict, reason string) guardrail.Decision {
+		return guardrail.Decision{Kind: k, Severity: sev, Verdict: verdict, Reason: reason}
+	}
+	g := in.State.Group
 	if !g.Found {
-		return Decision{Ignore, "", "", "the log group no longer exists"}
+		return d(guardrail.Ignore, "", "", "the log group no longer exists")
 	}
 	if g.KMSKeyID != "" {
-		return Decision{Ignore, "", "", "the log group is already encrypted with " + g.KMSKeyID}
-	}
-	if why := exemption(g, in.Settings); why != "" {
-		return Decision{Ignore, "", "", why}
-	}
-	if in.Key == nil || in.Key.Problem != "" {
-		why := "the logs key was not checked"
-		if in.Key != nil {
-			why = in.Key.Problem
+		if in.Event.Record != nil && in.Event.Name() == "CreateLogGroup" && !in.Sweep {
+			if req, _ := in.Event.Record.Logs(); req.KMSKeyID != "" {
+				return d(guardrail.Ignore, "", "", "the log group was created with a KMS key")
+			}
 		}
-		return Decision{Notify, guardrail.SeverityHigh, "NOT encrypted (logs key unusable)",
-			"the log group is not encrypted with a customer managed key and kmsguard cannot fix it: " + why}
+		return d(guardrail.Ignore, "", "", "the log group is already encrypted with "+g.KMSKeyID)
+	}
+	if why := excluded(g, s); why != "" {
+		return d(guardrail.Ignore, "", "", why)
+	}
+	if k := in.State.Key; k == nil || k.Problem != "" {
+		return keyProblem(k)
 	}
 	if in.Mode != guardrail.ModeRemediate {
-		return Decision{Notify, guardrail.SeverityWarning, "NOT encrypted",
-			"the log group is not encrypted with a customer managed key and the guardrail runs in alert mode for this account, so kmsguard did not change it"}
+		return d(guardrail.Notify, guardrail.SeverityWarning, "NOT encrypted",
+			"the log group is not encrypted with a customer managed key and the guardrail runs in alert mode for this account, so kmsguard did not change it")
 	}
-	return Decision{Associate, guardrail.SeverityWarning, "encrypted",
-		"the log group was not encrypted with a customer managed key"}
+	return d(guardrail.Remediate, guardrail.SeverityWarning, "encrypted",
+		"the log group was not encrypted with a customer managed key")
 }

@@ -4,36 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 )
 
-// Clients returns the Logs and KMS clients for an account and Region.
-type Clients interface {
-	Logs(account, region string) (logsAPI, error)
-	KMS(account, region string) (kmsAPI, error)
+// api is the guardrail's clients for one account and Region.
+type api struct {
+	logs logsAPI
+	kms  kmsAPI
 }
 
-type sdkClients struct {
-	logs *awsenv.Clients[logsAPI]
-	kms  *awsenv.Clients[kmsAPI]
+// State is the log group, the logs key when the decision needs it, and
+// once kmsguard acted, the log group it left.
+type State struct {
+	Group LogGroup
+	// Key is nil when it was not needed (the log group needs nothing).
+	Key   *LogsKey
+	After *LogGroup
 }
 
-func (c sdkClients) Logs(account, region string) (logsAPI, error) { return c.logs.Get(account, region) }
-func (c sdkClients) KMS(account, region string) (kmsAPI, error)   { return c.kms.Get(account, region) }
-
-// Guardrail is the log-encryption guardrail.
-type Guardrail struct {
-	clients  Clients
-	modes    guardrail.ModeLookup
+// logic is the log-encryption guardrail's part of guardrail.Logic.
+type logic struct {
 	settings Settings
 	sleep    func(context.Context, time.Duration) error
 	// keys remembers a usable logs key per account and Region for a
@@ -41,138 +40,110 @@ type Guardrail struct {
 	keys *keyCache
 }
 
-// New builds the guardrail around per-account clients from provider.
-func New(provider *awsenv.Provider, modes guardrail.ModeLookup, settings Settings) *Guardrail {
-	return &Guardrail{
-		clients: sdkClients{
-			logs: awsenv.NewClients(provider, func(c aws.Config) logsAPI { return cloudwatchlogs.NewFromConfig(c) }),
-			kms:  awsenv.NewClients(provider, func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }),
-		},
-		modes: modes, settings: settings, sleep: guardrail.Sleep, keys: newKeyCache(time.Now),
-	}
+func newLogic(s Settings) guardrail.Logic[api, State] {
+	return &logic{settings: s, sleep: guardrail.Sleep, keys: newKeyCache(time.Now)}
 }
 
-// Spec declares the guardrail.
-func (g *Guardrail) Spec() guardrail.Spec { return Spec() }
-
-// Evaluate handles one CreateLogGroup or DisassociateKmsKey event.
-func (g *Guardrail) Evaluate(ctx context.Context, ev *cloudtrail.Event) (guardrail.Result, error) {
-	out, res, err, done := guardrail.Begin(ev, Spec(), g.modes, "CreateLogGroup", "DisassociateKmsKey")
-	if done {
-		return res, err
-	}
+// Target is the log group the record names.
+func (l *logic) Target(ev *cloudtrail.Event) (string, error) {
 	req, err := ev.Record.Logs()
 	if err != nil {
-		return guardrail.Reject(out, err)
+		return "", guardrail.Terminal(err)
 	}
 	if req.LogGroupName == "" {
-		return guardrail.Reject(out, fmt.Errorf("%s record names no log group (resourceIdentifier %q is not handled)", ev.Name(), req.ResourceIdentifier))
+		return "", guardrail.Terminal(fmt.Errorf("%s record names no log group (resourceIdentifier %q is not handled)", ev.Name(), req.ResourceIdentifier))
 	}
-	if req.KMSKeyID != "" && ev.Name() == "CreateLogGroup" {
-		out.Resource, out.Reason = req.LogGroupName, "the log group was created with a KMS key"
-		return guardrail.Result{Outcome: out}, nil
-	}
-	out.Resource = req.LogGroupName
-	logs, err := g.clients.Logs(out.Account, out.Region)
-	if err != nil {
-		if guardrail.IsTerminal(err) {
-			return guardrail.Reject(out, err)
-		}
-		return g.fail(out, ev, LogGroup{Name: req.LogGroupName}, nil, err)
-	}
-	if g.settings.DelaySeconds > 0 {
-		if err := g.sleep(ctx, time.Duration(g.settings.DelaySeconds)*time.Second); err != nil {
-			return g.fail(out, ev, LogGroup{Name: req.LogGroupName}, nil, err)
-		}
-	}
-	group, err := observeGroup(ctx, logs, req.LogGroupName)
-	if err != nil {
-		return g.fail(out, ev, group, nil, err)
-	}
-	return g.decideAndAct(ctx, out, ev, logs, group)
+	return req.LogGroupName, nil
 }
 
-// ReconcileGroup is the sweep's entry for a log group already listed (by
-// DescribeLogGroups) in account and Region. Encrypted and excluded groups
-// cost no call.
-func (g *Guardrail) ReconcileGroup(ctx context.Context, account, region string, group LogGroup, now time.Time) (guardrail.Result, error) {
-	if !group.Found || group.KMSKeyID != "" || exemption(group, g.settings) != "" {
-		return guardrail.Result{}, nil
+// Observe waits the configured delay, then reads the log group by its
+// exact name (with its tags when it is unencrypted) and, when the decision
+// depends on it, the logs key (one DescribeKey, remembered for a minute).
+func (l *logic) Observe(ctx context.Context, c *guardrail.Call[api]) (State, error) {
+	if req, _ := c.Event.Record.Logs(); req.KMSKeyID != "" && c.Event.Name() == "CreateLogGroup" {
+		// Created with a key: nothing to read (the hub rule excludes these).
+		return State{Group: LogGroup{Found: true, Name: c.Target, KMSKeyID: req.KMSKeyID}}, nil
 	}
-	ev := guardrail.SweepEvent(account, region, "logs.amazonaws.com", "CreateLogGroup", group.Name, now)
-	spec := Spec()
-	out := guardrail.NewOutcome(ev, g.modes.Resolve(account, spec.ID, spec.DefaultMode))
-	out.Resource = group.Name
-	logs, err := g.clients.Logs(account, region)
-	if err != nil {
-		return g.fail(out, ev, group, nil, err)
+	if l.settings.DelaySeconds > 0 {
+		if err := l.sleep(ctx, time.Duration(l.settings.DelaySeconds)*time.Second); err != nil {
+			return State{Group: LogGroup{Name: c.Target}}, err
+		}
 	}
-	tags, err := logs.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(group.ARN)})
+	group, err := observeGroup(ctx, c.API.logs, c.Target)
 	if err != nil {
-		return g.fail(out, ev, group, nil, fmt.Errorf("list tags of log group %s: %w", group.Name, err))
+		return State{Group: group}, err
+	}
+	return l.withKey(ctx, c, State{Group: group})
+}
+
+// FromListing takes a listed log group without a key and reads its tags.
+func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[api], resource any) (State, bool, error) {
+	group, ok := resource.(loggroup.Group)
+	if !ok {
+		return State{}, false, fmt.Errorf("the sweep handed log-encryption a %T", resource)
+	}
+	if !group.Found || group.KMSKeyID != "" || excluded(group, l.settings) != "" {
+		return State{Group: group}, false, nil
+	}
+	tags, err := c.API.logs.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(group.ARN)})
+	if err != nil {
+		return State{Group: group}, true, fmt.Errorf("list tags of log group %s: %w", group.Name, err)
 	}
 	group.Tags = tags.Tags
-	return g.decideAndAct(ctx, out, ev, logs, group)
+	st, err := l.withKey(ctx, c, State{Group: group})
+	return st, true, err
 }
 
-// decideAndAct is the shared tail of Evaluate and ReconcileGroup.
-//
-// The logs key is checked before acting with one DescribeKey (remembered
-// for a minute): it exists, is customer managed, symmetric and Enabled.
-// Whether its policy admits CloudWatch Logs is AssociateKmsKey's own check:
-// when CloudWatch Logs refuses the key, the policy is read to say what to
-// add.
-func (g *Guardrail) decideAndAct(ctx context.Context, out guardrail.Outcome, ev *cloudtrail.Event, logs logsAPI, group LogGroup) (guardrail.Result, error) {
-	var key *LogsKey
-	var kmsc kmsAPI
-	if needsKey(group, g.settings) {
-		var err error
-		if kmsc, err = g.clients.KMS(out.Account, out.Region); err != nil {
-			return g.fail(out, ev, group, nil, err)
-		}
-		lk, err := g.keys.get(ctx, kmsc, g.settings.keyAlias(), out.Account, out.Region)
-		if err != nil {
-			return g.fail(out, ev, group, nil, err)
-		}
-		key = &lk
+// withKey adds the logs key when the decision depends on it.
+func (l *logic) withKey(ctx context.Context, c *guardrail.Call[api], st State) (State, error) {
+	if !needsKey(st.Group, l.settings) || exemptTag(st.Group, l.settings.ExemptionTagOr(ExemptionTag)) {
+		return st, nil
 	}
-	in := Input{Group: group, Key: key, Mode: out.Mode, Settings: g.settings}
-	d := decide(in)
-	out.Reason, out.Severity = d.Reason, d.Severity
-	switch d.Action {
-	case Ignore:
-		return guardrail.Result{Outcome: out}, nil
-	case Notify:
-		return g.result(out, ev, d, group, key, nil, nil), nil
-	}
-	out.Action = "associate-kms-key"
-	after, err := associate(ctx, logs, group, key.ARN)
-	if err != nil && keyRefused(err) {
-		// CloudWatch Logs refused the key: find out why and say what to fix.
-		g.keys.forget(out.Account, out.Region)
-		full, derr := observeKey(ctx, kmsc, g.settings.keyAlias(), out.Region, out.Account, group.ARN)
-		if derr == nil && full.Problem != "" {
-			in.Key = &full
-			d = decide(in)
-			out.Action, out.Reason, out.Severity = guardrail.ActionNone, d.Reason, d.Severity
-			return g.result(out, ev, d, group, &full, nil, nil), nil
-		}
-	}
+	k, err := l.keys.get(ctx, c.API.kms, l.settings.keyAlias(), c.Account, c.Region)
 	if err != nil {
-		return g.result(out, ev, d, group, key, &after, err), err
+		return st, err
 	}
-	return g.result(out, ev, d, group, key, &after, nil), nil
+	st.Key = &k
+	return st, nil
 }
 
-// associate sets the key. CloudWatch Logs's acceptance is the
+func (l *logic) Decide(in guardrail.Input[State]) guardrail.Decision { return decide(in, l.settings) }
+
+// Exempt checks the tags Observe read.
+func (l *logic) Exempt(_ context.Context, _ *guardrail.Call[api], s *State, tag string) (bool, error) {
+	return exemptTag(s.Group, tag), nil
+}
+
+func exemptTag(g LogGroup, tag string) bool {
+	v, ok := g.Tags[tag]
+	return ok && strings.EqualFold(strings.TrimSpace(v), "true")
+}
+
+// Act associates the logs key. CloudWatch Logs's acceptance is the
 // verification: it checks the key and its policy before it answers, and a
 // read-back may not show the key yet (it can take five minutes to apply).
-func associate(ctx context.Context, api logsAPI, group LogGroup, keyARN string) (LogGroup, error) {
-	if _, err := api.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(group.Name), KmsKeyId: aws.String(keyARN)}); err != nil {
-		return LogGroup{Name: group.Name}, fmt.Errorf("associate %s with log group %s: %w", keyARN, group.Name, err)
+// When CloudWatch Logs refuses the key, its policy is read to say what to
+// add.
+func (l *logic) Act(ctx context.Context, c *guardrail.Call[api], s *State, _ guardrail.Decision) (string, error) {
+	keyARN := s.Key.ARN
+	_, err := c.API.logs.AssociateKmsKey(ctx, &cloudwatchlogs.AssociateKmsKeyInput{LogGroupName: aws.String(s.Group.Name), KmsKeyId: aws.String(keyARN)})
+	if err == nil {
+		after := s.Group
+		after.KMSKeyID = keyARN
+		s.After = &after
+		return "associate-kms-key", nil
 	}
-	group.KMSKeyID = keyARN
-	return group, nil
+	err = fmt.Errorf("associate %s with log group %s: %w", keyARN, s.Group.Name, err)
+	if keyRefused(err) {
+		l.keys.forget(c.Account, c.Region)
+		full, derr := observeKey(ctx, c.API.kms, l.settings.keyAlias(), c.Region, c.Account, s.Group.ARN)
+		if derr == nil && full.Problem != "" {
+			s.Key = &full
+			return "", &guardrail.Declined{Decision: keyProblem(&full)}
+		}
+	}
+	s.After = &LogGroup{Name: s.Group.Name}
+	return "associate-kms-key", err
 }
 
 // keyRefused reports CloudWatch Logs refusing the key itself: it does not
@@ -184,8 +155,6 @@ func keyRefused(err error) bool {
 	return errors.As(err, &denied) || errors.As(err, &invalid)
 }
 
-func (g *Guardrail) fail(out guardrail.Outcome, ev *cloudtrail.Event, group LogGroup, key *LogsKey, err error) (guardrail.Result, error) {
-	d := Decision{Notify, guardrail.SeverityHigh, guardrail.VerdictCheckFailed, "kmsguard could not read the log group or the logs key, so it could not check it"}
-	out.Reason, out.Severity = d.Reason, d.Severity
-	return g.result(out, ev, d, group, key, nil, err), err
-}
+func (l *logic) Enrich(context.Context, *guardrail.Call[api], *State) {}
+
+func (l *logic) Name(State) string { return "" }

@@ -116,8 +116,14 @@ type clients struct {
 	kms  *fakekms.KMS
 }
 
-func (c clients) Logs(string, string) (logsAPI, error) { return c.logs, nil }
-func (c clients) KMS(string, string) (kmsAPI, error)   { return c.kms, nil }
+func (c clients) Get(string, string) (api, error) { return api{logs: c.logs, kms: c.kms}, nil }
+
+// newTestDriver is the guardrail on fake clients.
+func newTestDriver(c clients, modes guardrail.ModeLookup, s Settings, sleep func(context.Context, time.Duration) error, now func() time.Time) *guardrail.Driver[api, State] {
+	l := newLogic(s).(*logic)
+	l.sleep, l.keys = sleep, newKeyCache(now)
+	return guardrail.NewDriver(Spec(), l, c, modes, "123456789012", s.ExemptionTag)
+}
 
 const logsKeyID = "5678efgh-12ab-34cd-56ef-1234567890ab"
 
@@ -152,8 +158,7 @@ func newHarness(modes guardrail.ModeLookup, s Settings) *harness {
 		}
 		return nil
 	}
-	g := &Guardrail{clients: clients{h.logs, h.kms}, modes: modes, settings: s,
-		sleep: func(_ context.Context, d time.Duration) error { h.slept += d; return nil }}
+	g := newTestDriver(clients{h.logs, h.kms}, modes, s, func(_ context.Context, d time.Duration) error { h.slept += d; return nil }, time.Now)
 	h.runner = guardrail.NewRunner(g, h.alerts, nil)
 	return h
 }
@@ -288,8 +293,7 @@ func TestParseSettings(t *testing.T) {
 func TestHandle_CallsAndKeyCache(t *testing.T) {
 	h := newHarness(guardrail.ModeConfig{}, Settings{})
 	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
-	g := &Guardrail{clients: clients{h.logs, h.kms}, settings: Settings{}, modes: guardrail.ModeConfig{},
-		sleep: func(context.Context, time.Duration) error { return nil }, keys: newKeyCache(func() time.Time { return now })}
+	g := newTestDriver(clients{h.logs, h.kms}, guardrail.ModeConfig{}, Settings{}, func(context.Context, time.Duration) error { return nil }, func() time.Time { return now })
 	r := guardrail.NewRunner(g, h.alerts, nil)
 	event := func(name string) []byte {
 		h.logs.groups[name] = &logGroup{}

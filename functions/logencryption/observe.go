@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
+	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 )
 
 // logsAPI is every CloudWatch Logs call this guardrail makes.
@@ -37,13 +38,7 @@ var (
 )
 
 // LogGroup is a log group's current state.
-type LogGroup struct {
-	Found    bool
-	Name     string
-	ARN      string // without the trailing ":*"
-	KMSKeyID string
-	Tags     map[string]string
-}
+type LogGroup = loggroup.Group
 
 // describeGroup finds a log group by its exact name. DescribeLogGroups
 // matches by prefix, so every page is read until the name is found.

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // ExemptionTag exempts a log group when set to "true".
@@ -26,33 +29,34 @@ const MaxDelaySeconds = 30
 // Spec declares the guardrail.
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
-		ID:      patterns.LogEncryption,
-		Summary: "Associates the regional logs KMS key with CloudWatch Logs log groups created without one, or whose key was removed.",
-		Rules:   patterns.ForGuardrail(patterns.LogEncryption),
-		Actions: []string{
-			"logs:DescribeLogGroups",
-			"logs:ListTagsForResource",
-			"logs:AssociateKmsKey",
-			"kms:DescribeKey",
-			"kms:GetKeyPolicy",
+		ID:       "log-encryption",
+		Summary:  "Associates the regional logs KMS key with CloudWatch Logs log groups created without one, or whose key was removed.",
+		Concern:  "encryption",
+		Resource: "log group",
+		Triggers: []patterns.Trigger{
+			{Name: "log-encryption-create", Description: "CloudWatch Logs CreateLogGroup calls without a KMS key", EventSource: "logs.amazonaws.com", EventNames: []string{"CreateLogGroup"},
+				Where: map[string]any{"requestParameters": map[string]any{"kmsKeyId": []any{map[string]any{"exists": false}}}}},
+			{Name: "log-encryption-disassociate", Description: "CloudWatch Logs DisassociateKmsKey calls", EventSource: "logs.amazonaws.com", EventNames: []string{"DisassociateKmsKey"}},
 		},
-		ExemptionTag: ExemptionTag,
-		DefaultMode:  guardrail.ModeRemediate,
+		Actions:         []string{"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:AssociateKmsKey", "kms:DescribeKey", "kms:GetKeyPolicy"},
+		Exemption:       guardrail.Exemption{Tag: ExemptionTag},
+		DefaultMode:     guardrail.ModeRemediate,
+		Severity:        guardrail.SeverityHigh,
+		FailureSeverity: guardrail.SeverityHigh,
+		Reads:           "the log group or the logs key",
+		Settings:        Settings{},
+		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindLogGroup, EventName: "CreateLogGroup"},
+		Example: guardrail.Example{Fixture: "log-encryption/create-log-group",
+			Calls: []string{"DescribeLogGroups", "ListTagsForResource", "DescribeKey", "AssociateKmsKey"}, Verdict: "encrypted"},
 	}
 }
 
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
-	// KeyAlias names the regional logs key (default alias/kmsguard/logs).
-	KeyAlias string `json:"key_alias,omitempty"`
-	// ExcludedPrefixes are log group name prefixes left alone.
-	ExcludedPrefixes []string `json:"excluded_prefixes,omitempty"`
-	// DelaySeconds waits before acting (0-30), for tools that create a log
-	// group and associate their own key right after; the state is re-read
-	// after the wait.
-	DelaySeconds int `json:"delay_seconds,omitempty"`
-	// ExemptionTag overrides the tag key that exempts a log group.
-	ExemptionTag string `json:"exemption_tag,omitempty"`
+	guardrail.Common
+	KeyAlias         string   `json:"key_alias,omitempty" doc:"alias of the regional logs key kmsguard associates" default:"alias/kmsguard/logs (the logs_key of kmsguard.yaml)"`
+	ExcludedPrefixes []string `json:"excluded_prefixes,omitempty" doc:"log group name prefixes left alone"`
+	DelaySeconds     int      `json:"delay_seconds,omitempty" doc:"seconds to wait (0-30) before acting, for tools that create a log group and associate their own key right after; the state is read after the wait" default:"0"`
 }
 
 func (s Settings) keyAlias() string {
@@ -62,35 +66,31 @@ func (s Settings) keyAlias() string {
 	return DefaultKeyAlias
 }
 
-func (s Settings) exemptionTag() string {
-	if s.ExemptionTag != "" {
-		return s.ExemptionTag
-	}
-	return ExemptionTag
-}
-
 // ParseSettings decodes and validates the settings; empty input is the default.
 func ParseSettings(raw []byte) (Settings, error) {
-	s, err := guardrail.DecodeSettings[Settings](raw, Spec().ID)
-	if err != nil {
-		return s, err
-	}
+	return guardrail.DecodeSettings[Settings](raw, Spec().ID)
+}
+
+// Validate checks the alias, the delay and the prefixes.
+func (s Settings) Validate() error {
 	if s.KeyAlias != "" && !strings.HasPrefix(s.KeyAlias, "alias/") {
-		return s, fmt.Errorf("guardrails.log-encryption.key_alias: %q must start with alias/", s.KeyAlias)
+		return fmt.Errorf("guardrails.log-encryption.key_alias: %q must start with alias/", s.KeyAlias)
 	}
 	if strings.HasPrefix(s.KeyAlias, "alias/aws/") {
-		return s, fmt.Errorf("guardrails.log-encryption.key_alias: %q is an AWS managed key, which CloudWatch Logs cannot use; name a customer managed key", s.KeyAlias)
+		return fmt.Errorf("guardrails.log-encryption.key_alias: %q is an AWS managed key, which CloudWatch Logs cannot use; name a customer managed key", s.KeyAlias)
 	}
 	if s.DelaySeconds < 0 || s.DelaySeconds > MaxDelaySeconds {
-		return s, fmt.Errorf("guardrails.log-encryption.delay_seconds: %d is outside 0-%d", s.DelaySeconds, MaxDelaySeconds)
+		return fmt.Errorf("guardrails.log-encryption.delay_seconds: %d is outside 0-%d", s.DelaySeconds, MaxDelaySeconds)
 	}
 	for i, p := range s.ExcludedPrefixes {
 		if p == "" {
-			return s, fmt.Errorf("guardrails.log-encryption.excluded_prefixes[%d]: an empty prefix would exclude every log group; remove it", i)
+			return fmt.Errorf("guardrails.log-encryption.excluded_prefixes[%d]: an empty prefix would exclude every log group; remove it", i)
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// Entry is the guardrail as a runtime builds it.
-func Entry() hub.Entry { return hub.EntryOf(Spec(), ParseSettings, New) }
+// Entry is the guardrail's catalog line.
+func Entry() guardrail.Entry {
+	return guardrail.Define(Spec(), func(c aws.Config) api { return api{logs: cloudwatchlogs.NewFromConfig(c), kms: kms.NewFromConfig(c)} }, newLogic)
+}

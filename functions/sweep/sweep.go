@@ -19,7 +19,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
-	"github.com/kmsguard/kmsguard/functions/logencryption"
+	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 )
 
 // Actions are the calls the sweep makes beyond the guardrails' own: it
@@ -98,13 +98,10 @@ func (r *Report) Actions() int {
 	return n
 }
 
-// keyReconciler and groupReconciler are the sweep entries of the guardrails.
-type keyReconciler interface {
-	ReconcileKey(ctx context.Context, account, region string, key kmskey.Key, now time.Time) (guardrail.Result, error)
-}
-
-type groupReconciler interface {
-	ReconcileGroup(ctx context.Context, account, region string, group logencryption.LogGroup, now time.Time) (guardrail.Result, error)
+// reconciler is a guardrail's sweep entry: guardrail.Driver's Reconcile.
+type reconciler interface {
+	Spec() guardrail.Spec
+	Reconcile(ctx context.Context, account, region string, resource interface{ ID() string }, now time.Time) (guardrail.Result, error)
 }
 
 // Run reconciles every target with the same decide and act code as the
@@ -120,21 +117,24 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Report, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	var keyGs []named[keyReconciler]
-	var groupG *named[groupReconciler]
+	// The guardrails by the kind of resource they are handed, in catalog
+	// order: the sweep lists each kind once.
+	byKind := map[guardrail.ResourceKind][]reconciler{}
 	for _, e := range h.Entries() {
+		if e.Spec.Sweep.Kind == "" {
+			continue
+		}
 		g, err := h.Build(e.Spec.ID, sessionName)
 		if err != nil {
 			return nil, err
 		}
-		if k, ok := g.(keyReconciler); ok {
-			keyGs = append(keyGs, named[keyReconciler]{e.Spec.ID, k})
+		r, ok := g.(reconciler)
+		if !ok {
+			return nil, fmt.Errorf("guardrail %s declares a sweep kind but has no Reconcile", e.Spec.ID)
 		}
-		if gr, ok := g.(groupReconciler); ok {
-			groupG = &named[groupReconciler]{e.Spec.ID, gr}
-		}
+		byKind[e.Spec.Sweep.Kind] = append(byKind[e.Spec.Sweep.Kind], r)
 	}
-	s := &sweep{h: h, o: o, keyGs: keyGs, groupG: groupG, rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}}}
+	s := &sweep{h: h, o: o, keyGs: byKind[guardrail.KindKMSKey], groupGs: byKind[guardrail.KindLogGroup], rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}}}
 	sem := make(chan struct{}, o.TargetConcurrency)
 	var wg sync.WaitGroup
 	for _, t := range o.Targets {
@@ -172,20 +172,14 @@ func rank(s guardrail.Severity) int {
 	return 3
 }
 
-// named pairs a guardrail id with its sweep entry.
-type named[T any] struct {
-	id string
-	r  T
-}
-
 // sessionName names the sweep's assumed-role sessions in CloudTrail.
 const sessionName = "kmsguard-sweep"
 
 type sweep struct {
-	h      *hub.Hub
-	o      Options
-	keyGs  []named[keyReconciler]
-	groupG *named[groupReconciler]
+	h       *hub.Hub
+	o       Options
+	keyGs   []reconciler
+	groupGs []reconciler
 
 	mu  sync.Mutex
 	rep *Report
@@ -238,7 +232,7 @@ func (s *sweep) target(ctx context.Context, t Target) {
 	if len(s.keyGs) > 0 {
 		keys = s.keys(ctx, t, kms.NewFromConfig(cfg))
 	}
-	if s.groupG != nil {
+	if len(s.groupGs) > 0 {
 		groups = s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
 	}
 	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)
@@ -292,12 +286,14 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 		}
 		now := s.o.Now()
 		for _, g := range s.keyGs {
-			res, err := g.r.ReconcileKey(ctx, t.Account, t.Region, key, now)
-			s.record(ctx, t, g.id, res, err)
-			if err == nil && strings.HasPrefix(res.Outcome.Action, "cancel-deletion") {
+			res, err := g.Reconcile(ctx, t.Account, t.Region, key, now)
+			s.record(ctx, t, g.Spec().ID, res, err)
+			acted := res.Outcome.Action != "" && res.Outcome.Action != guardrail.ActionNone
+			if err == nil && acted && g.Spec().Sweep.Refresh {
 				// The key's state changed (a cancelled deletion is now an
 				// enabled key without rotation): the next guardrail reads it
-				// again. Rotation and policy fixes leave the metadata as is.
+				// again. Guardrails whose fix leaves the metadata as is do
+				// not declare Refresh.
 				if d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)}); err == nil && d.KeyMetadata != nil {
 					key.Meta = *d.KeyMetadata
 				}
@@ -311,9 +307,9 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 }
 
 // groups lists every log group of the target (DescribeLogGroups carries the
-// key) and hands the unencrypted ones to log-encryption.
+// key) and hands each to every log-group guardrail.
 func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client) int {
-	var groups []logencryption.LogGroup
+	var groups []loggroup.Group
 	p := cloudwatchlogs.NewDescribeLogGroupsPaginator(api, &cloudwatchlogs.DescribeLogGroupsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -326,20 +322,20 @@ func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client
 			if arn == "" {
 				arn = strings.TrimSuffix(aws.ToString(g.Arn), ":*")
 			}
-			groups = append(groups, logencryption.LogGroup{Found: true, Name: aws.ToString(g.LogGroupName), ARN: arn, KMSKeyID: aws.ToString(g.KmsKeyId)})
+			groups = append(groups, loggroup.Group{Found: true, Name: aws.ToString(g.LogGroupName), ARN: arn, KMSKeyID: aws.ToString(g.KmsKeyId)})
 		}
 	}
-	if s.groupG != nil {
-		names := make([]string, len(groups))
-		byName := map[string]logencryption.LogGroup{}
-		for i, g := range groups {
-			names[i], byName[g.Name] = g.Name, g
-		}
-		s.each(names, func(n string) {
-			res, err := s.groupG.r.ReconcileGroup(ctx, t.Account, t.Region, byName[n], s.o.Now())
-			s.record(ctx, t, s.groupG.id, res, err)
-		})
+	names := make([]string, len(groups))
+	byName := map[string]loggroup.Group{}
+	for i, g := range groups {
+		names[i], byName[g.Name] = g.Name, g
 	}
+	s.each(names, func(n string) {
+		for _, g := range s.groupGs {
+			res, err := g.Reconcile(ctx, t.Account, t.Region, byName[n], s.o.Now())
+			s.record(ctx, t, g.Spec().ID, res, err)
+		}
+	})
 	s.mu.Lock()
 	s.rep.Groups += len(groups)
 	s.mu.Unlock()

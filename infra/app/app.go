@@ -32,6 +32,9 @@ const (
 
 // Build adds every stack of the deployment to app.
 func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
+	if err := catalog.Validate(catalog.Specs()); err != nil {
+		return err
+	}
 	rc, err := cfg.RuntimeConfigJSON()
 	if err != nil {
 		return err

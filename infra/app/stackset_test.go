@@ -15,7 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/infra/app"
 	"github.com/kmsguard/kmsguard/infra/config"
 	"github.com/kmsguard/kmsguard/internal/moto"
@@ -74,14 +75,14 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.RetryMaxAttempts = 3 // moto sometimes drops a kept-alive connection
-		for _, role := range []string{patterns.RemediatorRoleName, "kmsguard-event-forwarder"} {
+		for _, role := range []string{guardrail.RemediatorRoleName, "kmsguard-event-forwarder"} {
 			r, err := iam.NewFromConfig(c).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 			if err != nil {
 				t.Errorf("%s: role %s: %v", acct, role, err)
 				continue
 			}
 			trust, _ := url.QueryUnescape(aws.ToString(r.Role.AssumeRolePolicyDocument))
-			if role == patterns.RemediatorRoleName && !strings.Contains(trust, cfg.HubAccount) {
+			if role == guardrail.RemediatorRoleName && !strings.Contains(trust, cfg.HubAccount) {
 				t.Errorf("%s: remediator trust %s", acct, trust)
 			}
 		}
@@ -92,10 +93,7 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := 0
-			for _, rs := range patterns.All() {
-				want += len(rs)
-			}
+			want := len(catalog.ForwardRules(catalog.Specs(), acct, cfg.HubAccount, "aws"))
 			if len(rules.Rules) != want {
 				t.Errorf("%s/%s: %d forwarding rules, want %d", acct, region, len(rules.Rules), want)
 			}

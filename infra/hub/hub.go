@@ -27,7 +27,6 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	fnhub "github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/sweep"
@@ -116,6 +115,9 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction}
 	var ruleARNs []*string
 	for _, spec := range props.Specs {
+		if err := spec.Validate(); err != nil {
+			panic(err.Error()) // infra/app validates the catalog first; this guards other callers
+		}
 		ruleARNs = append(ruleARNs, guardrailFunction(stack, spec, sh, bus, deliveryDLQ)...)
 	}
 	if props.SweepSchedule != "" {
@@ -260,7 +262,7 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 	assume := &awsiam.PolicyStatementProps{
 		Sid:       jsii.String("AssumeRemediatorRole"),
 		Actions:   jsii.Strings("sts:AssumeRole"),
-		Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::*:role/" + patterns.RemediatorRoleName)})},
+		Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::*:role/" + guardrail.RemediatorRoleName)})},
 	}
 	if props.OrganizationID != "" {
 		assume.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": props.OrganizationID}}
@@ -293,7 +295,7 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		guardrail.EnvConfigParameter: param.ParameterName(),
 	}
 	fn := awslambda.NewFunction(group, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:          jsii.String("kmsguard-" + f.ID),
+		FunctionName:          jsii.String(guardrail.HubRoleName(f.ID)), // Lambda names its role's session after the function
 		Description:           jsii.String(truncate(f.Summary, 256)),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:          awslambda.Architecture_ARM_64(),
@@ -332,12 +334,12 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 // bus, and returns the rule ARNs.
 func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, sh shared, bus awsevents.EventBus, deliveryDLQ awssqs.Queue) []*string {
 	fn, group := hubFunction(stack, function{
-		ID: spec.ID, RoleName: patterns.HubRoleName(spec.ID), Summary: spec.Summary, Actions: spec.Actions,
+		ID: spec.ID, RoleName: guardrail.HubRoleName(spec.ID), Summary: spec.Summary, Actions: spec.Actions,
 		TimeoutSeconds: 60, MemoryMB: 256,
 		FailureText: "an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.",
 	}, sh)
 	var ruleARNs []*string
-	for _, r := range spec.Rules {
+	for _, r := range spec.HubRules() {
 		rule := awsevents.NewCfnRule(group, jsii.String(scope.ConstructID(r.Name)), &awsevents.CfnRuleProps{
 			Name:         jsii.String("kmsguard-" + r.Name),
 			Description:  jsii.String(r.Description),
@@ -373,7 +375,7 @@ func truncate(s string, n int) string {
 }
 
 // SweepID names the sweep Lambda (kmsguard-sweep) and its asset (sweep.zip).
-const SweepID = "sweep"
+const SweepID = guardrail.SweepID
 
 // sweepFunction builds the scheduled sweep: its Lambda, with every
 // guardrail's actions, and an EventBridge Scheduler schedule with a retry
@@ -395,7 +397,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 		}
 	}
 	fn, group := hubFunction(stack, function{
-		ID: SweepID, RoleName: patterns.SweepRoleName, Actions: actions,
+		ID: SweepID, RoleName: guardrail.HubRoleName(SweepID), Actions: actions,
 		Summary:        "kmsguard scheduled sweep: reconciles every key and log group of the configured accounts and Regions, then sends one digest",
 		TimeoutSeconds: 900, MemoryMB: 512,
 		FailureText: "the scheduled sweep failed after Lambda's retries; nothing was swept this time. Check the function's logs.",

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/infra/hub"
 	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/infra/scope"
@@ -102,7 +102,7 @@ func TestRules_EqualTheContract(t *testing.T) {
 	}
 	total := 0
 	for _, s := range catalog.Specs() {
-		for _, r := range s.Rules {
+		for _, r := range s.HubRules() {
 			total++
 			got, ok := byName["kmsguard-"+r.Name]
 			if !ok {
@@ -175,7 +175,7 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 	for _, s := range catalog.Specs() {
 		var roleID string
 		for id, r := range roles {
-			if r["RoleName"] == patterns.HubRoleName(s.ID) {
+			if r["RoleName"] == guardrail.HubRoleName(s.ID) {
 				roleID = id
 				if r["ManagedPolicyArns"] != nil {
 					t.Errorf("%s role has managed policies: %v", s.ID, r["ManagedPolicyArns"])
@@ -187,7 +187,7 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 			}
 		}
 		if roleID == "" {
-			t.Fatalf("no role named %s", patterns.HubRoleName(s.ID))
+			t.Fatalf("no role named %s", guardrail.HubRoleName(s.ID))
 		}
 		var guardrailActions []string
 		for _, p := range policies {

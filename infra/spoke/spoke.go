@@ -10,6 +10,7 @@ package spoke
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -19,7 +20,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/scope"
@@ -73,27 +74,28 @@ func NewRegionalStack(parent constructs.Construct, id string, props *RegionalPro
 	})
 	scope.Suppress(dlq, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
 	forwarder := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":role/" + ForwarderRoleName)})
+	// Every trigger's events, each forwarded once; kmsguard's own
+	// remediation sessions are recognised by their exact ARN in this
+	// account (CloudFormation fills in the account and partition).
 	var ruleARNs []*string
-	for _, spec := range props.Specs {
-		for _, r := range spec.Rules {
-			rule := awsevents.NewCfnRule(stack, jsii.String(scope.ConstructID(r.Name)), &awsevents.CfnRuleProps{
-				Name:         jsii.String("kmsguard-forward-" + r.Name),
-				Description:  jsii.String("kmsguard: " + r.Description + " -> hub bus"),
-				EventPattern: map[string]any(r.Pattern),
-				State:        jsii.String("ENABLED"),
-				Targets: &[]any{&awsevents.CfnRule_TargetProperty{
-					Id:      jsii.String("hub"),
-					Arn:     props.Hub.BusARN(),
-					RoleArn: forwarder,
-					RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
-						MaximumRetryAttempts:     jsii.Number(185),
-						MaximumEventAgeInSeconds: jsii.Number(86400),
-					},
-					DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
-				}},
-			})
-			ruleARNs = append(ruleARNs, rule.AttrArn())
-		}
+	for _, r := range catalog.ForwardRules(props.Specs, "${AWS::AccountId}", props.Hub.Account, "${AWS::Partition}") {
+		rule := awsevents.NewCfnRule(stack, jsii.String(scope.ConstructID(strings.TrimPrefix(r.Name, "kmsguard-"))), &awsevents.CfnRuleProps{
+			Name:         jsii.String(r.Name),
+			Description:  jsii.String("kmsguard: " + r.Description + " -> hub bus"),
+			EventPattern: substitute(map[string]any(r.Pattern)),
+			State:        jsii.String("ENABLED"),
+			Targets: &[]any{&awsevents.CfnRule_TargetProperty{
+				Id:      jsii.String("hub"),
+				Arn:     props.Hub.BusARN(),
+				RoleArn: forwarder,
+				RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+					MaximumRetryAttempts:     jsii.Number(185),
+					MaximumEventAgeInSeconds: jsii.Number(86400),
+				},
+				DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+			}},
+		})
+		ruleARNs = append(ruleARNs, rule.AttrArn())
 	}
 	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("EventBridgeDeadLetters"),
@@ -149,9 +151,9 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 	roleARN := func(name string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, name))})
 	}
-	hubRoles = append(hubRoles, roleARN(patterns.SweepRoleName))
+	hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(guardrail.SweepID)))
 	for _, spec := range props.Specs {
-		hubRoles = append(hubRoles, roleARN(patterns.HubRoleName(spec.ID)))
+		hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(spec.ID)))
 		for _, a := range spec.Actions {
 			if !slices.Contains(actions, a) {
 				actions = append(actions, a)
@@ -165,7 +167,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		}
 	}
 	remediator := awsiam.NewRole(stack, jsii.String("Remediator"), &awsiam.RoleProps{
-		RoleName:    jsii.String(patterns.RemediatorRoleName),
+		RoleName:    jsii.String(guardrail.RemediatorRoleName),
 		Description: jsii.String("kmsguard: assumed by the kmsguard hub Lambdas to read and fix KMS keys and log groups in this account"),
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewAccountPrincipal(jsii.String(props.Hub.Account)), &map[string]any{
 			"ArnEquals": map[string]any{"aws:PrincipalArn": hubRoles},
@@ -197,4 +199,28 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		Resources: &[]*string{props.Hub.BusARN()},
 	}))
 	return stack
+}
+
+// substitute turns the CloudFormation placeholders in a pattern's strings
+// (${AWS::AccountId}, ${AWS::Partition}) into Fn::Sub.
+func substitute(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = substitute(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = substitute(x)
+		}
+		return out
+	case string:
+		if strings.Contains(t, "${") {
+			return awscdk.Fn_Sub(jsii.String(t), nil)
+		}
+	}
+	return v
 }

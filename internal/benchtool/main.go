@@ -37,8 +37,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/lambdart"
@@ -79,7 +79,7 @@ func main() {
 	must(err)
 	defer os.RemoveAll(dir)
 	root, _ := os.Getwd()
-	names := append(append([]string{}, patterns.GuardrailIDs...), "sweep")
+	names := append(catalog.IDs(), guardrail.SweepID)
 	must(lambdart.Build(ctx, root, dir, names))
 
 	if run("cold") {
@@ -435,7 +435,7 @@ func sweepCurve(ctx context.Context, w func(string, ...any), keys int, sizes str
 	w("reads each page once (50 log groups per call). Peak heap is the Go heap high-water mark of the whole sweep.")
 	w("")
 	w("| log groups | keys | whole sweep: wall s | findings | peak heap MB | log groups only: wall s | s per 1,000 log groups | kmsguard CPU s | moto CPU s |\n|---|---|---|---|---|---|---|---|---|")
-	var onlyLogs []hub.Entry
+	var onlyLogs []guardrail.Entry
 	for _, e := range catalog.Entries() {
 		if e.Spec.ID == "log-encryption" {
 			onlyLogs = append(onlyLogs, e)
@@ -455,7 +455,7 @@ func sweepCurve(ctx context.Context, w func(string, ...any), keys int, sizes str
 			must(err)
 		})
 		created = n
-		load := func(entries []hub.Entry) *hub.Hub {
+		load := func(entries []guardrail.Entry) *hub.Hub {
 			h, err := hub.Load(ctx, hub.Options{Guardrails: entries, Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: acct, Mode: "alert"})
 			must(err)
 			return h

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/internal/moto"
 )
 
@@ -35,9 +36,31 @@ type Hub struct {
 	Config   aws.Config
 	TopicARN string
 
-	inbox, trigger string
-	sqs            *sqs.Client
-	eb             *eventbridge.Client
+	inbox, trigger          string
+	forwarded, forwardedARN string
+	// forwardFor is the account the forwarding rules are rendered for.
+	forwardFor string
+	sqs        *sqs.Client
+	eb         *eventbridge.Client
+}
+
+// hubBus is the sandbox's hub bus.
+const hubBus = "kmsguard"
+
+// rule puts a rule with one SQS target on bus ("" for the default bus).
+func (h *Hub) rule(ctx context.Context, bus, name string, p patterns.Pattern, queueARN string) error {
+	in := &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(p.JSON())}
+	tin := &eventbridge.PutTargetsInput{Rule: aws.String(name), Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(queueARN)}}}
+	if bus != "" {
+		in.EventBusName, tin.EventBusName = aws.String(bus), aws.String(bus)
+	}
+	if _, err := h.eb.PutRule(ctx, in); err != nil {
+		return fmt.Errorf("put rule %s: %w", name, err)
+	}
+	if _, err := h.eb.PutTargets(ctx, tin); err != nil {
+		return fmt.Errorf("put target %s: %w", name, err)
+	}
+	return nil
 }
 
 // NewHub resets the server and stages the hub: topic, inbox queue
@@ -74,15 +97,24 @@ func NewHub(ctx context.Context, srv *moto.Server, region string) (*Hub, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, rules := range patterns.All() {
-		for _, r := range rules {
-			if _, err := h.eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("kmsguard-" + r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
-				return nil, fmt.Errorf("put rule %s: %w", r.Name, err)
-			}
-			if _, err := h.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("kmsguard-" + r.Name), Targets: []ebtypes.Target{{Id: aws.String("trigger"), Arn: aws.String(triggerARN)}}}); err != nil {
-				return nil, fmt.Errorf("put target %s: %w", r.Name, err)
-			}
+	// The hub bus and its rules (one per trigger) deliver to the trigger
+	// queue; the spoke's forwarding rules, rendered for each event's
+	// account at delivery, sit on the default bus and deliver to the
+	// forwarded queue. moto cannot forward between buses faithfully, so
+	// Deliver makes the second hop itself.
+	if _, err := h.eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(hubBus)}); err != nil {
+		return nil, fmt.Errorf("create hub bus: %w", err)
+	}
+	for _, r := range catalog.HubRules(catalog.Specs()) {
+		if err := h.rule(ctx, hubBus, "kmsguard-"+r.Name, r.Pattern, triggerARN); err != nil {
+			return nil, err
 		}
+	}
+	if h.forwarded, err = h.queue(ctx, "forwarded"); err != nil {
+		return nil, err
+	}
+	if h.forwardedARN, err = h.queueARN(ctx, h.forwarded); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -130,15 +162,33 @@ func (h *Hub) Deliver(ctx context.Context, raw []byte) ([][]byte, error) {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, fmt.Errorf("event envelope: %w", err)
 	}
-	out, err := h.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+	// First hop: the spoke of the event's account forwards it, or not.
+	if env.Account != h.forwardFor {
+		for _, r := range catalog.ForwardRules(catalog.Specs(), env.Account, HubAccount, "aws") {
+			if err := h.rule(ctx, "", r.Name, r.Pattern, h.forwardedARN); err != nil {
+				return nil, err
+			}
+		}
+		h.forwardFor = env.Account
+	}
+	entry := ebtypes.PutEventsRequestEntry{
 		Source: aws.String(env.Source), DetailType: aws.String(env.DetailType),
 		Detail: aws.String(string(env.Detail)), Resources: env.Resources,
-	}}})
-	if err != nil {
-		return nil, fmt.Errorf("put events: %w", err)
 	}
-	if out.FailedEntryCount != 0 {
-		return nil, fmt.Errorf("put events: %d entries failed", out.FailedEntryCount)
+	if err := h.put(ctx, entry); err != nil {
+		return nil, err
+	}
+	fwd, err := h.drain(ctx, h.forwarded)
+	if err != nil || len(fwd) == 0 {
+		return nil, err
+	}
+	if len(fwd) > 1 {
+		return nil, fmt.Errorf("the spoke forwarded the event %d times; each event must cross once", len(fwd))
+	}
+	// Second hop: the hub bus's rules invoke the guardrails.
+	entry.EventBusName = aws.String(hubBus)
+	if err := h.put(ctx, entry); err != nil {
+		return nil, err
 	}
 	bodies, err := h.drain(ctx, h.trigger)
 	if err != nil {
@@ -149,6 +199,17 @@ func (h *Hub) Deliver(ctx context.Context, raw []byte) ([][]byte, error) {
 		events[i] = []byte(b)
 	}
 	return events, nil
+}
+
+func (h *Hub) put(ctx context.Context, e ebtypes.PutEventsRequestEntry) error {
+	out, err := h.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{e}})
+	if err != nil {
+		return fmt.Errorf("put events: %w", err)
+	}
+	if out.FailedEntryCount != 0 {
+		return fmt.Errorf("put events: %d entries failed", out.FailedEntryCount)
+	}
+	return nil
 }
 
 // Alert is one message as SNS delivered it to the inbox queue.

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	o := hub.FromEnv()
-	o.Guardrails = catalog.Entries()
+	o.Guardrails, o.Known = catalog.Entries(), catalog.IDs()
 	h, err := hub.Load(context.Background(), o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)

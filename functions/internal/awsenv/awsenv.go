@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
@@ -27,7 +26,7 @@ func Partition(region string) string { return guardrail.Partition(region) }
 
 // RemediatorRoleARN is the role the hub assumes in a member account.
 func RemediatorRoleARN(account, region string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), account, patterns.RemediatorRoleName)
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), account, guardrail.RemediatorRoleName)
 }
 
 type target struct{ account, region string }
@@ -59,6 +58,9 @@ func NewProvider(base aws.Config, hubAccount, sessionName string) *Provider {
 		},
 	}
 }
+
+// HubAccount is the account whose own credentials are used directly.
+func (p *Provider) HubAccount() string { return p.hubAccount }
 
 // WithSession returns a provider with its own cache that names its
 // assumed-role sessions sessionName, so CloudTrail shows which guardrail acted.
@@ -95,37 +97,4 @@ func (p *Provider) Config(account, region string) (aws.Config, error) {
 	}
 	p.configs[t] = cfg
 	return cfg, nil
-}
-
-// Clients caches one client of type T per account and Region.
-type Clients[T any] struct {
-	p    *Provider
-	make func(aws.Config) T
-
-	mu      sync.Mutex
-	clients map[target]T
-}
-
-// NewClients returns a cache that builds clients with make (for example
-// func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }).
-func NewClients[T any](p *Provider, make func(aws.Config) T) *Clients[T] {
-	return &Clients[T]{p: p, make: make, clients: map[target]T{}}
-}
-
-// Get returns the client for an account and Region.
-func (c *Clients[T]) Get(account, region string) (T, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := target{account, region}
-	if cl, ok := c.clients[t]; ok {
-		return cl, nil
-	}
-	cfg, err := c.p.Config(account, region)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	cl := c.make(cfg)
-	c.clients[t] = cl
-	return cl, nil
 }

@@ -88,7 +88,7 @@ func TestProvider_RejectsForgedTargets(t *testing.T) {
 func TestClients_CachedPerTarget(t *testing.T) {
 	p := newTestProvider(&fakeSTS{})
 	built := 0
-	c := NewClients(p, func(aws.Config) *int { built++; n := built; return &n })
+	c := guardrail.ClientsOf(p, func(aws.Config) *int { built++; n := built; return &n })
 	a1, _ := c.Get("111122223333", "eu-west-1")
 	a2, _ := c.Get("111122223333", "eu-west-1")
 	b, _ := c.Get("111122223333", "us-east-1")

@@ -216,3 +216,47 @@ func FromEvent(ev *cloudtrail.Event) (string, error) {
 	}
 	return ref.Raw, nil // an alias: DescribeKey resolves it
 }
+
+// Common is the part of guardrail.Logic every KMS key guardrail shares, for
+// a state S that holds the key (Key returns it): the key an event names,
+// the exemption tag (tags read only when asked), the aliases for an alert
+// a person acts on, and the name a person recognises. A guardrail's logic
+// embeds it.
+type Common[API ReadAPI, S any] struct {
+	Key func(*S) *Key
+}
+
+// Target is the key id (or alias) the event names.
+func (Common[API, S]) Target(ev *cloudtrail.Event) (string, error) { return FromEvent(ev) }
+
+// Exempt reads the key's tags (once) and checks tag=true.
+func (m Common[API, S]) Exempt(ctx context.Context, c *guardrail.Call[API], s *S, tag string) (bool, error) {
+	k := m.Key(s)
+	if err := k.ReadTags(ctx, c.API); err != nil {
+		return false, err
+	}
+	return k.Exempt(tag), nil
+}
+
+// Enrich reads the aliases, best effort: the alert names the ARN anyway.
+func (m Common[API, S]) Enrich(ctx context.Context, c *guardrail.Call[API], s *S) {
+	_ = m.Key(s).ReadAliases(ctx, c.API)
+}
+
+// Name is the alias, else the key id; "" when the key was not found.
+func (m Common[API, S]) Name(s S) string {
+	if k := m.Key(&s); k.Found {
+		return k.DisplayName()
+	}
+	return ""
+}
+
+// ListedKey is what the sweep hands a key guardrail: the key, or an error
+// naming what it got instead.
+func ListedKey(resource any) (Key, error) {
+	k, ok := resource.(Key)
+	if !ok {
+		return Key{}, fmt.Errorf("the sweep handed a KMS key guardrail a %T", resource)
+	}
+	return k, nil
+}

@@ -98,3 +98,26 @@ func CfnLint(t *testing.T, templates map[string]any, regions ...string) {
 		t.Errorf("cfn-lint on %d templates:\n%s", len(templates), out)
 	}
 }
+
+// Unsub replaces {"Fn::Sub": "text"} in a template value by its text, so a
+// synthesized pattern compares with the placeholders it was rendered from.
+func Unsub(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if s, ok := x["Fn::Sub"].(string); ok && len(x) == 1 {
+			return s
+		}
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = Unsub(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Unsub(e)
+		}
+		return out
+	}
+	return v
+}

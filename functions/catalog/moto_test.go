@@ -1,4 +1,4 @@
-package patterns_test
+package catalog_test
 
 import (
 	"context"
@@ -15,12 +15,15 @@ import (
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/internal/moto"
 )
 
-// TestMoto_AgreesWithMatcher puts every rendered rule into moto's EventBridge
-// (an independent matcher) with an SQS target, sends every fixture through
-// PutEvents, and checks that moto delivers exactly what our matcher predicts.
+// TestMoto_AgreesWithMatcher puts every hub rule and every forwarding rule
+// (rendered for the fixtures' account) into moto's EventBridge (an
+// independent matcher) with an SQS target, sends every fixture through
+// PutEvents, and checks that moto delivers exactly what our matcher
+// predicts: the look-alike role and forged session fixtures included.
 func TestMoto_AgreesWithMatcher(t *testing.T) {
 	ctx := context.Background()
 	srv, err := moto.Start(ctx)
@@ -36,8 +39,9 @@ func TestMoto_AgreesWithMatcher(t *testing.T) {
 
 	queues := map[string]string{} // rule name -> queue URL
 	rules := map[string]patterns.Rule{}
-	for _, rs := range patterns.All() {
-		for _, r := range rs {
+	all := append(catalog.HubRules(catalog.Specs()), catalog.ForwardRules(catalog.Specs(), fixtures.Account, hubAccount, "aws")...)
+	for _, r := range all {
+		{
 			q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(r.Name)})
 			if err != nil {
 				t.Fatal(err)

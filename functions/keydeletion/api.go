@@ -17,6 +17,3 @@ type kmsAPI interface {
 }
 
 var _ kmsAPI = (*kms.Client)(nil)
-
-// Observed is the key's current state, read after the event.
-type Observed = kmskey.Key

@@ -1,0 +1,15 @@
+// Package loggroup is a CloudWatch Logs log group as kmsguard reads it: the
+// sweep lists them and the log guardrails decide on them.
+package loggroup
+
+// Group is a log group's current state.
+type Group struct {
+	Found    bool
+	Name     string
+	ARN      string // without the trailing ":*"
+	KMSKeyID string
+	Tags     map[string]string
+}
+
+// ID is the log group's name.
+func (g Group) ID() string { return g.Name }
