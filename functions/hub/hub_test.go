@@ -11,7 +11,6 @@ import (
 	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
-
 func TestLoad_Errors(t *testing.T) {
 	cfg := aws.Config{Region: "eu-west-1"}
 	tests := []struct {
