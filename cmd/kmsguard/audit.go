@@ -18,9 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
@@ -42,7 +43,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "table", "table or json")
 	fix := fs.Bool("fix", false, "apply remediations where the modes say remediate (default: read-only)")
 	cfgFile := fs.String("config", "", "kmsguard.yaml: modes and settings for --fix, and the drift check against the hub parameter")
-	param := fs.String("parameter", hub.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
+	param := fs.String("parameter", bootstrap.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
 	only := fs.String("guardrails", "", "comma-separated guardrail ids to run (default: all); keys are listed, and orphaned keys reported, only when a key guardrail runs")
 	lookups := fs.Int("orphan-lookups", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
@@ -68,7 +69,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	paramJSON, paramErr := readParam(ctx, awsCfg, *param)
 
-	opts := hub.FromEnv()
+	opts := bootstrap.FromEnv()
 	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
 	if ids := split(*only); len(ids) > 0 {
 		var picked []guardrail.Entry
@@ -106,7 +107,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		opts.HubAccount = aws.ToString(id.Account)
 	}
-	h, err := hub.Load(ctx, opts)
+	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard audit:", err)
 		return exitBadInput
@@ -194,7 +195,7 @@ func drift(fileJSON, paramJSON string, paramErr error, name string) []string {
 	if paramErr != nil {
 		return []string{fmt.Sprintf("cannot compare with %s: %v", name, paramErr)}
 	}
-	var f, p guardrail.RuntimeConfig
+	var f, p runconfig.RuntimeConfig
 	_ = json.Unmarshal([]byte(fileJSON), &f)
 	if err := json.Unmarshal([]byte(paramJSON), &p); err != nil {
 		return []string{fmt.Sprintf("%s is not valid JSON: %v", name, err)}

@@ -20,6 +20,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/internal/lambdart"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -111,9 +112,9 @@ func (d *demoRun) start(id, config string) error {
 	}
 	env := append(d.srv.Env(),
 		"AWS_REGION="+demoRegion,
-		guardrail.EnvTopicARN+"="+d.sb.TopicARN,
-		guardrail.EnvHubAccount+"="+sandbox.HubAccount,
-		guardrail.EnvConfig+"="+config,
+		runconfig.EnvTopicARN+"="+d.sb.TopicARN,
+		runconfig.EnvHubAccount+"="+sandbox.HubAccount,
+		runconfig.EnvConfig+"="+config,
 	)
 	f, err := lambdart.Start(filepath.Join(d.bin, id, "bootstrap"), "kmsguard-"+id, env)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/catalog"
-	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -57,9 +57,9 @@ func useMoto(t *testing.T, endpoint, topic string) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv(guardrail.EnvHubAccount, sandbox.HubAccount)
-	t.Setenv(guardrail.EnvTopicARN, topic)
-	t.Setenv(guardrail.EnvConfig, "")
+	t.Setenv(runconfig.EnvHubAccount, sandbox.HubAccount)
+	t.Setenv(runconfig.EnvTopicARN, topic)
+	t.Setenv(runconfig.EnvConfig, "")
 }
 
 func pendingKey(t *testing.T, sb *sandbox.Hub) string {
@@ -296,7 +296,7 @@ func TestAudit_ReadOnlyThenFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	useMoto(t, srv.URL, "")
-	t.Setenv(guardrail.EnvHubAccount, fixtures.Account) // audit the member account with its own credentials
+	t.Setenv(runconfig.EnvHubAccount, fixtures.Account) // audit the member account with its own credentials
 	ctx := context.Background()
 	pending := pendingKey(t, sb) // alias/cli, pending deletion
 	if _, err := sb.LogsKey(ctx, fixtures.Account); err != nil {

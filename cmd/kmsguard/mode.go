@@ -13,9 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 const modeUsage = `Usage:
@@ -38,7 +39,7 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("mode "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	param := fs.String("parameter", hub.ConfigParameter, "SSM parameter holding the kmsguard configuration")
+	param := fs.String("parameter", bootstrap.ConfigParameter, "SSM parameter holding the kmsguard configuration")
 	region := fs.String("region", "", "the hub's home Region (default: the AWS environment's)")
 	account := fs.String("account", "", "12-digit account id")
 	id := fs.String("guardrail", "", "guardrail id: "+fmt.Sprint(catalog.IDs()))
@@ -118,7 +119,7 @@ func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kmsguard mode:", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "updated %s; the guardrail Lambdas apply it within %s.\n", *param, hub.RefreshEvery)
+	fmt.Fprintf(stdout, "updated %s; the guardrail Lambdas apply it within %s.\n", *param, bootstrap.RefreshEvery)
 	fmt.Fprintln(stdout, "Note: the next deployment writes the parameter from kmsguard.yaml again; put lasting changes there.")
 	return exitOK
 }
@@ -133,7 +134,7 @@ func specDefault(id string) guardrail.Mode {
 }
 
 // setMode sets (m != "") or removes (m == "") one rule.
-func setMode(c *guardrail.ModeConfig, account, id string, m guardrail.Mode) {
+func setMode(c *runconfig.ModeConfig, account, id string, m guardrail.Mode) {
 	switch {
 	case account == "" && id == "":
 		c.Default = m
@@ -148,7 +149,7 @@ func setMode(c *guardrail.ModeConfig, account, id string, m guardrail.Mode) {
 		}
 	default:
 		if c.Accounts == nil {
-			c.Accounts = map[string]guardrail.AccountModes{}
+			c.Accounts = map[string]runconfig.AccountModes{}
 		}
 		a := c.Accounts[account]
 		if id == "" {
@@ -181,19 +182,19 @@ type paramStore struct {
 	name string
 }
 
-func (p *paramStore) read(ctx context.Context) (guardrail.RuntimeConfig, error) {
+func (p *paramStore) read(ctx context.Context) (runconfig.RuntimeConfig, error) {
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(p.name)})
 	if err != nil {
-		return guardrail.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter/--region): %w", p.name, err)
+		return runconfig.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter/--region): %w", p.name, err)
 	}
-	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), catalog.IDs())
+	rc, err := runconfig.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), catalog.IDs())
 	if err != nil {
 		return rc, fmt.Errorf("parameter %s: %w", p.name, err)
 	}
 	return rc, nil
 }
 
-func (p *paramStore) write(ctx context.Context, rc guardrail.RuntimeConfig) error {
+func (p *paramStore) write(ctx context.Context, rc runconfig.RuntimeConfig) error {
 	b, err := json.Marshal(rc)
 	if err != nil {
 		return err

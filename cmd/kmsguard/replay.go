@@ -11,9 +11,10 @@ import (
 	"os"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -41,7 +42,7 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	// The production path: the spoke of the event's account forwards it
 	// (kmsguard's own sessions in the hub account are known when
 	// KMSGUARD_HUB_ACCOUNT is set), then the hub rules select guardrails.
-	selected, err := catalog.Route(catalog.Specs(), raw, ev.AccountID(), os.Getenv(guardrail.EnvHubAccount))
+	selected, err := catalog.Route(catalog.Specs(), raw, ev.AccountID(), os.Getenv(runconfig.EnvHubAccount))
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput
@@ -50,7 +51,7 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, kmsguard's own remediation, or an event kmsguard does not watch)")
 		return exitBadInput
 	}
-	opts := hub.FromEnv()
+	opts := bootstrap.FromEnv()
 	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
 	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	opts.Mode = guardrail.Mode(*mode)
@@ -60,7 +61,7 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitBadInput
 		}
 	}
-	h, err := hub.Load(ctx, opts)
+	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsguard replay:", err)
 		return exitBadInput

@@ -5,6 +5,8 @@
 // only its entry, never this package.
 package catalog
 
+//go:generate go run ../../internal/docgen
+
 import (
 	"fmt"
 	"sort"
@@ -16,6 +18,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // Entries are every guardrail, in a stable order. Adding a guardrail is
@@ -161,7 +164,7 @@ func Route(specs []guardrail.Spec, event []byte, account, hubAccount string) ([]
 
 // ValidateSettings checks every guardrail's settings in a runtime
 // configuration, as its Lambda will at cold start.
-func ValidateSettings(rc guardrail.RuntimeConfig) error {
+func ValidateSettings(rc runconfig.RuntimeConfig) error {
 	var errs []string
 	for _, e := range Entries() {
 		if err := e.Validate(rc.Guardrails[e.Spec.ID]); err != nil {

@@ -18,6 +18,9 @@ type Spec struct {
 	ID string
 	// Summary is one sentence for the docs, the CLI and the Lambda.
 	Summary string
+	// Details are what a reader of the docs needs beyond the summary
+	// (edge cases, what it never does); optional.
+	Details string
 	// Concern is the property of a resource the guardrail guards (deletion,
 	// rotation, policy, encryption). Two guardrails may watch the same event
 	// only for different concerns: see Validate in functions/catalog.

@@ -11,6 +11,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 func key(state kmstypes.KeyState, manager kmstypes.KeyManagerType) State {
@@ -99,7 +100,7 @@ func TestExemption(t *testing.T) {
 		{"custom exemption tag", map[string]string{"retire": "true"}, Settings{Common: guardrail.Common{ExemptionTag: "retire"}}, "deletion allowed", "retire=true"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(guardrail.ModeConfig{}, tt.settings)
+			h := newHarness(runconfig.ModeConfig{}, tt.settings)
 			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, tt.tags)
 			out, err := h.runner.Handle(context.Background(), sched)
 			if err != nil || len(h.alerts.Msgs) != 1 {
@@ -110,7 +111,7 @@ func TestExemption(t *testing.T) {
 			}
 		})
 	}
-	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
 	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, map[string]string{ExemptionTag: "true"})
 	out, _ := h.runner.Handle(context.Background(), fixtures.Get("key-deletion/disable-key").Raw)
 	if out.Severity != guardrail.SeverityWarning || strings.Contains(strings.Join(h.kms.Calls, ","), "ListResourceTags") {

@@ -9,8 +9,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
 	"github.com/kmsguard/kmsguard/internal/faultproxy"
 )
@@ -22,7 +22,7 @@ func faultyRunner(t *testing.T, w *world) (*guardrail.Runner, *faultproxy.Proxy)
 	p := faultproxy.New(srv.URL)
 	t.Cleanup(p.Close)
 	cfg := p.Config(w.Config)
-	h, err := hub.Load(w.ctx, hub.Options{Guardrails: []guardrail.Entry{keydeletion.Entry()}, Log: slog.New(slog.DiscardHandler), AWS: &cfg, TopicARN: w.TopicARN, HubAccount: hubAccount})
+	h, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: []guardrail.Entry{keydeletion.Entry()}, Log: slog.New(slog.DiscardHandler), AWS: &cfg, TopicARN: w.TopicARN, HubAccount: hubAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
 	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 type harness struct {
@@ -31,7 +32,7 @@ type harness struct {
 // hubAccount is the hub in these tests; the fixtures' account is a member.
 const hubAccount = "123456789012"
 
-func newHarness(modes guardrail.ModeConfig, settings Settings) *harness {
+func newHarness(modes runconfig.ModeConfig, settings Settings) *harness {
 	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
 	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
 	h.runner = guardrail.NewRunner(newTestDriver(h.clients, modes, settings), h.alerts, nil)
@@ -47,7 +48,7 @@ func newTestDriver(c guardrail.Clients[kmsAPI], modes guardrail.ModeLookup, s Se
 
 // scenario is the world a fixture meets in the handler tests.
 type scenario struct {
-	modes    guardrail.ModeConfig
+	modes    runconfig.ModeConfig
 	settings Settings
 	setup    func(f *fakekms.KMS)
 	// want
@@ -65,7 +66,7 @@ var scenarios = map[string]scenario{
 		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
 	},
 	"key-deletion/schedule-key-deletion-id": {
-		modes: guardrail.ModeConfig{Accounts: map[string]guardrail.AccountModes{"111122223333": {Guardrails: map[string]guardrail.Mode{"key-deletion": guardrail.ModeAlert}}}},
+		modes: runconfig.ModeConfig{Accounts: map[string]runconfig.AccountModes{"111122223333": {Guardrails: map[string]guardrail.Mode{"key-deletion": guardrail.ModeAlert}}}},
 		setup: func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/orders")
 		},
@@ -168,7 +169,7 @@ func TestHandle_Cases(t *testing.T) {
 	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
 	tests := []struct {
 		name     string
-		modes    guardrail.ModeConfig
+		modes    runconfig.ModeConfig
 		setup    func(f *fakekms.KMS, c *fakekms.Clients[kmsAPI])
 		wantErr  bool
 		terminal bool
@@ -199,7 +200,7 @@ func TestHandle_Cases(t *testing.T) {
 		},
 		{
 			name:  "kill switch: alert only, no writes",
-			modes: guardrail.ModeConfig{KillSwitch: true, Default: guardrail.ModeRemediate},
+			modes: runconfig.ModeConfig{KillSwitch: true, Default: guardrail.ModeRemediate},
 			setup: func(f *fakekms.KMS, _ *fakekms.Clients[kmsAPI]) {
 				f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
 			},
@@ -289,7 +290,7 @@ func TestHandle_Cases(t *testing.T) {
 
 // The same event three times: one cancellation, then no-ops.
 func TestHandle_Duplicates(t *testing.T) {
-	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
 	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
 	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
 	for i := 0; i < 3; i++ {
@@ -321,10 +322,10 @@ func TestHandle_ForgedAccount(t *testing.T) {
 			}
 			mutate(ev)
 			raw, _ := json.Marshal(ev)
-			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
 			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil)
 			h.clients.Err = nil
-			g := newTestDriver(&validatingClients{h.clients}, guardrail.ModeConfig{}, Settings{})
+			g := newTestDriver(&validatingClients{h.clients}, runconfig.ModeConfig{}, Settings{})
 			out, err := guardrail.NewRunner(g, h.alerts, nil).Handle(context.Background(), raw)
 			if err == nil || !guardrail.IsTerminal(err) {
 				t.Fatalf("err = %v, want a terminal rejection", err)
@@ -356,7 +357,7 @@ func TestHandle_HostileStrings(t *testing.T) {
 	d["userAgent"] = "evil\r\nSubject: pwned\u202e" + strings.Repeat("A", 5000)
 	d["sourceIPAddress"] = "1.2.3.4\nBcc: attacker@example.com"
 	raw, _ := json.Marshal(ev)
-	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
 	k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, map[string]string{"owner\n": "x\ty"}, "alias/"+strings.Repeat("long-", 60))
 	k.Meta.Description = aws.String("line1\nline2\x00\x1b[31m")
 	if _, err := h.runner.Handle(context.Background(), raw); err != nil {
@@ -387,7 +388,7 @@ func TestHandle_Calls(t *testing.T) {
 		"alert":     {guardrail.ModeAlert, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(guardrail.ModeConfig{Default: tt.mode}, Settings{})
+			h := newHarness(runconfig.ModeConfig{Default: tt.mode}, Settings{})
 			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/payments")
 			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
 				t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -91,7 +91,7 @@ func (w *world) alerts() []sandbox.Alert {
 }
 
 func (w *world) runner(configJSON string) *guardrail.Runner {
-	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: hubAccount, ConfigJSON: []byte(configJSON)})
+	h, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: hubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-deletion",
 		Summary:  "Cancels scheduled deletion of customer managed KMS keys and re-enables them; alerts on DisableKey and on completed deletions.",
+		Details:  "AWS managed keys are skipped; allow-listed principal patterns may delete; multi-Region primaries in `PendingReplicaDeletion` are cancelled too, and the alert lists the replica Regions.",
 		Concern:  "deletion",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{

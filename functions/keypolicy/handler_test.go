@@ -15,6 +15,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
 	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 type harness struct {
@@ -43,7 +44,7 @@ func eventPolicy(t *testing.T, raw []byte) string {
 	return ev.Detail.RequestParameters.Policy
 }
 
-var remediate = guardrail.ModeConfig{Guardrails: map[string]guardrail.Mode{"key-policy": guardrail.ModeRemediate}}
+var remediate = runconfig.ModeConfig{Guardrails: map[string]guardrail.Mode{"key-policy": guardrail.ModeRemediate}}
 
 func TestHandle_Fixtures(t *testing.T) {
 	scenarios := map[string]struct {
@@ -53,9 +54,9 @@ func TestHandle_Fixtures(t *testing.T) {
 		findings []string
 	}{
 		"key-policy/put-key-policy-public":         {remediate, "remove-statements", []string{"PutKeyPolicy"}, []string{"PUBLIC"}},
-		"key-policy/put-key-policy-external":       {guardrail.ModeConfig{}, "none", nil, []string{"EXTERNAL"}},
+		"key-policy/put-key-policy-external":       {runconfig.ModeConfig{}, "none", nil, []string{"EXTERNAL"}},
 		"key-policy/put-key-policy-lockout-bypass": {remediate, "none", nil, []string{"LOCKOUT"}},
-		"key-policy/create-key-with-policy":        {guardrail.ModeConfig{}, "none", nil, []string{"PUBLIC"}},
+		"key-policy/create-key-with-policy":        {runconfig.ModeConfig{}, "none", nil, []string{"PUBLIC"}},
 		// A session named like kmsguard's, of another role, hides nothing.
 		"key-policy/put-key-policy-forged-session": {remediate, "remove-statements", []string{"PutKeyPolicy"}, []string{"PUBLIC"}},
 	}
@@ -159,7 +160,7 @@ func TestHandle_Cases(t *testing.T) {
 	_ = json.Unmarshal(raw, &ev)
 	delete(ev["detail"].(map[string]any)["requestParameters"].(map[string]any), "policy")
 	noPolicy, _ := json.Marshal(ev)
-	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
 	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Policy = eventPolicy(t, raw)
 	out, err := h.runner.Handle(context.Background(), noPolicy)
 	if err != nil || !slices.Equal(out.Findings, []string{"PUBLIC"}) || !slices.Contains(h.kms.Calls, "GetKeyPolicy") {
@@ -217,7 +218,7 @@ func TestHandle_Calls(t *testing.T) {
 		calls []string
 	}{
 		"remediate": {remediate, []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy"}},
-		"alert":     {guardrail.ModeConfig{}, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
+		"alert":     {runconfig.ModeConfig{}, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(tt.modes, Settings{})

@@ -15,6 +15,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
 	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 func key(state kmstypes.KeyState, mut func(*kmstypes.KeyMetadata)) kmskey.Key {
@@ -141,7 +142,7 @@ func TestHandle_Fixtures(t *testing.T) {
 			if !ok {
 				t.Fatal("positive fixture without a scenario")
 			}
-			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
 			sc.setup(h.kms)
 			out, err := h.runner.Handle(context.Background(), f.Raw)
 			if err != nil || out.Action != sc.action || !slices.Equal(h.kms.Writes(), sc.writes) {
@@ -171,25 +172,25 @@ func TestHandle_Cases(t *testing.T) {
 		alerts  int
 		verdict string
 	}{
-		{"already on: no-op", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		{"already on: no-op", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			k := f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
 			k.Rotation.Enabled, k.Rotation.Period = true, 365
 		}, false, "none", nil, 0, ""},
-		{"exempt key: no write, no alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		{"exempt key: no write, no alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, map[string]string{ExemptionTag: "True"})
 		}, false, "none", nil, 0, ""},
-		{"alert mode: no write", guardrail.ModeConfig{Default: guardrail.ModeAlert}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) }, false, "none", nil, 1, "NOT fixed"},
+		{"alert mode: no write", runconfig.ModeConfig{Default: guardrail.ModeAlert}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) }, false, "none", nil, 1, "NOT fixed"},
 		// KMS refuses the change on a disabled or asymmetric key; the refusal
 		// sends the guardrail to read the key, which explains why.
-		{"disabled key: KMS refuses, alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", []string{"EnableKeyRotation"}, 1, "key disabled"},
-		{"asymmetric key: KMS refuses, alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		{"disabled key: KMS refuses, alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", []string{"EnableKeyRotation"}, 1, "key disabled"},
+		{"asymmetric key: KMS refuses, alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Meta.KeySpec = kmstypes.KeySpecEccNistP256
 		}, false, "none", []string{"EnableKeyRotation"}, 1, "cannot rotate"},
-		{"enable throttled: retryable error and FAILED alert", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		{"enable throttled: retryable error and FAILED alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
 			f.Fail["EnableKeyRotation"] = []error{fakekms.Throttle()}
 		}, true, "enable-rotation", []string{"EnableKeyRotation"}, 1, "remediation FAILED"},
-		{"status read fails: retryable error", guardrail.ModeConfig{}, func(f *fakekms.KMS) {
+		{"status read fails: retryable error", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
 			f.Fail["GetKeyRotationStatus"] = []error{fakekms.Throttle()}
 		}, true, "none", nil, 1, "check FAILED"},
@@ -217,7 +218,7 @@ func TestHandle_Cases(t *testing.T) {
 
 // A replica's rotation is set on its primary, in the primary's Region.
 func TestHandle_ReplicaActsOnPrimary(t *testing.T) {
-	h := newHarness(guardrail.ModeConfig{}, Settings{RotationPeriodDays: 180})
+	h := newHarness(runconfig.ModeConfig{}, Settings{RotationPeriodDays: 180})
 	const primary = "mrk-1234abcd12ab34cd56ef1234567890ab"
 	p := h.kms.AddKey(primary, kmstypes.KeyStateEnabled, nil, "alias/global")
 	p.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + primary)
@@ -255,7 +256,7 @@ func TestHandle_Calls(t *testing.T) {
 		"already on": {true, []string{"GetKeyRotationStatus"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
 			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil, "alias/orders")
 			k.Rotation.Enabled, k.Rotation.Period = tt.on, 365
 			if _, err := h.runner.Handle(context.Background(), raw); err != nil {

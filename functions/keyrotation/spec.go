@@ -29,6 +29,7 @@ func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-rotation",
 		Summary:  "Turns automatic rotation back on, with the configured period, for customer managed symmetric KMS keys.",
+		Details:  "Asymmetric, HMAC, imported-material and custom-key-store keys, and disabled or pending keys, alert only; a multi-Region replica is fixed on its primary.",
 		Concern:  "rotation",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{{

@@ -17,16 +17,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // Guardrail serves one guardrail's events. A cold-start failure exits
 // non-zero, so Lambda reports an init error instead of running half-wired.
 func Guardrail(e guardrail.Entry) {
-	o := hub.FromEnv()
+	o := bootstrap.FromEnv()
 	o.Guardrails = []guardrail.Entry{e}
-	h, err := hub.Load(context.Background(), o)
+	h, err := bootstrap.Load(context.Background(), o)
 	if err == nil {
 		r, rerr := h.Runner(e.Spec.ID)
 		if rerr == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
 	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // fakeLogs models the CloudWatch Logs calls the guardrail makes.
@@ -171,7 +172,7 @@ func TestHandle_Fixtures(t *testing.T) {
 			continue
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			h := newHarness(guardrail.ModeConfig{}, Settings{})
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
 			h.logs.groups["/app/payments/api"] = &logGroup{tags: map[string]string{"team": "payments"}}
 			h.logs.groups["/app/payments/api-v2"] = &logGroup{} // a prefix match that must not be taken
 			out, err := h.runner.Handle(context.Background(), f.Raw)
@@ -203,27 +204,27 @@ func TestHandle_Cases(t *testing.T) {
 		verdict  string
 		contains string
 	}{
-		{"already encrypted", guardrail.ModeConfig{}, Settings{}, func(h *harness) {
+		{"already encrypted", runconfig.ModeConfig{}, Settings{}, func(h *harness) {
 			h.logs.groups["/app/payments/api"].key = "arn:aws:kms:eu-west-1:111122223333:key/other"
 		}, false, "none", 0, "", ""},
-		{"log group gone", guardrail.ModeConfig{}, Settings{}, func(h *harness) { delete(h.logs.groups, "/app/payments/api") }, false, "none", 0, "", ""},
-		{"exempt by tag", guardrail.ModeConfig{}, Settings{}, func(h *harness) { h.logs.groups["/app/payments/api"].tags = map[string]string{ExemptionTag: "true"} }, false, "none", 0, "", ""},
-		{"excluded prefix", guardrail.ModeConfig{}, Settings{ExcludedPrefixes: []string{"/app/"}}, func(*harness) {}, false, "none", 0, "", ""},
-		{"alert mode", guardrail.ModeConfig{Default: guardrail.ModeAlert}, Settings{}, func(*harness) {}, false, "none", 1, "NOT encrypted", "aws logs associate-kms-key"},
-		{"logs key missing", guardrail.ModeConfig{}, Settings{KeyAlias: "alias/missing"}, func(*harness) {}, false, "none", 1, "NOT encrypted (logs key unusable)", "does not exist"},
-		{"logs key disabled", guardrail.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateDisabled }, false, "none", 1, "NOT encrypted (logs key unusable)", "not Enabled"},
-		{"logs key policy lacks logs", guardrail.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Policy = fakekms.DefaultPolicy }, false, "none", 1, "NOT encrypted (logs key unusable)", `"Principal":{"Service":"logs.eu-west-1.amazonaws.com"}`},
-		{"logs key policy scoped to another account", guardrail.ModeConfig{}, Settings{}, func(h *harness) {
+		{"log group gone", runconfig.ModeConfig{}, Settings{}, func(h *harness) { delete(h.logs.groups, "/app/payments/api") }, false, "none", 0, "", ""},
+		{"exempt by tag", runconfig.ModeConfig{}, Settings{}, func(h *harness) { h.logs.groups["/app/payments/api"].tags = map[string]string{ExemptionTag: "true"} }, false, "none", 0, "", ""},
+		{"excluded prefix", runconfig.ModeConfig{}, Settings{ExcludedPrefixes: []string{"/app/"}}, func(*harness) {}, false, "none", 0, "", ""},
+		{"alert mode", runconfig.ModeConfig{Default: guardrail.ModeAlert}, Settings{}, func(*harness) {}, false, "none", 1, "NOT encrypted", "aws logs associate-kms-key"},
+		{"logs key missing", runconfig.ModeConfig{}, Settings{KeyAlias: "alias/missing"}, func(*harness) {}, false, "none", 1, "NOT encrypted (logs key unusable)", "does not exist"},
+		{"logs key disabled", runconfig.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateDisabled }, false, "none", 1, "NOT encrypted (logs key unusable)", "not Enabled"},
+		{"logs key policy lacks logs", runconfig.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Policy = fakekms.DefaultPolicy }, false, "none", 1, "NOT encrypted (logs key unusable)", `"Principal":{"Service":"logs.eu-west-1.amazonaws.com"}`},
+		{"logs key policy scoped to another account", runconfig.ModeConfig{}, Settings{}, func(h *harness) {
 			h.kms.Keys[logsKeyID].Policy = strings.ReplaceAll(goodKeyPolicy, "logs:eu-west-1:111122223333:*", "logs:eu-west-1:999988887777:*")
 		}, false, "none", 1, "NOT encrypted (logs key unusable)", "AllowCloudWatchLogs"},
-		{"logs key asymmetric", guardrail.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Meta.KeySpec = kmstypes.KeySpecRsa4096 }, false, "none", 1, "NOT encrypted (logs key unusable)", "symmetric"},
-		{"associate throttled", guardrail.ModeConfig{}, Settings{}, func(h *harness) {
+		{"logs key asymmetric", runconfig.ModeConfig{}, Settings{}, func(h *harness) { h.kms.Keys[logsKeyID].Meta.KeySpec = kmstypes.KeySpecRsa4096 }, false, "none", 1, "NOT encrypted (logs key unusable)", "symmetric"},
+		{"associate throttled", runconfig.ModeConfig{}, Settings{}, func(h *harness) {
 			h.logs.fail["AssociateKmsKey"] = []error{&logstypes.ServiceUnavailableException{Message: aws.String("slow down")}}
 		}, true, "associate-kms-key", 1, "remediation FAILED", "Remediation failed"},
-		{"describe fails", guardrail.ModeConfig{}, Settings{}, func(h *harness) {
+		{"describe fails", runconfig.ModeConfig{}, Settings{}, func(h *harness) {
 			h.logs.fail["DescribeLogGroups"] = []error{&logstypes.ServiceUnavailableException{Message: aws.String("slow down")}}
 		}, true, "none", 1, "check FAILED", ""},
-		{"delay, then someone else encrypted it", guardrail.ModeConfig{}, Settings{DelaySeconds: 5}, func(h *harness) {
+		{"delay, then someone else encrypted it", runconfig.ModeConfig{}, Settings{DelaySeconds: 5}, func(h *harness) {
 			h.logs.fail["DescribeLogGroups"] = nil
 			h.logs.groups["/app/payments/api"].key = "arn:aws:kms:eu-west-1:111122223333:key/theirs"
 		}, false, "none", 0, "", ""},
@@ -291,9 +292,9 @@ func TestParseSettings(t *testing.T) {
 // log groups reads the logs key once; a key disabled in the meantime is
 // refused by CloudWatch Logs, which sends the guardrail back to KMS.
 func TestHandle_CallsAndKeyCache(t *testing.T) {
-	h := newHarness(guardrail.ModeConfig{}, Settings{})
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
 	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
-	g := newTestDriver(clients{h.logs, h.kms}, guardrail.ModeConfig{}, Settings{}, func(context.Context, time.Duration) error { return nil }, func() time.Time { return now })
+	g := newTestDriver(clients{h.logs, h.kms}, runconfig.ModeConfig{}, Settings{}, func(context.Context, time.Duration) error { return nil }, func() time.Time { return now })
 	r := guardrail.NewRunner(g, h.alerts, nil)
 	event := func(name string) []byte {
 		h.logs.groups[name] = &logGroup{}

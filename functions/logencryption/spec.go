@@ -31,6 +31,7 @@ func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "log-encryption",
 		Summary:  "Associates the regional logs KMS key with CloudWatch Logs log groups created without one, or whose key was removed.",
+		Details:  "The logs key is checked first (Enabled, symmetric, customer managed); when CloudWatch Logs refuses it, the alert carries the exact key-policy statement to add. Exact-name lookup, excluded prefixes, optional delay.",
 		Concern:  "encryption",
 		Resource: "log group",
 		Triggers: []patterns.Trigger{

@@ -10,9 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // MaxDigestItems bounds the worst items listed in a digest.
@@ -110,7 +111,7 @@ type orgAPI interface {
 // Targets turns the configured scope into targets: the listed
 // accounts, plus the active accounts under the organizational units
 // (recursively), minus the excluded ones, in every Region.
-func Targets(ctx context.Context, s *guardrail.SweepScope, org orgAPI) ([]Target, error) {
+func Targets(ctx context.Context, s *runconfig.SweepScope, org orgAPI) ([]Target, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -179,7 +180,7 @@ type Summary struct {
 }
 
 // Scheduled sweeps the configured scope and publishes the digest.
-func Scheduled(ctx context.Context, h *hub.Hub) (Summary, error) {
+func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 	orgCfg := h.AWS().Copy()
 	orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
 	targets, err := Targets(ctx, h.RuntimeConfig().Sweep, organizations.NewFromConfig(orgCfg))

@@ -12,10 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -53,7 +54,7 @@ func TestScheduledSweep_PublishesActionsAndOneDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := `{"modes":{},"sweep":{"accounts":["111122223333"],"regions":["eu-west-1"]}}`
-	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
+	h, err := bootstrap.Load(context.Background(), bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestSweepTargets_DiscoversTheOrganization(t *testing.T) {
 	skipped := newAccount("skipped", aws.ToString(prod.OrganizationalUnit.Id))
 	outside := newAccount("outside", root)
 
-	scope := &guardrail.SweepScope{Accounts: []string{"123456789012"}, Regions: []string{"eu-west-1", "us-east-1"},
+	scope := &runconfig.SweepScope{Accounts: []string{"123456789012"}, Regions: []string{"eu-west-1", "us-east-1"},
 		OrganizationalUnits: []string{aws.ToString(workloads.OrganizationalUnit.Id)}, ExcludedAccounts: []string{skipped}}
 	targets, err := sweep.Targets(ctx, scope, org)
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 )
@@ -107,7 +107,7 @@ type reconciler interface {
 // Run reconciles every target with the same decide and act code as the
 // event path, with the guardrails, modes and alert topic of h. Alerts are
 // published only for actions taken; the caller sends the digest.
-func Run(ctx context.Context, h *hub.Hub, o Options) (*Report, error) {
+func Run(ctx context.Context, h *bootstrap.Env, o Options) (*Report, error) {
 	if o.TargetConcurrency <= 0 {
 		o.TargetConcurrency = 4
 	}
@@ -176,7 +176,7 @@ func rank(s guardrail.Severity) int {
 const sessionName = "kmsguard-sweep"
 
 type sweep struct {
-	h       *hub.Hub
+	h       *bootstrap.Env
 	o       Options
 	keyGs   []reconciler
 	groupGs []reconciler

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -142,7 +142,7 @@ func TestSweep_FindsExactlyTheNonCompliantAndFixesPerMode(t *testing.T) {
 		}
 	}
 	cfg := fmt.Sprintf(`{"modes":{"default":"remediate","guardrails":{"key-policy":"remediate"},"accounts":{%q:{"mode":"alert"}}}}`, b)
-	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
+	h, err := bootstrap.Load(context.Background(), bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}

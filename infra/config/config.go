@@ -17,6 +17,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // Config is kmsguard.yaml.
@@ -32,7 +33,7 @@ type Config struct {
 	Organization *Organization `json:"organization,omitempty"`
 	Alerts       Alerts        `json:"alerts"`
 	// Modes say where kmsguard may remediate.
-	Modes guardrail.ModeConfig `json:"modes,omitempty"`
+	Modes runconfig.ModeConfig `json:"modes,omitempty"`
 	// Guardrails hold each guardrail's settings, keyed by guardrail id.
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
 	LogsKey    LogsKey                    `json:"logs_key,omitempty"`
@@ -258,8 +259,8 @@ func (p *problems) err() error {
 // RuntimeConfig is what the hub Lambdas read: the modes and each guardrail's
 // settings, with values the deployment implies filled in (the organization
 // id for key-policy, the logs key alias for log-encryption).
-func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
-	rc := guardrail.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
+func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
+	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
 	ids := catalog.IDs()
 	var unknown []string
 	for id := range c.Guardrails {
@@ -304,7 +305,7 @@ func (c *Config) RuntimeConfig() (guardrail.RuntimeConfig, error) {
 			accounts = append(accounts, c.Organization.ManagementAccount)
 		}
 	}
-	rc.Sweep = &guardrail.SweepScope{Accounts: accounts, Regions: c.Regions}
+	rc.Sweep = &runconfig.SweepScope{Accounts: accounts, Regions: c.Regions}
 	if len(c.Sweep.Accounts) == 0 && c.Organization != nil {
 		rc.Sweep.OrganizationalUnits = c.Organization.OrganizationalUnits
 		rc.Sweep.ExcludedAccounts = c.Organization.ExcludedAccounts

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/infra/config"
 )
 
@@ -39,7 +40,7 @@ func TestLoad_DocumentedExample(t *testing.T) {
 	if err != nil || len(js) > 4096 {
 		t.Errorf("runtime config is %d bytes (SSM standard parameters hold 4 KB): %v", len(js), err)
 	}
-	if _, err := guardrail.ParseRuntimeConfig([]byte(js), []string{"key-deletion", "key-rotation", "key-policy", "log-encryption"}); err != nil {
+	if _, err := runconfig.ParseRuntimeConfig([]byte(js), []string{"key-deletion", "key-rotation", "key-policy", "log-encryption"}); err != nil {
 		t.Errorf("the Lambdas would refuse it: %v", err)
 	}
 }

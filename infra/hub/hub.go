@@ -27,8 +27,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	fnhub "github.com/kmsguard/kmsguard/functions/hub"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
@@ -51,7 +52,7 @@ type Props struct {
 	// OrganizationID, when set, lets every account of the organization put
 	// events on the hub bus and scopes role assumption to the organization.
 	OrganizationID string
-	// RuntimeConfigJSON is guardrail.RuntimeConfig as JSON, written to the
+	// RuntimeConfigJSON is runconfig.RuntimeConfig as JSON, written to the
 	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
 	// SweepSchedule runs the scheduled sweep (EventBridge Scheduler
@@ -107,7 +108,7 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 		tier = awsssm.ParameterTier_ADVANCED
 	}
 	param := awsssm.NewStringParameter(stack, jsii.String("Config"), &awsssm.StringParameterProps{
-		ParameterName: jsii.String(fnhub.ConfigParameter),
+		ParameterName: jsii.String(bootstrap.ConfigParameter),
 		Description:   jsii.String("kmsguard runtime configuration: modes and guardrail settings (kmsguard mode get|set edits it)"),
 		StringValue:   jsii.String(cfgJSON),
 		Tier:          tier,
@@ -290,9 +291,9 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		Resources: &[]*string{param.ParameterArn()},
 	}))
 	env := map[string]*string{
-		guardrail.EnvTopicARN:        topic.TopicArn(),
-		guardrail.EnvHubAccount:      account,
-		guardrail.EnvConfigParameter: param.ParameterName(),
+		runconfig.EnvTopicARN:        topic.TopicArn(),
+		runconfig.EnvHubAccount:      account,
+		runconfig.EnvConfigParameter: param.ParameterName(),
 	}
 	fn := awslambda.NewFunction(group, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName:          jsii.String(guardrail.HubRoleName(f.ID)), // Lambda names its role's session after the function

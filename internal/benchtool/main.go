@@ -37,9 +37,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/lambdart"
 	"github.com/kmsguard/kmsguard/internal/moto"
@@ -367,7 +367,7 @@ func perEvent(ctx context.Context, w func(string, ...any)) {
 			sb, err := sandbox.NewHub(ctx, &proxied, "eu-west-1")
 			must(err)
 			keyID := sc.setup(sb)
-			h, err := hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount,
+			h, err := bootstrap.Load(ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount,
 				ConfigJSON: []byte(`{"modes":{"default":"remediate"}}`)})
 			must(err)
 			r, err := h.Runner(sc.id)
@@ -455,8 +455,8 @@ func sweepCurve(ctx context.Context, w func(string, ...any), keys int, sizes str
 			must(err)
 		})
 		created = n
-		load := func(entries []guardrail.Entry) *hub.Hub {
-			h, err := hub.Load(ctx, hub.Options{Guardrails: entries, Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: acct, Mode: "alert"})
+		load := func(entries []guardrail.Entry) *bootstrap.Env {
+			h, err := bootstrap.Load(ctx, bootstrap.Options{Guardrails: entries, Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: acct, Mode: "alert"})
 			must(err)
 			return h
 		}

@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 )
 
@@ -39,7 +39,7 @@ type world struct {
 	e    env
 	kms  *kms.Client
 	logs *cloudwatchlogs.Client
-	hub  *hub.Hub
+	hub  *bootstrap.Env
 	// keys are scheduled for deletion at the end.
 	keys []string
 }
@@ -63,7 +63,7 @@ func setUp(t *testing.T, e env) *world {
 		"modes":      map[string]any{"default": "remediate"},
 		"guardrails": map[string]any{"log-encryption": map[string]any{"key_alias": "alias/" + e.name("logs")}},
 	})
-	w.hub, err = hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &e.cfg,
+	w.hub, err = bootstrap.Load(ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &e.cfg,
 		TopicARN: aws.ToString(topic.TopicArn), HubAccount: e.account, ConfigJSON: conf})
 	if err != nil {
 		t.Fatal(err)

@@ -9,15 +9,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 )
 
 func main() {
-	o := hub.FromEnv()
+	o := bootstrap.FromEnv()
 	o.Guardrails, o.Known = catalog.Entries(), catalog.IDs()
-	h, err := hub.Load(context.Background(), o)
+	h, err := bootstrap.Load(context.Background(), o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kmsguard sweep: cold start failed: %v\n", err)
 		os.Exit(1)

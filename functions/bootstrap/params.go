@@ -1,4 +1,4 @@
-package hub
+package bootstrap
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // ConfigParameter is the SSM parameter the hub stack writes the runtime
@@ -26,15 +27,15 @@ type ssmAPI interface {
 }
 
 // readParameter fetches and validates the runtime configuration.
-func readParameter(ctx context.Context, api ssmAPI, name string, known []string) (guardrail.RuntimeConfig, error) {
+func readParameter(ctx context.Context, api ssmAPI, name string, known []string) (runconfig.RuntimeConfig, error) {
 	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 	if err != nil {
-		return guardrail.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: %w", name, err)
+		return runconfig.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: %w", name, err)
 	}
 	if out.Parameter == nil {
-		return guardrail.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: empty answer", name)
+		return runconfig.RuntimeConfig{}, fmt.Errorf("read configuration parameter %s: empty answer", name)
 	}
-	rc, err := guardrail.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), known)
+	rc, err := runconfig.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), known)
 	if err != nil {
 		return rc, fmt.Errorf("parameter %s: %w", name, err)
 	}
@@ -52,12 +53,12 @@ type paramModes struct {
 	now   func() time.Time
 
 	mu      sync.Mutex
-	modes   guardrail.ModeConfig
+	modes   runconfig.ModeConfig
 	good    bool
 	fetched time.Time
 }
 
-func (p *paramModes) set(m guardrail.ModeConfig, at time.Time) {
+func (p *paramModes) set(m runconfig.ModeConfig, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.modes, p.good, p.fetched = m, true, at

@@ -1,36 +1,37 @@
-package guardrail_test
+package runconfig_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 func TestResolve_Precedence(t *testing.T) {
 	const acct, other, g = "111122223333", "444455556666", "key-deletion"
-	full := guardrail.ModeConfig{
+	full := runconfig.ModeConfig{
 		Default:    guardrail.ModeAlert,
 		Guardrails: map[string]guardrail.Mode{g: guardrail.ModeRemediate},
-		Accounts: map[string]guardrail.AccountModes{
+		Accounts: map[string]runconfig.AccountModes{
 			acct:  {Mode: guardrail.ModeRemediate, Guardrails: map[string]guardrail.Mode{g: guardrail.ModeAlert}},
 			other: {Mode: guardrail.ModeAlert},
 		},
 	}
 	tests := []struct {
 		name    string
-		cfg     guardrail.ModeConfig
+		cfg     runconfig.ModeConfig
 		account string
 		want    guardrail.Mode
 		source  string
 	}{
-		{"kill switch beats everything", func() guardrail.ModeConfig { c := full; c.KillSwitch = true; return c }(), acct, guardrail.ModeAlert, "kill switch"},
+		{"kill switch beats everything", func() runconfig.ModeConfig { c := full; c.KillSwitch = true; return c }(), acct, guardrail.ModeAlert, "kill switch"},
 		{"account+guardrail", full, acct, guardrail.ModeAlert, "account 111122223333, guardrail key-deletion"},
 		{"account", full, other, guardrail.ModeAlert, "account 444455556666"},
 		{"guardrail default", full, "999999999999", guardrail.ModeRemediate, "guardrail key-deletion"},
-		{"global default", guardrail.ModeConfig{Default: guardrail.ModeAlert}, acct, guardrail.ModeAlert, "default"},
-		{"spec default", guardrail.ModeConfig{}, acct, guardrail.ModeRemediate, "built-in default for key-deletion"},
-		{"account without this guardrail falls to account mode", guardrail.ModeConfig{Accounts: map[string]guardrail.AccountModes{acct: {Mode: guardrail.ModeAlert, Guardrails: map[string]guardrail.Mode{"other": guardrail.ModeRemediate}}}}, acct, guardrail.ModeAlert, "account 111122223333"},
+		{"global default", runconfig.ModeConfig{Default: guardrail.ModeAlert}, acct, guardrail.ModeAlert, "default"},
+		{"spec default", runconfig.ModeConfig{}, acct, guardrail.ModeRemediate, "built-in default for key-deletion"},
+		{"account without this guardrail falls to account mode", runconfig.ModeConfig{Accounts: map[string]runconfig.AccountModes{acct: {Mode: guardrail.ModeAlert, Guardrails: map[string]guardrail.Mode{"other": guardrail.ModeRemediate}}}}, acct, guardrail.ModeAlert, "account 111122223333"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +46,7 @@ func TestResolve_Precedence(t *testing.T) {
 func TestParseModeConfig(t *testing.T) {
 	ids := []string{"key-deletion"}
 	good := `{"kill_switch":false,"default":"alert","guardrails":{"key-deletion":"remediate"},"accounts":{"111122223333":{"mode":"alert","guardrails":{"key-deletion":"remediate"}}}}`
-	if _, err := guardrail.ParseModeConfig([]byte(good), ids); err != nil {
+	if _, err := runconfig.ParseModeConfig([]byte(good), ids); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string]string{
@@ -57,7 +58,7 @@ func TestParseModeConfig(t *testing.T) {
 		`{"killswitch":true}`:                                                "unknown field",
 	}
 	for in, want := range bad {
-		_, err := guardrail.ParseModeConfig([]byte(in), ids)
+		_, err := runconfig.ParseModeConfig([]byte(in), ids)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want it to mention %q", in, err, want)
 		}

@@ -1,4 +1,4 @@
-package hub
+package bootstrap
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 type fakeSSM struct {
@@ -32,7 +33,7 @@ func TestParamModes_RefreshEveryMinute(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := &fakeSSM{value: `{"modes":{"default":"remediate"}}`}
 	p := &paramModes{api: f, name: ConfigParameter, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
-	p.set(guardrail.ModeConfig{Default: guardrail.ModeRemediate}, now)
+	p.set(runconfig.ModeConfig{Default: guardrail.ModeRemediate}, now)
 
 	if m := p.Resolve("111122223333", "key-deletion", guardrail.ModeRemediate); m.Mode != guardrail.ModeRemediate || f.calls != 0 {
 		t.Fatalf("%+v after %d calls", m, f.calls)

@@ -1,4 +1,4 @@
-package hub_test
+package bootstrap_test
 
 import (
 	"log/slog"
@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/internal/faultproxy"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -32,7 +32,7 @@ func faultyRunner(t *testing.T, w *world, id, configJSON string) (*guardrail.Run
 	p := faultproxy.New(srv.URL)
 	t.Cleanup(p.Close)
 	cfg := p.Config(w.Config)
-	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &cfg,
+	h, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &cfg,
 		TopicARN: w.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {
 		t.Fatal(err)

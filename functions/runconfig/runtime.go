@@ -1,4 +1,4 @@
-package guardrail
+package runconfig
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
 // Environment variables of every guardrail Lambda. Infra sets them; the
@@ -76,7 +78,7 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 	}
 	if c.Sweep != nil {
 		for i, a := range c.Sweep.Accounts {
-			if !ValidAccountID(a) {
+			if !guardrail.ValidAccountID(a) {
 				problems = append(problems, fmt.Sprintf("sweep.accounts[%d]: %q must be a 12-digit account id", i, a))
 			}
 		}
@@ -89,11 +91,11 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 
 // FixedMode forces one mode everywhere (`kmsguard replay --mode`).
 type FixedMode struct {
-	Mode   Mode
+	Mode   guardrail.Mode
 	Source string
 }
 
 // Resolve returns the fixed mode.
-func (f FixedMode) Resolve(string, string, Mode) ResolvedMode {
-	return ResolvedMode{f.Mode, f.Source}
+func (f FixedMode) Resolve(string, string, guardrail.Mode) guardrail.ResolvedMode {
+	return guardrail.ResolvedMode{Mode: f.Mode, Source: f.Source}
 }

@@ -1,4 +1,4 @@
-package hub_test
+package bootstrap_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -32,7 +32,7 @@ type world struct {
 	*sandbox.Hub
 	t   *testing.T
 	ctx context.Context
-	hub *hub.Hub
+	hub *bootstrap.Env
 }
 
 func newWorld(t *testing.T, configJSON string) *world {
@@ -42,7 +42,7 @@ func newWorld(t *testing.T, configJSON string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.Load(ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
+	h, err := bootstrap.Load(ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(configJSON)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +185,10 @@ func TestIntegration_LogEncryption(t *testing.T) {
 func TestIntegration_ConfigFromParameter(t *testing.T) {
 	w := newWorld(t, "")
 	cfg := `{"modes":{"accounts":{"111122223333":{"mode":"alert"}}},"guardrails":{"key-rotation":{"rotation_period_days":180}}}`
-	if _, err := ssm.NewFromConfig(w.Config).PutParameter(w.ctx, &ssm.PutParameterInput{Name: aws.String(hub.ConfigParameter), Value: aws.String(cfg), Type: ssmtypes.ParameterTypeString}); err != nil {
+	if _, err := ssm.NewFromConfig(w.Config).PutParameter(w.ctx, &ssm.PutParameterInput{Name: aws.String(bootstrap.ConfigParameter), Value: aws.String(cfg), Type: ssmtypes.ParameterTypeString}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: hub.ConfigParameter})
+	h, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: bootstrap.ConfigParameter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestIntegration_ConfigFromParameter(t *testing.T) {
 		t.Errorf("%+v", out)
 	}
 	// A missing or invalid parameter fails the cold start loudly.
-	if _, err := hub.Load(w.ctx, hub.Options{Guardrails: catalog.Entries(), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
+	if _, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
 		t.Errorf("missing parameter: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package hub_test
+package bootstrap_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/hub"
 )
 
 // mutate returns the fixture with its JSON changed by fn.
@@ -57,7 +57,7 @@ func TestHostileEvents(t *testing.T) {
 		}
 	}()
 	cfg := aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String("http://" + l.Addr().String()), Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1}
-	h, err := hub.Load(context.Background(), hub.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &cfg, HubAccount: "123456789012"})
+	h, err := bootstrap.Load(context.Background(), bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &cfg, HubAccount: "123456789012"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package hub is the runtime every guardrail Lambda and the kmsguard CLI
+// Package bootstrap is the runtime every guardrail Lambda and the kmsguard CLI
 // share: it loads the configuration and AWS credentials once, and builds a
 // Runner for any guardrail in the catalog.
-package hub
+package bootstrap
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
 // Options configure Load. FromEnv fills them the way a Lambda is configured.
@@ -55,17 +56,19 @@ type Options struct {
 // FromEnv reads the Lambda environment.
 func FromEnv() Options {
 	return Options{
-		ConfigJSON:      []byte(os.Getenv(guardrail.EnvConfig)),
-		ConfigParameter: os.Getenv(guardrail.EnvConfigParameter),
-		TopicARN:        os.Getenv(guardrail.EnvTopicARN),
-		HubAccount:      os.Getenv(guardrail.EnvHubAccount),
+		ConfigJSON:      []byte(os.Getenv(runconfig.EnvConfig)),
+		ConfigParameter: os.Getenv(runconfig.EnvConfigParameter),
+		TopicARN:        os.Getenv(runconfig.EnvTopicARN),
+		HubAccount:      os.Getenv(runconfig.EnvHubAccount),
 	}
 }
 
-// Hub holds what is built once per process.
-type Hub struct {
+// Env is what a kmsguard process builds once (a Lambda at cold start, the
+// CLI at start): configuration, credentials per account, alert publisher,
+// logger, and the guardrails it can run.
+type Env struct {
 	entries  []guardrail.Entry
-	cfg      guardrail.RuntimeConfig
+	cfg      runconfig.RuntimeConfig
 	modes    guardrail.ModeLookup
 	provider *awsenv.Provider
 	alerts   alert.Publisher
@@ -74,7 +77,7 @@ type Hub struct {
 }
 
 // Load builds the hub runtime. Errors name what is misconfigured.
-func Load(ctx context.Context, o Options) (*Hub, error) {
+func Load(ctx context.Context, o Options) (*Env, error) {
 	log := o.Log
 	if log == nil {
 		if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
@@ -83,9 +86,9 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 			log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 		}
 	}
-	h := &Hub{log: log, entries: o.Guardrails}
+	h := &Env{log: log, entries: o.Guardrails}
 	if o.ConfigParameter == "" {
-		cfg, err := guardrail.ParseRuntimeConfig(o.ConfigJSON, o.Known)
+		cfg, err := runconfig.ParseRuntimeConfig(o.ConfigJSON, o.Known)
 		if err != nil {
 			return nil, err
 		}
@@ -119,25 +122,25 @@ func Load(ctx context.Context, o Options) (*Hub, error) {
 		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {
 			return nil, err
 		}
-		h.modes = guardrail.FixedMode{Mode: o.Mode, Source: "command line"}
+		h.modes = runconfig.FixedMode{Mode: o.Mode, Source: "command line"}
 	}
 	hubAccount := o.HubAccount
 	if hubAccount == "" {
 		id, err := sts.NewFromConfig(h.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
-			return nil, fmt.Errorf("find the hub account (set %s to skip this call): %w", guardrail.EnvHubAccount, err)
+			return nil, fmt.Errorf("find the hub account (set %s to skip this call): %w", runconfig.EnvHubAccount, err)
 		}
 		hubAccount = aws.ToString(id.Account)
 	}
 	if !guardrail.ValidAccountID(hubAccount) {
-		return nil, fmt.Errorf("%s=%q is not a 12-digit account id", guardrail.EnvHubAccount, hubAccount)
+		return nil, fmt.Errorf("%s=%q is not a 12-digit account id", runconfig.EnvHubAccount, hubAccount)
 	}
 	// The session name tells CloudTrail readers which guardrail acted.
 	h.provider = awsenv.NewProvider(h.base, hubAccount, "kmsguard")
 	if o.TopicARN != "" {
 		region, err := arnRegion(o.TopicARN)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", guardrail.EnvTopicARN, err)
+			return nil, fmt.Errorf("%s: %w", runconfig.EnvTopicARN, err)
 		}
 		c := h.base.Copy()
 		c.Region = region
@@ -155,7 +158,7 @@ func arnRegion(arn string) (string, error) {
 }
 
 // Runner builds the runner of one guardrail.
-func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
+func (h *Env) Runner(id string) (*guardrail.Runner, error) {
 	g, err := h.guardrail(id)
 	if err != nil {
 		return nil, err
@@ -163,13 +166,13 @@ func (h *Hub) Runner(id string) (*guardrail.Runner, error) {
 	return guardrail.NewRunner(g, h.alerts, h.log), nil
 }
 
-func (h *Hub) guardrail(id string) (guardrail.Guardrail, error) {
+func (h *Env) guardrail(id string) (guardrail.Guardrail, error) {
 	return h.Build(id, guardrail.SessionName(id))
 }
 
 // Build builds one guardrail whose assumed-role sessions are named
 // sessionName.
-func (h *Hub) Build(id, sessionName string) (guardrail.Guardrail, error) {
+func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 	var ids []string
 	for _, e := range h.entries {
 		if e.Spec.ID == id {
@@ -181,22 +184,22 @@ func (h *Hub) Build(id, sessionName string) (guardrail.Guardrail, error) {
 }
 
 // Entries are the guardrails of this runtime.
-func (h *Hub) Entries() []guardrail.Entry { return h.entries }
+func (h *Env) Entries() []guardrail.Entry { return h.entries }
 
 // RuntimeConfig is the configuration the runtime loaded.
-func (h *Hub) RuntimeConfig() guardrail.RuntimeConfig { return h.cfg }
+func (h *Env) RuntimeConfig() runconfig.RuntimeConfig { return h.cfg }
 
 // Alerts is the alert publisher, nil when no topic is configured.
-func (h *Hub) Alerts() alert.Publisher { return h.alerts }
+func (h *Env) Alerts() alert.Publisher { return h.alerts }
 
 // Log is the runtime's logger.
-func (h *Hub) Log() *slog.Logger { return h.log }
+func (h *Env) Log() *slog.Logger { return h.log }
 
 // AWS is the base SDK configuration.
-func (h *Hub) AWS() aws.Config { return h.base }
+func (h *Env) AWS() aws.Config { return h.base }
 
 // Provider is the per-account configuration source, with its sessions
 // named sessionName.
-func (h *Hub) Provider(sessionName string) *awsenv.Provider {
+func (h *Env) Provider(sessionName string) *awsenv.Provider {
 	return h.provider.WithSession(sessionName)
 }
