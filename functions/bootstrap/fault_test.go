@@ -1,29 +1,26 @@
 package bootstrap_test
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
-	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/internal/faultproxy"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
 
-// Fault injection for key-rotation, key-policy and log-encryption (the
-// key-deletion ones are in its own package): each guardrail runs with the
+// Fault injection for every guardrail of the catalog: each runs with the
 // SDK configured as in Lambda (six attempts, standard retryer; short
 // backoffs to keep the tests quick) through internal/faultproxy in front of
-// moto.
+// moto. The cases come from each spec's Example; the example's event is
+// staged by performing the call it records (sandbox.Enact).
 
 // faultyRunner returns the guardrail's runner talking to moto through a
 // fault proxy. The world itself (staging, reading back) goes direct.
@@ -44,99 +41,102 @@ func faultyRunner(t *testing.T, w *world, id, configJSON string) (*guardrail.Run
 	return r, p
 }
 
-// faultCase is one guardrail's scenario: stage a problem, say which calls
-// its remediation makes, and check the end state.
+// faultCase is one guardrail's example.
 type faultCase struct {
-	id, config string
-	// stage creates the problem and returns the event to handle.
-	stage func(w *world) []byte
-	// reads and write are the calls the remediation makes.
+	spec   guardrail.Spec
+	config string
+	// reads are the calls before the remediation's first write.
 	reads []string
 	write string
-	// fixed reports whether the problem is fixed in moto.
-	fixed func(w *world) bool
 	// verdict ends the subject of the alert of a successful remediation.
 	verdict string
 }
 
 func faultCases() []faultCase {
-	const publicPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"ShareWithEveryone","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}`
-	var keyID string
-	return []faultCase{
-		{
-			id: "key-rotation",
-			stage: func(w *world) []byte {
-				id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/faulty"})
-				if err != nil {
-					w.t.Fatal(err)
-				}
-				keyID = id
-				return fixtures.WithKey(fixtures.Get("key-rotation/disable-key-rotation").Raw, id, "", "")
-			},
-			reads: []string{"GetKeyRotationStatus", "ListResourceTags"}, write: "EnableKeyRotation",
-			fixed: func(w *world) bool {
-				st, err := w.kms().GetKeyRotationStatus(w.ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(keyID)})
-				return err == nil && st.KeyRotationEnabled
-			},
-			verdict: "— rotation on, 365 days",
-		},
-		{
-			id: "key-policy", config: `{"modes":{"guardrails":{"key-policy":"remediate"}}}`,
-			stage: func(w *world) []byte {
-				id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/faulty"})
-				if err != nil {
-					w.t.Fatal(err)
-				}
-				keyID = id
-				if _, err := w.kms().PutKeyPolicy(w.ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(id), PolicyName: aws.String("default"), Policy: aws.String(publicPolicy)}); err != nil {
-					w.t.Fatal(err)
-				}
-				return fixtures.WithKey(fixtures.Get("key-policy/put-key-policy-public").Raw, id, "", "")
-			},
-			reads: []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy"}, write: "PutKeyPolicy",
-			fixed: func(w *world) bool {
-				got, err := w.kms().GetKeyPolicy(w.ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(keyID), PolicyName: aws.String("default")})
-				return err == nil && len(keypolicy.Analyze(aws.ToString(got.Policy), keypolicy.Context{Account: member}).Findings) == 0
-			},
-			verdict: "— statements removed",
-		},
-		{
-			id: "log-encryption",
-			stage: func(w *world) []byte {
-				if _, err := w.LogsKey(w.ctx, member); err != nil {
-					w.t.Fatal(err)
-				}
-				logs, err := w.Logs(w.ctx, member)
-				if err != nil {
-					w.t.Fatal(err)
-				}
-				if _, err := logs.CreateLogGroup(w.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/app/payments/api")}); err != nil {
-					w.t.Fatal(err)
-				}
-				return fixtures.Get("log-encryption/create-log-group").Raw
-			},
-			reads: []string{"DescribeLogGroups", "ListTagsForResource", "DescribeKey"}, write: "AssociateKmsKey",
-			fixed: func(w *world) bool {
-				k, err := w.LogGroupKey(w.ctx, member, "/app/payments/api")
-				return err == nil && k != ""
-			},
-			verdict: "— encrypted",
-		},
+	var out []faultCase
+	for _, s := range catalog.Specs() {
+		ex := s.Example
+		tc := faultCase{spec: s, verdict: "— " + ex.Verdict}
+		for _, c := range ex.Calls {
+			read := strings.HasPrefix(c, "Describe") || strings.HasPrefix(c, "List") || strings.HasPrefix(c, "Get")
+			if read && tc.write == "" {
+				tc.reads = append(tc.reads, c)
+			} else if tc.write == "" {
+				tc.write = c // the first write
+			}
+		}
+		if ex.Mode != "" {
+			tc.config = fmt.Sprintf(`{"modes":{"guardrails":{%q:%q}}}`, s.ID, ex.Mode)
+		}
+		out = append(out, tc)
 	}
+	return out
 }
 
-// faultSetup stages the case's problem in a fresh world, sends its event
+// fixed reports whether the example's problem is gone: the guardrail, run
+// again directly on moto (no proxy, no topic) in remediate mode, finds
+// nothing to do.
+func (w *world) fixed(id string, event []byte) bool {
+	h, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &w.Config,
+		HubAccount: sandbox.HubAccount, Mode: guardrail.ModeRemediate})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r, err := h.Runner(id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out, err := r.Handle(w.ctx, event)
+	return err == nil && out.Action == guardrail.ActionNone
+}
+
+// faultSetup stages the case's example in a fresh world, sends its event
 // through moto's EventBridge, and returns what the rule delivered with the
 // guardrail's runner behind a fault proxy.
 func faultSetup(t *testing.T, tc faultCase) (*world, []byte, *guardrail.Runner, *faultproxy.Proxy) {
 	t.Helper()
 	w := newWorld(t, tc.config)
-	events, err := w.Deliver(w.ctx, tc.stage(w))
+	staged, err := w.Enact(w.ctx, fixtures.Get(tc.spec.Example.Fixture).Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := w.Deliver(w.ctx, staged)
 	if err != nil || len(events) == 0 {
 		t.Fatalf("delivered %d events: %v", len(events), err)
 	}
-	r, p := faultyRunner(t, w, tc.id, tc.config)
+	r, p := faultyRunner(t, w, tc.spec.ID, tc.config)
 	return w, events[0], r, p
+}
+
+// Every call a guardrail makes in its example is one of its spec's actions
+// (what its IAM role is granted); the alert's Publish and the role
+// assumption are the runtime's own.
+func TestFaults_CallsAreTheSpecsActions(t *testing.T) {
+	for _, tc := range faultCases() {
+		t.Run(tc.spec.ID, func(t *testing.T) {
+			w, event, r, p := faultSetup(t, tc)
+			if out, err := r.Handle(w.ctx, event); err != nil || out.Action == guardrail.ActionNone {
+				t.Fatalf("%+v %v", out, err)
+			}
+			for _, op := range p.Seen() {
+				if op == "sns:Publish" || op == "sts:AssumeRole" {
+					continue
+				}
+				if !slices.Contains(tc.spec.Actions, op) {
+					t.Errorf("%s called %s, which its spec's Actions do not grant", tc.spec.ID, op)
+				}
+			}
+			var calls []string
+			for _, c := range tc.spec.Example.Calls {
+				if p.Calls(c) == 0 {
+					calls = append(calls, c)
+				}
+			}
+			if len(calls) > 0 {
+				t.Errorf("the example's calls %v were not made", calls)
+			}
+		})
+	}
 }
 
 // Transient faults on every call of the remediation — a dropped connection,
@@ -144,7 +144,7 @@ func faultSetup(t *testing.T, tc faultCase) (*world, []byte, *guardrail.Runner, 
 // invocation: the problem is fixed and exactly one alert says so.
 func TestFaults_TransientAreAbsorbed(t *testing.T) {
 	for _, tc := range faultCases() {
-		t.Run(tc.id, func(t *testing.T) {
+		t.Run(tc.spec.ID, func(t *testing.T) {
 			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.reads[0], faultproxy.Fault{Kind: faultproxy.Reset, Times: 1})
 			p.Inject(tc.reads[1], faultproxy.Fault{Kind: faultproxy.Slow, Times: 1, Delay: 200 * time.Millisecond})
@@ -158,7 +158,7 @@ func TestFaults_TransientAreAbsorbed(t *testing.T) {
 			if err != nil || out.Action == guardrail.ActionNone || !out.Alerted {
 				t.Fatalf("%+v %v", out, err)
 			}
-			if !tc.fixed(w) {
+			if !w.fixed(tc.spec.ID, event) {
 				t.Error("not fixed")
 			}
 			if n := p.Calls(tc.write); n != 3 {
@@ -176,7 +176,7 @@ func TestFaults_TransientAreAbsorbed(t *testing.T) {
 // remediation FAILED, nothing is changed, and nothing panics.
 func TestFaults_PersistentFailLoudly(t *testing.T) {
 	for _, tc := range faultCases() {
-		t.Run(tc.id, func(t *testing.T) {
+		t.Run(tc.spec.ID, func(t *testing.T) {
 			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.write, faultproxy.Fault{Kind: faultproxy.Unavailable})
 
@@ -190,7 +190,7 @@ func TestFaults_PersistentFailLoudly(t *testing.T) {
 			if _, lerr := r.LambdaHandler()(w.ctx, event); lerr == nil {
 				t.Error("the Lambda handler must return the error so Lambda retries and then uses the DLQ")
 			}
-			if tc.fixed(w) {
+			if w.fixed(tc.spec.ID, event) {
 				t.Error("fixed through a persistent fault?")
 			}
 			a, _ := w.Alerts(w.ctx)
@@ -205,7 +205,7 @@ func TestFaults_PersistentFailLoudly(t *testing.T) {
 // and a "check FAILED" alert; no write is attempted.
 func TestFaults_ReadFailureDoesNotWrite(t *testing.T) {
 	for _, tc := range faultCases() {
-		t.Run(tc.id, func(t *testing.T) {
+		t.Run(tc.spec.ID, func(t *testing.T) {
 			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.reads[0], faultproxy.Fault{Kind: faultproxy.Throttle})
 
@@ -229,7 +229,7 @@ func TestFaults_ReadFailureDoesNotWrite(t *testing.T) {
 // further write, no further "fixed" alert.
 func TestFaults_LostAnswerAndRedeliveryAreHarmless(t *testing.T) {
 	for _, tc := range faultCases() {
-		t.Run(tc.id, func(t *testing.T) {
+		t.Run(tc.spec.ID, func(t *testing.T) {
 			w, event, r, p := faultSetup(t, tc)
 			p.Inject(tc.write, faultproxy.Fault{Kind: faultproxy.LostAnswer, Times: 1})
 
@@ -237,7 +237,7 @@ func TestFaults_LostAnswerAndRedeliveryAreHarmless(t *testing.T) {
 			if err != nil || out.Action == guardrail.ActionNone {
 				t.Fatalf("%+v %v", out, err)
 			}
-			if !tc.fixed(w) {
+			if !w.fixed(tc.spec.ID, event) {
 				t.Error("not fixed")
 			}
 			writes := p.Calls(tc.write)

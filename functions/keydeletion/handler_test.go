@@ -131,6 +131,7 @@ func TestHandle_Fixtures(t *testing.T) {
 				sc.setup(h.kms)
 			}
 			out, err := h.runner.Handle(context.Background(), f.Raw)
+			alerttest.CallsAllowed(t, Spec(), "kms", h.kms.Calls)
 			if !positive {
 				// Negative fixtures reach a handler only if a pattern fails;
 				// the handler must still do nothing and say nothing.

@@ -73,6 +73,7 @@ func TestHandle_Fixtures(t *testing.T) {
 			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil, "alias/orders")
 			k.Policy = eventPolicy(t, f.Raw) // the call succeeded: KMS holds what the event carries
 			out, err := h.runner.Handle(context.Background(), f.Raw)
+			alerttest.CallsAllowed(t, Spec(), "kms", h.kms.Calls)
 			if err != nil || out.Action != sc.action || !slices.Equal(h.kms.Writes(), sc.writes) || !slices.Equal(out.Findings, sc.findings) {
 				t.Fatalf("outcome %+v, writes %v, err %v", out, h.kms.Writes(), err)
 			}

@@ -145,6 +145,7 @@ func TestHandle_Fixtures(t *testing.T) {
 			h := newHarness(runconfig.ModeConfig{}, Settings{})
 			sc.setup(h.kms)
 			out, err := h.runner.Handle(context.Background(), f.Raw)
+			alerttest.CallsAllowed(t, Spec(), "kms", h.kms.Calls)
 			if err != nil || out.Action != sc.action || !slices.Equal(h.kms.Writes(), sc.writes) {
 				t.Fatalf("outcome %+v, writes %v, err %v", out, h.kms.Writes(), err)
 			}

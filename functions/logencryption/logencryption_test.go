@@ -176,6 +176,8 @@ func TestHandle_Fixtures(t *testing.T) {
 			h.logs.groups["/app/payments/api"] = &logGroup{tags: map[string]string{"team": "payments"}}
 			h.logs.groups["/app/payments/api-v2"] = &logGroup{} // a prefix match that must not be taken
 			out, err := h.runner.Handle(context.Background(), f.Raw)
+			alerttest.CallsAllowed(t, Spec(), "kms", h.kms.Calls)
+			alerttest.CallsAllowed(t, Spec(), "logs", h.logs.calls)
 			if err != nil || out.Action != "associate-kms-key" {
 				t.Fatalf("%+v %v", out, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,17 +54,19 @@ type Proxy struct {
 	mu    sync.Mutex
 	rules map[string]*Fault
 	calls map[string]int
+	seen  map[string]bool
 }
 
 // New starts a proxy to target (a moto URL) on 127.0.0.1.
 func New(target string) *Proxy {
 	u, _ := url.Parse(target)
-	p := &Proxy{rules: map[string]*Fault{}, calls: map[string]int{}}
+	p := &Proxy{rules: map[string]*Fault{}, calls: map[string]int{}, seen: map[string]bool{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := operation(r)
 		p.mu.Lock()
 		p.calls[op]++
+		p.seen[service(r)+":"+op] = true
 		f := p.rules[op]
 		var fault *Fault
 		if f != nil {
@@ -124,6 +127,30 @@ func (p *Proxy) Calls(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[op]
+}
+
+// Seen lists every call made, as IAM names them: kms:DescribeKey.
+func (p *Proxy) Seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.seen))
+	for op := range p.seen {
+		out = append(out, op)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// service is the signing name of a request, from its SigV4 credential
+// scope (Credential=AKID/date/region/SERVICE/aws4_request): the IAM
+// service prefix for the services kmsguard calls.
+func service(r *http.Request) string {
+	_, scope, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	parts := strings.Split(strings.SplitN(scope, ",", 2)[0], "/")
+	if len(parts) >= 4 {
+		return parts[3]
+	}
+	return "unknown"
 }
 
 // Config returns base routed through the proxy, retrying as a kmsguard

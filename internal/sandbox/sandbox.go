@@ -323,6 +323,9 @@ func (h *Hub) LogsKey(ctx context.Context, account string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/kmsguard/logs")}); err == nil {
+		return aws.ToString(d.KeyMetadata.Arn), nil // staged already
+	}
 	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("kmsguard regional logs key"), Policy: aws.String(policy)})
 	if err != nil {
 		return "", fmt.Errorf("create logs key: %w", err)

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 )
 
@@ -98,5 +100,16 @@ func Golden(t *testing.T, name string, m alert.Message) {
 	}
 	if string(want) != got {
 		t.Errorf("alert differs from %s (run with -update if the change is intended)\n--- got ---\n%s", path, got)
+	}
+}
+
+// CallsAllowed fails the test for every call (recorded by a fake of
+// service, e.g. "kms") that the spec's Actions do not grant.
+func CallsAllowed(t testing.TB, spec guardrail.Spec, service string, calls []string) {
+	t.Helper()
+	for _, c := range calls {
+		if !slices.Contains(spec.Actions, service+":"+c) {
+			t.Errorf("%s called %s:%s, which its spec's Actions do not grant", spec.ID, service, c)
+		}
 	}
 }

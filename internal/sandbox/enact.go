@@ -1,0 +1,83 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
+	"github.com/kmsguard/kmsguard/events/fixtures"
+)
+
+// Enact makes the API call a recorded CloudTrail event records, in the
+// event's account on the emulator, so that the state the event implies is
+// real: any guardrail's example is staged this way, whatever its event
+// (the catalog-driven tests need no per-guardrail setup). Every member
+// account has what the spokes deploy there (the regional logs key).
+//
+// The call is the SDK client method named after the event (kms or logs),
+// with requestParameters decoded into its input (encoding/json matches the
+// field names case-insensitively). A call on a key runs on a fresh key
+// created first; the event returned names that key, or the key the call
+// created (CreateKey).
+func (h *Hub) Enact(ctx context.Context, raw []byte) ([]byte, error) {
+	ev, err := cloudtrail.Parse(raw)
+	if err != nil || ev.Record == nil {
+		return nil, fmt.Errorf("enact: not a CloudTrail API call: %v", err)
+	}
+	account, rec := ev.AccountID(), ev.Record
+	if _, err := h.LogsKey(ctx, account); err != nil {
+		return nil, err
+	}
+	var client any
+	switch rec.EventSource {
+	case "kms.amazonaws.com":
+		client, err = h.KMS(ctx, account)
+	case "logs.amazonaws.com":
+		client, err = h.Logs(ctx, account)
+	default:
+		return nil, fmt.Errorf("enact: no client for %s", rec.EventSource)
+	}
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]any{}
+	if len(rec.RequestParameters) > 0 && string(rec.RequestParameters) != "null" {
+		if err := json.Unmarshal(rec.RequestParameters, &params); err != nil {
+			return nil, fmt.Errorf("enact: requestParameters: %w", err)
+		}
+	}
+	out := raw
+	if _, ok := params["keyId"]; ok {
+		id, err := h.CreateKey(ctx, account, KeySpec{Alias: "alias/example-" + strings.ToLower(rec.EventName)})
+		if err != nil {
+			return nil, err
+		}
+		params["keyId"] = id // a bare id: the emulator refuses ARNs for some calls
+		out = fixtures.WithKey(raw, id, "", "")
+	}
+	m := reflect.ValueOf(client).MethodByName(rec.EventName)
+	if !m.IsValid() {
+		return nil, fmt.Errorf("enact: the %s client has no %s", rec.EventSource, rec.EventName)
+	}
+	in := reflect.New(m.Type().In(1).Elem())
+	b, _ := json.Marshal(params)
+	if err := json.Unmarshal(b, in.Interface()); err != nil {
+		return nil, fmt.Errorf("enact: %s input: %w", rec.EventName, err)
+	}
+	res := m.Call([]reflect.Value{reflect.ValueOf(ctx), in})
+	if err, _ := res[1].Interface().(error); err != nil {
+		return nil, fmt.Errorf("enact %s: %w", rec.EventName, err)
+	}
+	// A call that created a key (CreateKey): the event names the new key.
+	if meta := reflect.Indirect(res[0]).FieldByName("KeyMetadata"); meta.IsValid() && !meta.IsNil() {
+		if id, ok := meta.Elem().FieldByName("KeyId").Interface().(*string); ok && aws.ToString(id) != "" && params["keyId"] == nil {
+			out = fixtures.WithKey(raw, aws.ToString(id), "", "")
+		}
+	}
+	return out, nil
+}
