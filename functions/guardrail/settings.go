@@ -59,10 +59,13 @@ type Setting struct {
 	Type    string // string, integer, boolean, list of strings
 	Default string
 	Doc     string
+	// From names the deployment value (a kmsguard.yaml path such as
+	// organization.id) that fills the setting when it is not set.
+	From string
 }
 
-// SettingsSchema lists the settings of a settings struct from its json, doc
-// and default tags, embedded structs (Common) included. A field without a
+// SettingsSchema lists the settings of a settings struct from its json, doc,
+// default and from tags, embedded structs (Common) included. A field without a
 // json name or a doc is an error: every setting is documented.
 func SettingsSchema(v any) ([]Setting, error) {
 	t := reflect.TypeOf(v)
@@ -113,7 +116,7 @@ func SettingsSchema(v any) ([]Setting, error) {
 		if def == "" {
 			def = "none"
 		}
-		out = append(out, Setting{Name: name, Type: typ, Default: def, Doc: doc})
+		out = append(out, Setting{Name: name, Type: typ, Default: def, Doc: doc, From: f.Tag.Get("from")})
 	}
 	if len(problems) > 0 {
 		return out, fmt.Errorf("%s", strings.Join(problems, "; "))

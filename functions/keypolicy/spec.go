@@ -49,7 +49,7 @@ func Spec() guardrail.Spec {
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
 	guardrail.Common
-	OrganizationID  string   `json:"organization_id,omitempty" doc:"the organization whose accounts are not external" default:"the organization's id in organization mode"`
+	OrganizationID  string   `json:"organization_id,omitempty" doc:"the organization whose accounts are not external" default:"organization.id of kmsguard.yaml" from:"organization.id"`
 	TrustedAccounts []string `json:"trusted_accounts,omitempty" doc:"accounts outside the organization that may hold rights on keys without a finding"`
 	AdminPrincipals []string `json:"admin_principals,omitempty" doc:"principal ARN patterns allowed administrative rights (kms:*, PutKeyPolicy, ScheduleKeyDeletion) without a BROAD-ADMIN finding"`
 }

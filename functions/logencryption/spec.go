@@ -55,7 +55,7 @@ func Spec() guardrail.Spec {
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
 	guardrail.Common
-	KeyAlias         string   `json:"key_alias,omitempty" doc:"alias of the regional logs key kmsguard associates" default:"alias/kmsguard/logs (the logs_key of kmsguard.yaml)"`
+	KeyAlias         string   `json:"key_alias,omitempty" doc:"alias of the regional logs key kmsguard associates" default:"the logs_key of kmsguard.yaml (alias/kmsguard/logs)" from:"logs_key.alias"`
 	ExcludedPrefixes []string `json:"excluded_prefixes,omitempty" doc:"log group name prefixes left alone"`
 	DelaySeconds     int      `json:"delay_seconds,omitempty" doc:"seconds to wait (0-30) before acting, for tools that create a log group and associate their own key right after; the state is read after the wait" default:"0"`
 }

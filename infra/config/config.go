@@ -257,8 +257,8 @@ func (p *problems) err() error {
 }
 
 // RuntimeConfig is what the hub Lambdas read: the modes and each guardrail's
-// settings, with values the deployment implies filled in (the organization
-// id for key-policy, the logs key alias for log-encryption).
+// settings, with values the deployment implies filled in where a spec's
+// setting says so (its from tag: the organization id, the logs key alias).
 func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
 	ids := catalog.IDs()
@@ -272,21 +272,26 @@ func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 	if len(unknown) > 0 {
 		return rc, fmt.Errorf("guardrails.%s: unknown guardrail; known: %s", unknown[0], strings.Join(ids, ", "))
 	}
-	for _, id := range ids {
+	// Settings a spec fills from the deployment (its from tag), when unset.
+	deployment := map[string]string{"logs_key.alias": c.LogsKey.Alias()}
+	if c.Organization != nil {
+		deployment["organization.id"] = c.Organization.ID
+	}
+	for _, spec := range catalog.Specs() {
+		id := spec.ID
 		m := map[string]any{}
 		if raw := c.Guardrails[id]; len(raw) > 0 && string(raw) != "null" {
 			if err := json.Unmarshal(raw, &m); err != nil {
 				return rc, fmt.Errorf("guardrails.%s: must be a mapping of settings: %v", id, err)
 			}
 		}
-		switch id {
-		case "key-policy":
-			if _, ok := m["organization_id"]; !ok && c.Organization != nil {
-				m["organization_id"] = c.Organization.ID
-			}
-		case "log-encryption":
-			if _, ok := m["key_alias"]; !ok {
-				m["key_alias"] = c.LogsKey.Alias()
+		schema, err := guardrail.SettingsSchema(spec.Settings)
+		if err != nil {
+			return rc, fmt.Errorf("guardrails.%s: %w", id, err)
+		}
+		for _, st := range schema {
+			if _, set := m[st.Name]; !set && st.From != "" && deployment[st.From] != "" {
+				m[st.Name] = deployment[st.From]
 			}
 		}
 		if len(m) == 0 {

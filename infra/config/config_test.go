@@ -2,9 +2,11 @@ package config_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/infra/config"
@@ -106,5 +108,46 @@ func TestParse_ReportsEveryProblem(t *testing.T) {
 	_, err := config.Parse([]byte(`{"hub_account":"x","home_region":"y","regions":[],"alerts":{"emails":[]}}`))
 	if err == nil || strings.Count(err.Error(), "\n") < 3 {
 		t.Errorf("%v", err)
+	}
+}
+
+// The example configuration shows every setting of every guardrail of the
+// catalog (set, or in a comment that says its default), so it follows the
+// specs.
+func TestExample_ShowsEverySetting(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/kmsguard.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	_, guardrails, ok := strings.Cut(text, "\nguardrails:\n")
+	if !ok {
+		t.Fatal("the example has no guardrails block")
+	}
+	for _, s := range catalog.Specs() {
+		_, section, ok := strings.Cut(guardrails, "\n  "+s.ID+":\n")
+		if !ok && strings.HasPrefix(guardrails, "  "+s.ID+":\n") {
+			section, ok = strings.TrimPrefix(guardrails, "  "+s.ID+":\n"), true
+		}
+		if !ok {
+			t.Errorf("the example has no guardrails.%s", s.ID)
+			continue
+		}
+		// The section ends at the next guardrail or top-level key.
+		for i, line := range strings.Split(section, "\n") {
+			if i > 0 && (strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") && !strings.HasPrefix(line, "  #") || line != "" && line[0] != ' ' && line[0] != '#') {
+				section = strings.Join(strings.Split(section, "\n")[:i], "\n")
+				break
+			}
+		}
+		schema, err := guardrail.SettingsSchema(s.Settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range schema {
+			if !strings.Contains(section, st.Name) {
+				t.Errorf("guardrails.%s.%s is not in the example", s.ID, st.Name)
+			}
+		}
 	}
 }
