@@ -40,6 +40,9 @@ type Context struct {
 	Account string
 	// OrganizationID is the account's organization ("o-..."), if known.
 	OrganizationID string
+	// NoOrganization says the account is known to be in no organization
+	// (so a statement naming one is external for sure).
+	NoOrganization bool
 	// TrustedAccounts may hold rights on the key without a finding.
 	TrustedAccounts []string
 	// AdminPrincipals are ARN patterns (* and ?) of principals allowed to
@@ -67,6 +70,9 @@ type Analysis struct {
 	// Err is set when the policy, or part of it, could not be parsed;
 	// Findings then holds an UNPARSEABLE finding.
 	Err error
+	// NeedsOrganization: a statement names an organization and the context
+	// did not say the account's own; knowing it would settle the findings.
+	NeedsOrganization bool
 }
 
 // Codes returns the distinct finding codes, sorted.
@@ -189,6 +195,11 @@ func parse(policy string) (policyDoc, []json.RawMessage, []statement, error) {
 	}
 	stmts := make([]statement, len(raws))
 	for i, r := range raws {
+		if k := duplicateKey(r); k != "" {
+			// JSON parsers disagree on which duplicate wins (IAM's and
+			// Go's may not be the same one): kmsguard does not guess.
+			return doc, nil, nil, fmt.Errorf("statement #%d: key %q appears twice", i, k)
+		}
 		if err := json.Unmarshal(r, &stmts[i]); err != nil {
 			return doc, nil, nil, fmt.Errorf("statement #%d: %v", i, err)
 		}
@@ -199,6 +210,47 @@ func parse(policy string) (policyDoc, []json.RawMessage, []statement, error) {
 		}
 	}
 	return doc, raws, stmts, nil
+}
+
+// duplicateKey returns a key that appears twice in a JSON object, at any
+// depth, or "".
+func duplicateKey(raw json.RawMessage) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var walk func() string
+	walk = func() string {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return ""
+				}
+				k, _ := kt.(string)
+				if seen[k] {
+					return k
+				}
+				seen[k] = true
+				if d := walk(); d != "" {
+					return d
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if d := walk(); d != "" {
+					return d
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return ""
+	}
+	return walk()
 }
 
 // principals is the decoded Principal block.
@@ -299,6 +351,12 @@ type scope struct {
 	inside bool
 	// outside: a restricting condition names someone else (for the message).
 	outside []string
+	// unknownOrg: a restricting condition names an organization and this
+	// analysis does not know the account's own (single-account mode before
+	// it was learned): whether it is inside cannot be told.
+	unknownOrg bool
+	// definite: some outside name does not depend on the organization.
+	definite bool
 }
 
 // alwaysPresent condition keys are in every request, so their IfExists form
@@ -318,6 +376,9 @@ var accountKeys = map[string]string{
 	"kms:calleraccount":    "account",
 	"aws:sourcearn":        "arn",
 	"aws:principalarn":     "arn",
+	// aws:PrincipalOrgPaths values are o-id/r-root/ou-.../ (wildcards after
+	// the organization id are fine: it is the organization that counts).
+	"aws:principalorgpaths": "orgpath",
 }
 
 func (c Context) trusted(account string) bool {
@@ -349,19 +410,26 @@ func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
 			if !ok || len(values) == 0 || (ifExists && !alwaysPresent[k]) {
 				continue
 			}
-			allFixed, allInside := true, true
+			allFixed, allInside, unknown, definite := true, true, false, false
 			var names []string
 			for _, v := range values {
 				var acct string
 				switch kind {
-				case "org":
-					if !fixed(v) {
+				case "org", "orgpath":
+					org := v
+					if kind == "orgpath" {
+						org, _, _ = strings.Cut(v, "/")
+					}
+					if !fixed(org) || !strings.HasPrefix(org, "o-") {
 						allFixed = false
 						continue
 					}
 					names = append(names, "organization "+v)
-					if c.OrganizationID == "" || v != c.OrganizationID {
-						allInside = false
+					switch {
+					case c.OrganizationID == "" && !c.NoOrganization:
+						allInside, unknown = false, true
+					case org != c.OrganizationID:
+						allInside, definite = false, true
 					}
 					continue
 				case "account":
@@ -380,7 +448,7 @@ func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
 				}
 				names = append(names, "account "+acct)
 				if !c.trusted(acct) {
-					allInside = false
+					allInside, definite = false, true
 				}
 			}
 			if !allFixed {
@@ -391,6 +459,8 @@ func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
 				s.inside = true
 			} else {
 				s.outside = append(s.outside, names...)
+				s.unknownOrg = s.unknownOrg || unknown
+				s.definite = s.definite || definite
 			}
 		}
 	}
@@ -461,6 +531,89 @@ func (c Context) isAdmin(p string) bool {
 	return false
 }
 
+// negated operators: a Deny with one applies to whoever does not match.
+var negated = map[string]bool{
+	"stringnotequals": true, "stringnotequalsignorecase": true, "stringnotlike": true,
+	"arnnotequals": true, "arnnotlike": true,
+}
+
+// confines reports whether a Deny statement confines what it covers to
+// this account, the organization or the trusted accounts: it denies every
+// principal ("*") whose account or organization is not one of ours, with
+// conditions that hold whenever the caller is outside (a key that may be
+// absent needs the IfExists form; aws:PrincipalIsAWSService or
+// aws:ViaAWSService "false" may exempt AWS services). Any other condition
+// means the Deny might not apply, so it confines nothing.
+func (c Context) confines(st statement, p principals) bool {
+	if st.Effect != "Deny" || !p.any || len(st.NotAction) > 0 || len(st.NotResource) > 0 {
+		return false
+	}
+	if len(st.Resource) > 0 && !slices.Contains(st.Resource, "*") {
+		return false
+	}
+	found := false
+	for op, keys := range st.Condition {
+		base := strings.ToLower(op)
+		setOp := ""
+		if i := strings.Index(base, ":"); i >= 0 {
+			setOp, base = base[:i], base[i+1:]
+		}
+		ifExists := strings.HasSuffix(base, "ifexists")
+		base = strings.TrimSuffix(base, "ifexists")
+		for key, values := range keys {
+			k := strings.ToLower(key)
+			switch {
+			case base == "bool" && (k == "aws:principalisawsservice" || k == "aws:viaawsservice") && len(values) == 1 && strings.EqualFold(values[0], "false"):
+			case negated[base] && accountKeys[k] != "" && setOp != "foranyvalue" && (ifExists || alwaysPresent[k] || setOp == "forallvalues") && c.allOurs(k, values):
+				found = true
+			default:
+				return false
+			}
+		}
+	}
+	return found
+}
+
+// allOurs: every value of an account condition key names this account, a
+// trusted account or the organization (when it is known).
+func (c Context) allOurs(key string, values []string) bool {
+	if len(values) == 0 {
+		return false
+	}
+	for _, v := range values {
+		switch accountKeys[key] {
+		case "org", "orgpath":
+			org, _, _ := strings.Cut(v, "/")
+			if c.OrganizationID == "" || org != c.OrganizationID {
+				return false
+			}
+		case "account":
+			if !c.trusted(v) {
+				return false
+			}
+		case "arn":
+			a, wild, ok := principalAccount(v)
+			if wild || !ok || !c.trusted(a) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// covers reports whether a Deny's actions include every action of st.
+func (st statement) covers(other statement) bool {
+	if len(st.NotAction) > 0 || len(other.NotAction) > 0 || len(other.Action) == 0 {
+		return false
+	}
+	for _, a := range other.Action {
+		if !st.grants(a) {
+			return false
+		}
+	}
+	return true
+}
+
 // Analyze reads a key policy and reports what is wrong with it. It never
 // panics, and a policy it cannot read yields an UNPARSEABLE finding, never
 // an empty list.
@@ -475,6 +628,12 @@ func Analyze(policy string, c Context) Analysis {
 	var a Analysis
 	add := func(code string, st statement, i int, removable bool, format string, args ...any) {
 		a.Findings = append(a.Findings, Finding{Code: code, Statement: st.name(i), Index: i, Removable: removable, Message: fmt.Sprintf(format, args...)})
+	}
+	var confiners []statement
+	for _, st := range stmts {
+		if p, err := parsePrincipals(st.Principal); err == nil && c.confines(st, p) {
+			confiners = append(confiners, st)
+		}
 	}
 	canChangePolicy := false
 	for i, st := range stmts {
@@ -498,13 +657,29 @@ func Analyze(policy string, c Context) Analysis {
 			}
 		}
 		sc := c.conditionScope(st.Condition)
+		for _, d := range confiners {
+			if d.covers(st) {
+				// A Deny keeps everyone outside from what this grants.
+				sc.restricted, sc.inside = true, true
+			}
+		}
+		if sc.unknownOrg && !sc.inside {
+			a.NeedsOrganization = true
+		}
+		// An EXTERNAL finding that rests only on an organization kmsguard
+		// does not know is reported, never acted on.
+		extRemovable := !grantsRoot && (!sc.unknownOrg || sc.definite)
+		orgNote := ""
+		if sc.unknownOrg && !sc.definite {
+			orgNote = " kmsguard does not know this account's organization (guardrails.key-policy.organization_id), so it does not remove the statement."
+		}
 		// PUBLIC: everyone, unless a condition pins the caller's account.
-		if np.notEmpty {
+		if np.notEmpty && !sc.inside {
 			add(CodePublic, st, i, !grantsRoot, "statement %s allows everyone except the NotPrincipal list, which makes the key public.", st.name(i))
 		} else if p.any && !sc.restricted {
 			add(CodePublic, st, i, !grantsRoot, "statement %s allows any AWS principal (\"*\") with no condition that restricts the caller's account.", st.name(i))
 		} else if p.any && !sc.inside {
-			add(CodeExternal, st, i, !grantsRoot, "statement %s allows any principal of %s, outside this account, the organization and the trusted accounts.", st.name(i), strings.Join(sc.outside, ", "))
+			add(CodeExternal, st, i, extRemovable, "statement %s allows any principal of %s, outside this account, the organization and the trusted accounts.%s", st.name(i), strings.Join(sc.outside, ", "), orgNote)
 		}
 		// Named principals.
 		for _, x := range p.aws {
@@ -514,9 +689,26 @@ func Analyze(policy string, c Context) Analysis {
 				add(CodePublic, st, i, !grantsRoot, "statement %s allows %s, whose account is a wildcard, with no condition that restricts the caller's account.", st.name(i), x)
 			case wild:
 			case !ok:
-				add(CodeExternal, st, i, !grantsRoot, "statement %s allows %s, which is not an account, an IAM ARN or an STS ARN (a deleted principal's unique id?), so its account cannot be checked.", st.name(i), x)
+				add(CodeExternal, st, i, !grantsRoot && !sc.inside, "statement %s allows %s, which is not an account, an IAM ARN or an STS ARN (a deleted principal's unique id?), so its account cannot be checked.", st.name(i), x)
 			case !c.trusted(acct) && !sc.inside:
-				add(CodeExternal, st, i, !grantsRoot, "statement %s allows %s in account %s, outside this account and the trusted accounts.", st.name(i), x, acct)
+				rm := !grantsRoot && (!sc.restricted || extRemovable)
+				add(CodeExternal, st, i, rm, "statement %s allows %s in account %s, outside this account and the trusted accounts.%s", st.name(i), x, acct, orgNote)
+			}
+		}
+		// AWS services act for whoever the source conditions name.
+		if len(p.service) > 0 && !p.any && sc.restricted && !sc.inside {
+			add(CodeExternal, st, i, extRemovable, "statement %s lets %s act for %s, outside this account, the organization and the trusted accounts.%s", st.name(i), strings.Join(p.service, ", "), strings.Join(sc.outside, ", "), orgNote)
+		}
+		// Federated principals: an identity provider's ARN names its
+		// account; a web identity provider (a domain) cannot be attributed.
+		for _, x := range p.others {
+			acct, wild, ok := principalAccount(x)
+			switch {
+			case sc.inside:
+			case !strings.HasPrefix(x, "arn:") || !ok || wild:
+				add(CodeExternal, st, i, !grantsRoot && !sc.restricted, "statement %s allows the federated or canonical principal %s, which kmsguard cannot attribute to an account.", st.name(i), x)
+			case !c.trusted(acct):
+				add(CodeExternal, st, i, !grantsRoot && (!sc.restricted || extRemovable), "statement %s allows the identity provider %s of account %s, outside this account and the trusted accounts.", st.name(i), x, acct)
 			}
 		}
 		// Who can still change the policy: the account root (it enables IAM

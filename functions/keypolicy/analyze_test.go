@@ -91,7 +91,65 @@ func TestAnalyze(t *testing.T) {
 		{"policy variable is not a fixed value", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":"${aws:ResourceAccount}"}}}`), nil, []string{CodePublic}, []int{1}},
 		{"unrelated condition only", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}`), nil, []string{CodePublic}, []int{1}},
 		{"two conditions: own account AND anything", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"},"StringLike":{"aws:PrincipalOrgID":"o-*"}}}`), nil, nil, nil},
-		{"no organization known: org condition is external", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), &Context{Account: own}, []string{CodeExternal}, []int{1}},
+		// Unknown organization (single-account mode before it is learned):
+		// reported, never removed.
+		{"no organization known: org condition is external, not removed", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), &Context{Account: own}, []string{CodeExternal}, nil},
+
+		// aws:PrincipalOrgPaths (multivalued: ForAnyValue:StringLike, as documented).
+		{"org paths inside the organization", pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}}`), nil, nil, nil},
+		{"org paths of the whole organization", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["o-a1b2c3d4e5/*"]}}}`), nil, nil, nil},
+		{"org paths of another organization: external, not public", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-zzzzzzzzzz/r-zz99/*"}}}`), nil, []string{CodeExternal}, []int{1}},
+		{"org paths with a wildcard organization: public", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-*/*"}}}`), nil, []string{CodePublic}, []int{1}},
+		{"org paths, organization unknown: reported, not removed", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}}`), &Context{Account: own}, []string{CodeExternal}, nil},
+		{"org paths under ForAllValues restrict nothing", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAllValues:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}}`), nil, []string{CodePublic}, []int{1}},
+
+		// Deny statements that confine an open Allow.
+		{"open Allow confined to the organization by a Deny", pol(rootStmt,
+			`{"Sid":"Open","Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"*"}`,
+			`{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"},"BoolIfExists":{"aws:PrincipalIsAWSService":"false"}}}`), nil, nil, nil},
+		{"open Allow confined to the account by a Deny on aws:PrincipalAccount", pol(rootStmt,
+			`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalAccount":["111122223333","444455556666"]}}}`), nil, nil, nil},
+		{"Deny on aws:PrincipalOrgID without IfExists does not confine (absent for callers outside any organization)", pol(rootStmt,
+			`{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), nil, []string{CodePublic}, []int{1}},
+		{"Deny covering only some of the Allow's actions does not confine", pol(rootStmt,
+			`{"Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), nil, []string{CodePublic}, []int{1}},
+		{"Deny confining to another organization does not confine", pol(rootStmt,
+			`{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-zzzzzzzzzz"}}}`), nil, []string{CodePublic}, []int{1}},
+		{"Deny with a condition kmsguard does not read does not confine", pol(rootStmt,
+			`{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"},"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}`), nil, []string{CodePublic}, []int{1}},
+		{"confining Deny with org paths (ForAllValues:StringNotLike)", pol(rootStmt,
+			`{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAllValues:StringNotLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}}`), nil, nil, nil},
+		{"confining Deny also covers an external named principal", pol(rootStmt,
+			`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}}`), nil, nil, nil},
+
+		// aws:PrincipalAccount lists.
+		{"PrincipalAccount list all ours", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":["111122223333","444455556666"]}}}`), nil, nil, nil},
+		{"PrincipalAccount list with a foreign account", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":["111122223333","999988887777"]}}}`), nil, []string{CodeExternal}, []int{1}},
+		{"PrincipalAccount with a wildcard: public", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringLike":{"aws:PrincipalAccount":"1111*"}}}`), nil, []string{CodePublic}, []int{1}},
+
+		// Service principals and their source conditions.
+		{"service principal with our aws:SourceAccount", pol(rootStmt, `{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":["kms:GenerateDataKey*","kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"}}}`), nil, nil, nil},
+		{"service principal acting for a foreign account (aws:SourceAccount)", pol(rootStmt, `{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":["kms:GenerateDataKey*","kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"999988887777"}}}`), nil, []string{CodeExternal}, []int{1}},
+		{"service principal acting for a foreign trail (aws:SourceArn)", pol(rootStmt, `{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"kms:GenerateDataKey*","Resource":"*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:cloudtrail:*:999988887777:trail/*"}}}`), nil, []string{CodeExternal}, []int{1}},
+		{"service principal without source conditions", pol(rootStmt, `{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}`), nil, nil, nil},
+
+		// Federated principals.
+		{"SAML provider in the account", pol(rootStmt, `{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/Okta"},"Action":"kms:Decrypt","Resource":"*"}`), nil, nil, nil},
+		{"SAML provider of a foreign account", pol(rootStmt, `{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::999988887777:saml-provider/Okta"},"Action":"kms:Decrypt","Resource":"*"}`), nil, []string{CodeExternal}, []int{1}},
+		{"web identity provider cannot be attributed", pol(rootStmt, `{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"kms:Decrypt","Resource":"*"}`), nil, []string{CodeExternal}, []int{1}},
+		{"web identity confined to the organization by a Deny", pol(rootStmt,
+			`{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), nil, nil, nil},
+		{"NotPrincipal Allow confined by a Deny", pol(rootStmt,
+			`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/blocked"},"Action":"kms:Decrypt","Resource":"*"}`,
+			`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}}`), nil, nil, nil},
 
 		// EXTERNAL named principals.
 		{"external role", pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:role/partner"},"Action":"kms:Decrypt","Resource":"*"}`), nil, []string{CodeExternal}, []int{1}},
@@ -172,14 +230,16 @@ func TestAnalyze_NamesStatements(t *testing.T) {
 
 func TestAnalyze_Unparseable(t *testing.T) {
 	for name, p := range map[string]string{
-		"empty":            ``,
-		"not json":         `{"Statement":`,
-		"array":            `[]`,
-		"no statement":     `{"Version":"2012-10-17"}`,
-		"bad effect":       `{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*"}]}`,
-		"principal number": `{"Statement":[{"Effect":"Allow","Principal":42,"Action":"kms:*"}]}`,
-		"action object":    `{"Statement":[{"Effect":"Allow","Principal":"*","Action":{"a":1}}]}`,
-		"too large":        `{"Statement":[` + strings.Repeat(" ", MaxPolicyBytes) + `]}`,
+		"empty":                             ``,
+		"not json":                          `{"Statement":`,
+		"duplicate Principal keys":          pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Principal":"*","Action":"kms:Decrypt","Resource":"*"}`),
+		"duplicate AWS keys in a Principal": pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root","AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}`),
+		"array":                             `[]`,
+		"no statement":                      `{"Version":"2012-10-17"}`,
+		"bad effect":                        `{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*"}]}`,
+		"principal number":                  `{"Statement":[{"Effect":"Allow","Principal":42,"Action":"kms:*"}]}`,
+		"action object":                     `{"Statement":[{"Effect":"Allow","Principal":"*","Action":{"a":1}}]}`,
+		"too large":                         `{"Statement":[` + strings.Repeat(" ", MaxPolicyBytes) + `]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := Analyze(p, ctx)

@@ -2,6 +2,12 @@ package keypolicy
 
 import (
 	"context"
+	"errors"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
@@ -20,15 +26,64 @@ type State struct {
 type logic struct {
 	kmskey.Common[kmsAPI, State]
 	settings Settings
+	// org is the organization learned from AWS when the settings do not
+	// name it (single-account mode).
+	org organization
 }
 
 func newLogic(s Settings) guardrail.Logic[kmsAPI, State] {
 	return &logic{Common: kmskey.Common[kmsAPI, State]{Key: func(s *State) *kmskey.Key { return &s.Key }}, settings: s}
 }
 
+// organization remembers the account's organization once AWS said it.
+type organization struct {
+	mu    sync.Mutex
+	id    string
+	known bool
+}
+
+// analyze analyzes a policy; when a statement names an organization and
+// the settings do not say the account's own, the organization is learned
+// (organizations:DescribeOrganization, once per process) and the policy
+// analyzed again. When it cannot be learned, the findings that depend on
+// it stay unremovable.
+func (l *logic) analyze(ctx context.Context, c *guardrail.Call[kmsAPI], policy string, bypass bool) Analysis {
+	a := Analyze(policy, l.context(c.Account, bypass))
+	if !a.NeedsOrganization || l.settings.OrganizationID != "" {
+		return a
+	}
+	if l.learnOrganization(ctx, c.API) {
+		a = Analyze(policy, l.context(c.Account, bypass))
+	}
+	return a
+}
+
+func (l *logic) learnOrganization(ctx context.Context, api kmsAPI) bool {
+	l.org.mu.Lock()
+	defer l.org.mu.Unlock()
+	if l.org.known {
+		return true
+	}
+	out, err := api.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	var notInOrg *orgtypes.AWSOrganizationsNotInUseException
+	switch {
+	case errors.As(err, &notInOrg):
+		l.org.known = true // definitive: the account is in no organization
+	case err == nil && out.Organization != nil:
+		l.org.id, l.org.known = aws.ToString(out.Organization.Id), true
+	}
+	return l.org.known
+}
+
 func (l *logic) context(account string, bypass bool) Context {
+	orgID, none := l.settings.OrganizationID, false
+	if orgID == "" {
+		l.org.mu.Lock()
+		orgID, none = l.org.id, l.org.known && l.org.id == ""
+		l.org.mu.Unlock()
+	}
 	return Context{
-		Account: account, OrganizationID: l.settings.OrganizationID,
+		Account: account, OrganizationID: orgID, NoOrganization: none,
 		TrustedAccounts: l.settings.TrustedAccounts, AdminPrincipals: l.settings.AdminPrincipals,
 		BypassLockoutCheck: bypass,
 	}
@@ -52,7 +107,7 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, 
 			return State{Key: key}, err
 		}
 	}
-	return State{Key: key, Analysis: Analyze(policy, l.context(c.Account, req.BypassPolicyLockoutSafetyCheck))}, nil
+	return State{Key: key, Analysis: l.analyze(ctx, c, policy, req.BypassPolicyLockoutSafetyCheck)}, nil
 }
 
 // FromListing reads and analyzes the policy in place of a listed key.
@@ -65,7 +120,7 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 	if err != nil {
 		return State{Key: k}, true, err
 	}
-	return State{Key: k, Analysis: Analyze(policy, l.context(c.Account, false))}, true, nil
+	return State{Key: k, Analysis: l.analyze(ctx, c, policy, false)}, true, nil
 }
 
 func (l *logic) Decide(in guardrail.Input[State]) guardrail.Decision { return decide(in) }

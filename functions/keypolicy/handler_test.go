@@ -3,6 +3,7 @@ package keypolicy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -229,6 +230,47 @@ func TestHandle_Calls(t *testing.T) {
 			}
 			if !slices.Equal(h.kms.Calls, tt.calls) {
 				t.Errorf("calls %v, want %v", h.kms.Calls, tt.calls)
+			}
+		})
+	}
+}
+
+// Single-account mode names no organization: the guardrail learns it
+// (once) when a statement names one, and keeps findings that depend on it
+// unremovable when it cannot.
+func TestHandle_LearnsTheOrganization(t *testing.T) {
+	orgOnly := pol(rootStmt, `{"Sid":"Org","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`)
+	ev := func(policy string) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(fixtures.Get("key-policy/put-key-policy-public").Raw, &m)
+		m["detail"].(map[string]any)["requestParameters"].(map[string]any)["policy"] = policy
+		b, _ := json.Marshal(m)
+		return b
+	}
+	for _, tt := range []struct {
+		name, org string
+		orgErr    bool
+		action    string
+		findings  []string
+	}{
+		{"learned: the organization's statement is fine", "o-a1b2c3d4e5", false, "none", []string{}},
+		{"learned another organization: external, removed", "o-zzzzzzzzzz", false, "remove-statements", []string{"EXTERNAL"}},
+		{"in no organization: external, removed", "", false, "remove-statements", []string{"EXTERNAL"}},
+		{"cannot learn: reported, never removed", "", true, "none", []string{"EXTERNAL"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(remediate, Settings{})
+			h.kms.Organization = tt.org
+			if tt.orgErr {
+				h.kms.Fail["DescribeOrganization"] = []error{errors.New("AccessDenied"), errors.New("AccessDenied")}
+			}
+			h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Policy = orgOnly
+			out, err := h.runner.Handle(context.Background(), ev(orgOnly))
+			if err != nil || out.Action != tt.action || !slices.Equal(out.Findings, tt.findings) {
+				t.Fatalf("%+v %v (calls %v)", out, err, h.kms.Calls)
+			}
+			if n := strings.Count(strings.Join(h.kms.Calls, ","), "DescribeOrganization"); n < 1 {
+				t.Errorf("the organization was not asked: %v", h.kms.Calls)
 			}
 		})
 	}

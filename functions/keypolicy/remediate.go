@@ -7,18 +7,31 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
 
-// kmsAPI is every KMS call this guardrail makes.
+// kmsAPI is every call this guardrail makes: KMS, and the organization's id
+// when the settings do not name it.
 type kmsAPI interface {
 	kmskey.ReadAPI
 	GetKeyPolicy(ctx context.Context, in *kms.GetKeyPolicyInput, opts ...func(*kms.Options)) (*kms.GetKeyPolicyOutput, error)
 	PutKeyPolicy(ctx context.Context, in *kms.PutKeyPolicyInput, opts ...func(*kms.Options)) (*kms.PutKeyPolicyOutput, error)
+	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, opts ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
 }
 
-var _ kmsAPI = (*kms.Client)(nil)
+// sdkClients is kmsAPI on the SDK's clients.
+type sdkClients struct {
+	*kms.Client
+	org *organizations.Client
+}
+
+func (c sdkClients) DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, opts ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	return c.org.DescribeOrganization(ctx, in, opts...)
+}
+
+var _ kmsAPI = sdkClients{}
 
 const policyName = "default"
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -33,7 +34,7 @@ func Spec() guardrail.Spec {
 			{Name: "key-policy-create", Description: "KMS CreateKey calls that set a key policy", EventSource: "kms.amazonaws.com", EventNames: []string{"CreateKey"},
 				Where: map[string]any{"requestParameters": map[string]any{"policy": []any{map[string]any{"exists": true}}}}},
 		},
-		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:GetKeyPolicy", "kms:PutKeyPolicy"},
+		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "organizations:DescribeOrganization"},
 		Exemption:       guardrail.Exemption{Tag: ExemptionTag, Alert: true, Verdict: "exempt", Effect: "so kmsguard leaves its policy alone"},
 		DefaultMode:     guardrail.ModeAlert,
 		Severity:        guardrail.SeverityCritical,
@@ -79,5 +80,7 @@ func (s Settings) Validate() error {
 
 // Entry is the guardrail's catalog line.
 func Entry() guardrail.Entry {
-	return guardrail.Define(Spec(), func(c aws.Config) kmsAPI { return kms.NewFromConfig(c) }, newLogic)
+	return guardrail.Define(Spec(), func(c aws.Config) kmsAPI {
+		return sdkClients{Client: kms.NewFromConfig(c), org: organizations.NewFromConfig(c)}
+	}, newLogic)
 }

@@ -22,6 +22,7 @@ var accountLevelActions = map[string]bool{
 	"kms:CreateKey":                       true,
 	"organizations:ListAccountsForParent": true,
 	"organizations:ListOrganizationalUnitsForParent": true,
+	"organizations:DescribeOrganization":             true,
 }
 
 // Grant is one IAM statement of a guardrail role: actions on resources.

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -38,6 +40,8 @@ type KMS struct {
 	mu    sync.Mutex
 	Keys  map[string]*Key
 	Calls []string
+	// Organization is the account's organization id ("" for none).
+	Organization string
 	// Fail injects errors per operation name, consumed in order.
 	Fail map[string][]error
 	// LagEnable makes that many EnableKey calls fail with
@@ -60,6 +64,20 @@ type Key struct {
 }
 
 // New returns an empty fake.
+// DescribeOrganization answers the key-policy guardrail's question with
+// Organization ("" : the account is in no organization).
+func (f *KMS) DescribeOrganization(_ context.Context, _ *organizations.DescribeOrganizationInput, _ ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("DescribeOrganization"); err != nil {
+		return nil, err
+	}
+	if f.Organization == "" {
+		return nil, &orgtypes.AWSOrganizationsNotInUseException{Message: aws.String("Your account is not a member of an organization.")}
+	}
+	return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{Id: aws.String(f.Organization)}}, nil
+}
+
 func New() *KMS { return &KMS{Keys: map[string]*Key{}, Fail: map[string][]error{}} }
 
 // DefaultPolicy is the default key policy for Account.
