@@ -81,7 +81,9 @@ func preflight(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		cfg := base.Copy()
 		if acct != me {
-			role := fmt.Sprintf("arn:%s:iam::%s:role/%s", guardrail.Partition(base.Region), acct, guardrail.RemediatorRoleName)
+			// The read-only role the sweep lists through; each guardrail's
+			// own role can call only that guardrail's actions.
+			role := fmt.Sprintf("arn:%s:iam::%s:role/%s", guardrail.Partition(base.Region), acct, guardrail.MemberRoleName(guardrail.SweepID))
 			cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), role, func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "kmsguard-preflight" }))
 			_, err := cfg.Credentials.Retrieve(ctx)
 			checks = append(checks, check{err == nil, acct, "the hub can assume " + role,

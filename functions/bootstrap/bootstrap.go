@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +137,7 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		return nil, fmt.Errorf("%s=%q is not a 12-digit account id", runconfig.EnvHubAccount, hubAccount)
 	}
 	// The session name tells CloudTrail readers which guardrail acted.
-	h.provider = awsenv.NewProvider(h.base, hubAccount, "kmsguard")
+	h.provider = awsenv.NewProvider(h.base, hubAccount, guardrail.MemberRoleName(guardrail.SweepID), "kmsguard")
 	if o.TopicARN != "" {
 		region, err := arnRegion(o.TopicARN)
 		if err != nil {
@@ -176,7 +177,19 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 	var ids []string
 	for _, e := range h.entries {
 		if e.Spec.ID == id {
-			return e.Build(h.cfg.Guardrails[id], h.provider.WithSession(sessionName), h.modes)
+			// In member accounts each guardrail acts through its own role,
+			// which can call its spec's actions and nothing else.
+			g, err := e.Build(h.cfg.Guardrails[id], h.provider.As(guardrail.MemberRoleName(id), sessionName), h.modes)
+			if u, ok := g.(interface{ SetUnmanaged([]string) }); ok && err == nil {
+				var accounts []string
+				for acct, ids := range h.cfg.Unmanaged {
+					if slices.Contains(ids, id) {
+						accounts = append(accounts, acct)
+					}
+				}
+				u.SetUnmanaged(accounts)
+			}
+			return g, err
 		}
 		ids = append(ids, e.Spec.ID)
 	}
@@ -198,8 +211,8 @@ func (h *Env) Log() *slog.Logger { return h.log }
 // AWS is the base SDK configuration.
 func (h *Env) AWS() aws.Config { return h.base }
 
-// Provider is the per-account configuration source, with its sessions
-// named sessionName.
+// Provider is the per-account configuration source of the sweep's
+// listing: the read-only member role, with its sessions named sessionName.
 func (h *Env) Provider(sessionName string) *awsenv.Provider {
-	return h.provider.WithSession(sessionName)
+	return h.provider.As(guardrail.MemberRoleName(guardrail.SweepID), sessionName)
 }

@@ -103,7 +103,7 @@ func TestHostileEvents(t *testing.T) {
 		// kmsguard's own remediation, recognised by the exact session ARN.
 		"remediator actor": fixtures.Get("none/enable-key-rotation-by-remediator").Raw,
 		"sweep actor": mutate(t, "none/enable-key-rotation-by-remediator", func(ev, d map[string]any) {
-			d["userIdentity"].(map[string]any)["arn"] = "arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-sweep"
+			d["userIdentity"].(map[string]any)["arn"] = "arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-key-rotation/kmsguard-sweep"
 		}),
 		"bad time":                mutate(t, sched, func(ev, d map[string]any) { d["eventTime"] = "yesterday" }),
 		"native deletion, no key": mutate(t, "key-deletion/kms-cmk-deletion", func(ev, d map[string]any) { ev["detail"] = map[string]any{"key-id": 5} }),

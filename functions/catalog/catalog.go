@@ -9,6 +9,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,20 +133,18 @@ func ForwardRules(specs []guardrail.Spec, account, hubAccount, partition string)
 }
 
 // OwnSessionARNs are the exact session ARNs of kmsguard's calls that may
-// cause event e in account: those of each guardrail whose actions make the
-// call, and the sweep's when any guardrail's do (the sweep runs their
-// remediations).
+// cause event e in account: those made for each guardrail whose actions
+// make the call (its Lambda's and the sweep's).
 func OwnSessionARNs(specs []guardrail.Spec, e patterns.Event, account, hubAccount, partition string) []string {
 	var out []string
-	causes := false
 	for _, s := range specs {
 		if s.Causes(e.EventSource, e.EventName) {
-			causes = true
-			out = append(out, guardrail.SessionARNs(s.ID, account, hubAccount, partition)...)
+			for _, a := range guardrail.SessionARNs(s.ID, account, hubAccount, partition) {
+				if !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
 		}
-	}
-	if causes {
-		out = append(out, guardrail.SessionARNs(guardrail.SweepID, account, hubAccount, partition)...)
 	}
 	return out
 }

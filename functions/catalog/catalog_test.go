@@ -185,19 +185,42 @@ func TestOwnCall(t *testing.T) {
 	const member = "111122223333"
 	ids := catalog.IDs()
 	for arn, want := range map[string]string{
-		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-key-rotation":   "key-rotation",
-		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-sweep":          guardrail.SweepID,
-		"arn:aws:sts::123456789012:assumed-role/kmsguard-key-policy/kmsguard-key-policy":     "key-policy",
-		"arn:aws:sts::111122223333:assumed-role/kmsguard-key-deletion/kmsguard-key-deletion": "",
-		"arn:aws:sts::111122223333:assumed-role/Deployer/kmsguard-key-policy":                "",
-		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-other":          "",
-		"arn:aws:sts::444455556666:assumed-role/kmsguard-remediator/kmsguard-key-rotation":   "",
-		"arn:aws:iam::111122223333:user/kmsguard-remediator":                                 "",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-key-rotation/kmsguard-key-rotation": "key-rotation",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-key-rotation/kmsguard-sweep":        "key-rotation",
+		"arn:aws:sts::123456789012:assumed-role/kmsguard-sweep/kmsguard-sweep":                          "key-deletion",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-key-rotation/attacker":              "",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator/kmsguard-key-rotation":              "",
+		"arn:aws:sts::123456789012:assumed-role/kmsguard-key-policy/kmsguard-key-policy":                "key-policy",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-key-deletion/kmsguard-key-deletion":            "",
+		"arn:aws:sts::111122223333:assumed-role/Deployer/kmsguard-key-policy":                           "",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-other/kmsguard-other":               "",
+		"arn:aws:sts::444455556666:assumed-role/kmsguard-remediator-key-rotation/kmsguard-key-rotation": "",
+		"arn:aws:iam::111122223333:user/kmsguard-remediator":                                            "",
 		"": "",
 	} {
 		got, ok := guardrail.OwnCall(arn, member, hubAccount, ids)
 		if got != want || ok != (want != "") {
 			t.Errorf("%q: %q %v, want %q", arn, got, ok, want)
+		}
+	}
+}
+
+// Any session of kmsguard's roles is kmsguard's role (for the misuse
+// alert); look-alikes are not.
+func TestOwnRole(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-remediator-key-rotation/anything": "kmsguard-remediator-key-rotation",
+		"arn:aws:sts::123456789012:assumed-role/kmsguard-key-policy/x":                     "kmsguard-key-policy",
+		"arn:aws:sts::111122223333:assumed-role/kmsguard-key-policy/x":                     "",
+		"arn:aws:sts::444455556666:assumed-role/kmsguard-remediator-key-rotation/x":        "",
+		"arn:aws:iam::111122223333:user/kmsguard-remediator-key-rotation":                  "",
+	} {
+		if got := guardrail.OwnRole(arn, "111122223333", hubAccount); arn[13:25] == "123456789012" {
+			if got := guardrail.OwnRole(arn, hubAccount, hubAccount); got != want {
+				t.Errorf("%s in the hub: %q, want %q", arn, got, want)
+			}
+		} else if got != want {
+			t.Errorf("%s: %q, want %q", arn, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,9 @@ type Call[API any] struct {
 	API     API
 	Sweep   bool
 	clients Clients[API]
+	// ownRole is kmsguard's role that made the call, when one of its roles
+	// made a call that no remediation of this guardrail makes.
+	ownRole string
 }
 
 // In returns the client for the call's account in another Region (a
@@ -88,6 +92,8 @@ type Alert[S any] struct {
 	Err error
 	// ExemptionTag is the tag key in force.
 	ExemptionTag string
+	// OwnRole is set when kmsguard's own role made the call.
+	OwnRole string
 }
 
 // Failed reports a failed check or remediation.
@@ -225,7 +231,13 @@ type Driver[API, S any] struct {
 	modes      ModeLookup
 	hubAccount string
 	tag        string
+	// unmanaged are accounts where the guardrail has no role.
+	unmanaged []string
 }
+
+// SetUnmanaged names the accounts where the guardrail has no role: their
+// events are reported from the event alone (no read, no fix).
+func (d *Driver[API, S]) SetUnmanaged(accounts []string) { d.unmanaged = accounts }
 
 // NewDriver wires a Logic; tests pass fake clients. tag is the exemption
 // tag in force ("" means the spec's).
@@ -264,9 +276,20 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		return Reject(out, err)
 	}
 	out.Resource = target
+	var zero S
+	if slices.Contains(d.unmanaged, out.Account) {
+		dec := Decision{Kind: Notify, Severity: d.spec.Severity, Verdict: "NOT checked (no role)", NoExemption: true,
+			Reason: fmt.Sprintf("kmsguard has no role for %s in account %s (organization.management_account_guardrails does not opt it in), so it reports the event without reading or fixing anything", d.spec.ID, out.Account)}
+		out.Reason, out.Severity = dec.Reason, dec.Severity
+		return d.result(out, &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode}, dec, zero, false, nil), nil
+	}
 	api, err := d.clients.Get(out.Account, out.Region)
 	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients}
-	var zero S
+	if ev.Record != nil {
+		// checkRecord skipped kmsguard's own remediation; any other call
+		// made with one of its roles is the loudest alert there is.
+		c.ownRole = OwnRole(ev.Record.UserIdentity.ARN, out.Account, d.hubAccount)
+	}
 	if err != nil {
 		if IsTerminal(err) {
 			return Reject(out, err)
@@ -300,8 +323,8 @@ func (d *Driver[API, S]) checkRecord(ev *cloudtrail.Event) (skip string, err err
 	if ev.Account != "" && rec.RecipientAccountID != "" && ev.Account != rec.RecipientAccountID {
 		return "", Terminal(fmt.Errorf("event account %s does not match the record's recipientAccountId %s", ev.Account, rec.RecipientAccountID))
 	}
-	if who, own := OwnCall(rec.UserIdentity.ARN, ev.AccountID(), d.hubAccount, []string{d.spec.ID}); own && d.spec.Causes(rec.EventSource, rec.EventName) {
-		return fmt.Sprintf("the call was kmsguard's own (%s session %s)", who, rec.UserIdentity.ARN), nil
+	if _, own := OwnCall(rec.UserIdentity.ARN, ev.AccountID(), d.hubAccount, []string{d.spec.ID}); own && d.spec.Causes(rec.EventSource, rec.EventName) {
+		return fmt.Sprintf("the call was kmsguard's own %s remediation (session %s)", d.spec.ID, rec.UserIdentity.ARN), nil
 	}
 	return "", nil
 }
@@ -311,7 +334,7 @@ func (d *Driver[API, S]) checkRecord(ev *cloudtrail.Event) (skip string, err err
 // through the same decision, exemption, remediation and alert as an event.
 func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, resource interface{ ID() string }, now time.Time) (Result, error) {
 	sw, ok := d.logic.(Sweeper[API, S])
-	if !ok || d.spec.Sweep.Kind == "" {
+	if !ok || d.spec.Sweep.Kind == "" || slices.Contains(d.unmanaged, account) {
 		return Result{}, nil
 	}
 	ev := SweepEvent(account, region, d.eventSource(d.spec.Sweep.EventName), d.spec.Sweep.EventName, resource.ID(), now)
@@ -359,6 +382,15 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 		if exempt {
 			dec = d.exempt(dec, out.Findings)
 		}
+	}
+	if c.ownRole != "" {
+		// kmsguard's role made a call its guardrails never make: alert
+		// at the top severity whatever the state, and still remediate.
+		if dec.Kind == Ignore {
+			dec = Decision{Kind: Notify, Verdict: "kmsguard role misused", Reason: dec.Reason}
+		}
+		dec.Severity = SeverityCritical
+		dec.Reason = fmt.Sprintf("kmsguard's own role %s made this call, which no kmsguard remediation makes: the role may be compromised or misused; %s", c.ownRole, dec.Reason)
 	}
 	if dec.Kind == Notify {
 		d.logic.Enrich(ctx, c, &st)
@@ -441,9 +473,12 @@ func (d *Driver[API, S]) fail(out Outcome, c *Call[API], st S, err error) (Resul
 // headline, what happened, what it did and the resource; the driver the
 // mode, who, where and the event.
 func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
-	a := &Alert[S]{Outcome: out, Event: c.Event, Decision: dec, State: st, Acted: acted, Err: err, ExemptionTag: d.tag}
+	a := &Alert[S]{Outcome: out, Event: c.Event, Decision: dec, State: st, Acted: acted, Err: err, ExemptionTag: d.tag, OwnRole: c.ownRole}
 	ev := c.Event
 	var b alert.Body
+	if c.ownRole != "" {
+		b.Para("WARNING: this call was made with kmsguard's own role %s (%s). kmsguard never makes it: the role may be compromised or misused. Check who can assume the role (its trust policy), and this session's other calls in CloudTrail.", c.ownRole, ev.Record.UserIdentity.ARN)
+	}
 	b.Para("%s", d.logic.Headline(a))
 
 	b.Section("What happened")

@@ -123,3 +123,22 @@ func SettingsSchema(v any) ([]Setting, error) {
 	}
 	return out, nil
 }
+
+// CheckPrincipalPattern refuses a principal ARN pattern that would trust
+// more than one account: the account must be a fixed 12-digit id (a
+// wildcard account lets any account of the organization, or of AWS, name a
+// role to match), and the rest must name something more than "*". path is
+// the setting's field path, for the error.
+func CheckPrincipalPattern(path, p string) error {
+	parts := strings.SplitN(p, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || (parts[2] != "iam" && parts[2] != "sts") {
+		return fmt.Errorf("%s: %q must be a principal ARN pattern such as arn:aws:iam::111122223333:role/KeyAdmin", path, p)
+	}
+	if !ValidAccountID(parts[4]) {
+		return fmt.Errorf("%s: %q must name one 12-digit account (not %q): a wildcard account trusts a role of that name in every account", path, p, parts[4])
+	}
+	if strings.Trim(parts[5], "*?/") == "" {
+		return fmt.Errorf("%s: %q trusts every principal of the account; name the role or user", path, p)
+	}
+	return nil
+}

@@ -123,10 +123,10 @@ func TestParseSettings(t *testing.T) {
 	if s, err := ParseSettings(nil); err != nil || s.ExemptionTagOr(ExemptionTag) != ExemptionTag {
 		t.Errorf("empty settings: %v, %+v", err, s)
 	}
-	if _, err := ParseSettings([]byte(`{"allowed_principals":["arn:aws:iam::*:role/KeyRetirement"]}`)); err != nil {
+	if _, err := ParseSettings([]byte(`{"allowed_principals":["arn:aws:iam::111122223333:role/KeyRetirement"]}`)); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range []string{`{"allowed_principals":["*"]}`, `{"allowed_principals":["arn:*"]}`, `{"allowed_principal":[]}`, `[`} {
+	for _, bad := range []string{`{"allowed_principals":["arn:aws:iam::*:role/KeyRetirement"]}`, `{"allowed_principals":["arn:aws:iam::111122223333:*"]}`, `{"allowed_principals":["*"]}`, `{"allowed_principals":["arn:*"]}`, `{"allowed_principal":[]}`, `[`} {
 		if _, err := ParseSettings([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		} else if !strings.Contains(err.Error(), "key-deletion") {

@@ -2,7 +2,6 @@ package keydeletion
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
@@ -12,14 +11,14 @@ type Settings struct {
 	guardrail.Common
 	// AllowedPrincipals may delete keys: assumed-role sessions match on the
 	// session ARN or on the role ARN.
-	AllowedPrincipals []string `json:"allowed_principals,omitempty" doc:"principal ARN patterns (* and ?) allowed to delete keys, e.g. arn:aws:iam::*:role/KeyRetirement; a session matches on its session or role ARN"`
+	AllowedPrincipals []string `json:"allowed_principals,omitempty" doc:"principal ARN patterns (* and ?) allowed to delete keys, e.g. arn:aws:iam::111122223333:role/KeyRetirement (one account each); a session matches on its session or role ARN"`
 }
 
 // Validate checks the patterns.
 func (s Settings) Validate() error {
 	for i, p := range s.AllowedPrincipals {
-		if !strings.HasPrefix(p, "arn:") || p == "arn:*" || strings.Trim(p, "*") == "" {
-			return fmt.Errorf("guardrails.key-deletion.allowed_principals[%d]: %q must be a principal ARN pattern such as arn:aws:iam::*:role/KeyRetirement", i, p)
+		if err := guardrail.CheckPrincipalPattern(fmt.Sprintf("guardrails.key-deletion.allowed_principals[%d]", i), p); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -201,10 +201,10 @@ func TestDecide(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
-	if _, err := ParseSettings([]byte(`{"organization_id":"o-abc","trusted_accounts":["444455556666"],"admin_principals":["arn:aws:iam::*:role/KeyAdmin"]}`)); err != nil {
+	if _, err := ParseSettings([]byte(`{"organization_id":"o-abc","trusted_accounts":["444455556666"],"admin_principals":["arn:aws:iam::111122223333:role/KeyAdmin"]}`)); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range []string{`{"organization_id":"abc"}`, `{"trusted_accounts":["4444"]}`, `{"admin_principals":["*"]}`, `{"x":1}`} {
+	for _, bad := range []string{`{"organization_id":"abc"}`, `{"trusted_accounts":["4444"]}`, `{"admin_principals":["*"]}`, `{"admin_principals":["arn:aws:iam::*:role/KeyAdmin"]}`, `{"x":1}`} {
 		if _, err := ParseSettings([]byte(bad)); err == nil || !strings.Contains(err.Error(), "guardrails.key-policy") {
 			t.Errorf("%s: %v", bad, err)
 		}

@@ -71,8 +71,8 @@ func (s Settings) Validate() error {
 		}
 	}
 	for i, p := range s.AdminPrincipals {
-		if !strings.HasPrefix(p, "arn:") || strings.Trim(p, "*") == "arn:" {
-			return fmt.Errorf("guardrails.key-policy.admin_principals[%d]: %q must be a principal ARN pattern such as arn:aws:iam::*:role/KeyAdmin", i, p)
+		if err := guardrail.CheckPrincipalPattern(fmt.Sprintf("guardrails.key-policy.admin_principals[%d]", i), p); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -33,6 +33,10 @@ type RuntimeConfig struct {
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
 	// Sweep says what the scheduled sweep covers.
 	Sweep *SweepScope `json:"sweep,omitempty"`
+	// Unmanaged are accounts where kmsguard has no role for the listed
+	// guardrails (the management account, for those not opted in): their
+	// events are reported from the event alone, nothing is read or fixed.
+	Unmanaged map[string][]string `json:"unmanaged,omitempty"`
 }
 
 // SweepScope is every account and Region the scheduled sweep reconciles:
@@ -74,6 +78,16 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 	for _, id := range ids {
 		if guardrailIDs != nil && !known[id] {
 			problems = append(problems, fmt.Sprintf("guardrails.%s: unknown guardrail; known: %s", id, strings.Join(guardrailIDs, ", ")))
+		}
+	}
+	for _, acct := range sortedKeys(c.Unmanaged) {
+		if !guardrail.ValidAccountID(acct) {
+			problems = append(problems, fmt.Sprintf("unmanaged.%s: account id must be 12 digits", acct))
+		}
+		for _, id := range c.Unmanaged[acct] {
+			if guardrailIDs != nil && !known[id] {
+				problems = append(problems, fmt.Sprintf("unmanaged.%s: unknown guardrail %s", acct, id))
+			}
 		}
 	}
 	if c.Sweep != nil {

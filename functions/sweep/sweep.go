@@ -23,9 +23,16 @@ import (
 )
 
 // Actions are the calls the sweep makes beyond the guardrails' own: it
-// enumerates keys, aliases and log groups. Infra grants them to the sweep
-// Lambda and to the kmsguard-remediator role.
-var Actions = []string{"kms:ListKeys", "kms:ListAliases", "logs:DescribeLogGroups"}
+// enumerates keys, aliases and log groups and describes each key. Infra
+// grants them to the sweep Lambda and to the read-only member role
+// (guardrail.MemberRoleName(guardrail.SweepID)); the guardrails act through
+// their own member roles.
+var Actions = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "logs:DescribeLogGroups"}
+
+// HealthActions are the reads `kmsguard preflight` makes in a member
+// account through the same read-only role: the trail, the forwarding rules
+// and the logs key.
+var HealthActions = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "events:ListRules", "kms:GetKeyPolicy"}
 
 // DiscoveryActions let the sweep Lambda list the organization's accounts
 // (granted to the sweep's role in the hub only).

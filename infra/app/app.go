@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/infra/config"
 	infrahub "github.com/kmsguard/kmsguard/infra/hub"
 	"github.com/kmsguard/kmsguard/infra/org"
@@ -54,6 +56,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		AlertEmails:       cfg.Alerts.Emails,
 		OrganizationID:    orgID,
 		RuntimeConfigJSON: rc,
+		Regions:           cfg.Regions,
 		SweepSchedule:     cfg.Sweep.ScheduleExpression(),
 	})
 	// Stacks without assets need no CDK bootstrap: only the hub's account
@@ -61,8 +64,9 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	bootstrapless := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
-	spokes := func(account, globalName, regionalPrefix string) {
-		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs()})
+	spokes := func(account, globalName, regionalPrefix string, specs []guardrail.Spec) {
+		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()},
+			Hub: h, Specs: specs, Regions: cfg.Regions, Sweep: len(specs) > 0})
 		for _, r := range cfg.Regions {
 			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
 				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs(),
@@ -71,7 +75,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		}
 	}
 	if cfg.SingleAccount() {
-		spokes(cfg.HubAccount, GlobalStack, RegionalStack)
+		spokes(cfg.HubAccount, GlobalStack, RegionalStack, catalog.Specs())
 		return nil
 	}
 	global, regional, err := Templates(cfg)
@@ -83,7 +87,15 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		Org:        *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,
 		GlobalTemplate: global, RegionalTemplate: regional,
 	})
-	spokes(cfg.Organization.ManagementAccount, MgmtGlobal, MgmtRegional)
+	// The management account gets roles only for the guardrails the
+	// configuration opts in (organization.management_account_guardrails).
+	var mgmt []guardrail.Spec
+	for _, s := range catalog.Specs() {
+		if slices.Contains(cfg.Organization.ManagementAccountGuardrails, s.ID) {
+			mgmt = append(mgmt, s)
+		}
+	}
+	spokes(cfg.Organization.ManagementAccount, MgmtGlobal, MgmtRegional, mgmt)
 	return nil
 }
 
@@ -101,7 +113,7 @@ func Templates(cfg *config.Config) (global, regional string, err error) {
 	synth := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
-	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs()})
+	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(), Regions: cfg.Regions, Sweep: true})
 	spoke.NewRegionalStack(a, "regional", &spoke.RegionalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(),
 		CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias})
 	asm := a.Synth(nil)

@@ -148,8 +148,9 @@ func TestOrganization_Stacks(t *testing.T) {
 		}
 		switch p["StackSetName"] {
 		case org.GlobalStackSetName:
-			if !slices.Equal(regions, []string{"eu-west-1"}) || len(resources(tpl, "AWS::IAM::Role")) != 2 {
-				t.Errorf("global StackSet regions %v", regions)
+			// A role per guardrail, the sweep's, and the forwarder.
+			if n := len(resources(tpl, "AWS::IAM::Role")); !slices.Equal(regions, []string{"eu-west-1"}) || n != len(catalog.Specs())+2 {
+				t.Errorf("global StackSet regions %v, %d roles", regions, n)
 			}
 		case org.RegionalStackSetName:
 			if !slices.Equal(regions, []string{"eu-west-1", "us-east-1"}) || len(resources(tpl, "AWS::IAM::Role")) != 0 {
@@ -227,57 +228,89 @@ func TestRegionalSpoke_LogsKey(t *testing.T) {
 	}
 }
 
+// Least privilege in member accounts: one role per guardrail, trusted only
+// by that guardrail's hub Lambda and the sweep, allowed exactly its spec's
+// actions, KMS and Logs only in the configured Regions, and never the
+// lockout bypass; the sweep's role only reads.
 func TestGlobalSpoke_Roles(t *testing.T) {
 	tpl := synth(t, "single", singleYAML).templates[app.GlobalStack]
-	var remediator, forwarder map[string]any
-	for _, r := range resources(tpl, "AWS::IAM::Role") {
-		switch props(r)["RoleName"] {
-		case guardrail.RemediatorRoleName:
-			remediator = props(r)
-		case "kmsguard-event-forwarder":
-			forwarder = props(r)
+	roles := map[string]string{} // role name -> logical id
+	trusts := map[string]string{}
+	for lid, r := range tpl["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::IAM::Role" {
+			continue
 		}
+		name, _ := props(res)["RoleName"].(string)
+		roles[name] = lid
+		trusts[name] = tpltest.JSON(props(res)["AssumeRolePolicyDocument"])
 	}
-	if remediator == nil || forwarder == nil {
-		t.Fatal("roles missing")
-	}
-	trust := tpltest.JSON(remediator["AssumeRolePolicyDocument"])
-	for _, id := range catalog.IDs() {
-		if !strings.Contains(trust, ":iam::123456789012:role/"+guardrail.HubRoleName(guardrail.SweepID)) || !strings.Contains(trust, ":iam::123456789012:role/"+guardrail.HubRoleName(id)) {
-			t.Errorf("remediator does not trust %s: %s", id, trust)
-		}
-	}
-	if !strings.Contains(trust, `"aws:PrincipalArn"`) || !strings.Contains(trust, `:iam::123456789012:root`) || strings.Count(trust, `"Principal"`) != 1 {
-		t.Errorf("remediator trust must be the hub account narrowed to the hub roles: %s", trust)
-	}
-	ftrust := tpltest.JSON(forwarder["AssumeRolePolicyDocument"])
-	if !strings.Contains(ftrust, "events.amazonaws.com") || !strings.Contains(ftrust, "aws:SourceAccount") {
-		t.Errorf("forwarder trust %s", ftrust)
-	}
-	// The remediator holds exactly the union of the specs' actions and the
-	// sweep's enumeration.
-	union := append([]string{}, sweep.Actions...)
-	for _, s := range catalog.Specs() {
-		for _, a := range s.Actions {
-			if !slices.Contains(union, a) {
-				union = append(union, a)
+	policies := map[string][]map[string]any{} // logical role id -> statements
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		for _, st := range props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			for _, ref := range props(p)["Roles"].([]any) {
+				lid := ref.(map[string]any)["Ref"].(string)
+				policies[lid] = append(policies[lid], st.(map[string]any))
 			}
 		}
 	}
-	var got []string
-	for _, p := range resources(tpl, "AWS::IAM::Policy") {
-		doc := props(p)["PolicyDocument"].(map[string]any)
-		if !strings.Contains(tpltest.JSON(props(p)["Roles"]), "Remediator") {
-			continue
+	check := func(id string, want []string, trusted ...string) {
+		name := guardrail.MemberRoleName(id)
+		lid, ok := roles[name]
+		if !ok {
+			t.Errorf("no role %s", name)
+			return
 		}
-		for _, st := range doc["Statement"].([]any) {
-			got = append(got, tpltest.Strings(st.(map[string]any)["Action"])...)
+		trust := trusts[name]
+		for _, h := range trusted {
+			if !strings.Contains(trust, ":iam::123456789012:role/"+guardrail.HubRoleName(h)+`"`) {
+				t.Errorf("%s does not trust %s: %s", name, h, trust)
+			}
+		}
+		if n := strings.Count(trust, ":role/kmsguard-"); n != len(trusted) {
+			t.Errorf("%s trusts %d hub roles, want %d: %s", name, n, len(trusted), trust)
+		}
+		if !strings.Contains(trust, `"aws:PrincipalArn"`) || !strings.Contains(trust, `:iam::123456789012:root`) || strings.Count(trust, `"Principal"`) != 1 {
+			t.Errorf("%s trust must be the hub account narrowed to hub roles: %s", name, trust)
+		}
+		var allowed []string
+		denied := false
+		for _, st := range policies[lid] {
+			acts := tpltest.Strings(st["Action"])
+			if st["Effect"] == "Deny" {
+				denied = denied || (slices.Contains(acts, "kms:PutKeyPolicy") && strings.Contains(tpltest.JSON(st["Condition"]), `"kms:BypassPolicyLockoutSafetyCheck":"true"`))
+				continue
+			}
+			allowed = append(allowed, acts...)
+			cond := tpltest.JSON(st["Condition"])
+			regional := false
+			for _, a := range acts {
+				regional = regional || !strings.HasPrefix(a, "organizations:") // Organizations is a global service
+			}
+			if regional && cond != `{"StringEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}` && cond != `{"StringEquals":{"aws:RequestedRegion":["eu-west-1","us-east-1"]}}` {
+				t.Errorf("%s: %v not limited to the configured Regions: %s", name, acts, cond)
+			}
+		}
+		slices.Sort(allowed)
+		want = slices.Clone(want)
+		slices.Sort(want)
+		if !slices.Equal(allowed, want) {
+			t.Errorf("%s allows %v, want exactly %v", name, allowed, want)
+		}
+		if !denied {
+			t.Errorf("%s does not deny the key-policy lockout bypass", name)
 		}
 	}
-	slices.Sort(got)
-	slices.Sort(union)
-	if !slices.Equal(got, union) {
-		t.Errorf("remediator actions %v, specs %v", got, union)
+	for _, s := range catalog.Specs() {
+		check(s.ID, s.Actions, s.ID, guardrail.SweepID)
+	}
+	check(guardrail.SweepID, append(slices.Clone(sweep.Actions), sweep.HealthActions...), guardrail.SweepID)
+	if _, ok := roles["kmsguard-remediator"]; ok {
+		t.Error("the shared remediator role is still there")
+	}
+	fwd, ok := trusts["kmsguard-event-forwarder"]
+	if !ok || !strings.Contains(fwd, "events.amazonaws.com") || !strings.Contains(fwd, "aws:SourceAccount") {
+		t.Errorf("forwarder trust %s", fwd)
 	}
 }
 

@@ -75,15 +75,15 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.RetryMaxAttempts = 3 // moto sometimes drops a kept-alive connection
-		for _, role := range []string{guardrail.RemediatorRoleName, "kmsguard-event-forwarder"} {
+		for _, role := range []string{guardrail.MemberRoleName("key-rotation"), guardrail.MemberRoleName(guardrail.SweepID), "kmsguard-event-forwarder"} {
 			r, err := iam.NewFromConfig(c).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 			if err != nil {
 				t.Errorf("%s: role %s: %v", acct, role, err)
 				continue
 			}
 			trust, _ := url.QueryUnescape(aws.ToString(r.Role.AssumeRolePolicyDocument))
-			if role == guardrail.RemediatorRoleName && !strings.Contains(trust, cfg.HubAccount) {
-				t.Errorf("%s: remediator trust %s", acct, trust)
+			if strings.HasPrefix(role, guardrail.MemberRolePrefix) && !strings.Contains(trust, cfg.HubAccount) {
+				t.Errorf("%s: %s trust %s", acct, role, trust)
 			}
 		}
 		for _, region := range cfg.Regions {

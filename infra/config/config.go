@@ -74,6 +74,11 @@ type Organization struct {
 	OrganizationalUnits []string `json:"organizational_units"`
 	// ExcludedAccounts are left out of the StackSets.
 	ExcludedAccounts []string `json:"excluded_accounts,omitempty"`
+	// ManagementAccountGuardrails opt guardrails in for the management
+	// account: each gets its role there. Others only alert about it
+	// (their events are still forwarded; kmsguard cannot read or fix
+	// anything there without a role).
+	ManagementAccountGuardrails []string `json:"management_account_guardrails,omitempty"`
 	// CallAs is SELF (the management account) or DELEGATED_ADMIN.
 	CallAs string `json:"call_as,omitempty"`
 	// FailureTolerancePercentage and MaxConcurrentPercentage tune StackSet
@@ -183,6 +188,11 @@ func (c *Config) Validate() error {
 	if o := c.Organization; o != nil {
 		if !orgRE.MatchString(o.ID) {
 			p.add("organization.id", o.ID, "use the organization id, o- followed by 10-32 characters (aws organizations describe-organization)")
+		}
+		for i, id := range o.ManagementAccountGuardrails {
+			if !slices.Contains(catalog.IDs(), id) {
+				p.add(fmt.Sprintf("organization.management_account_guardrails[%d]", i), id, "name a guardrail: "+strings.Join(catalog.IDs(), ", "))
+			}
 		}
 		if !guardrail.ValidAccountID(o.ManagementAccount) {
 			p.add("organization.management_account", o.ManagementAccount, "set the 12-digit management account id, quoted")
@@ -306,11 +316,22 @@ func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 	accounts := c.Sweep.Accounts
 	if len(accounts) == 0 {
 		accounts = []string{c.HubAccount}
-		if c.Organization != nil && c.Organization.ManagementAccount != c.HubAccount {
+		if c.Organization != nil && c.Organization.ManagementAccount != c.HubAccount && len(c.Organization.ManagementAccountGuardrails) > 0 {
 			accounts = append(accounts, c.Organization.ManagementAccount)
 		}
 	}
 	rc.Sweep = &runconfig.SweepScope{Accounts: accounts, Regions: c.Regions}
+	if c.Organization != nil && c.Organization.ManagementAccount != c.HubAccount {
+		var none []string
+		for _, id := range ids {
+			if !slices.Contains(c.Organization.ManagementAccountGuardrails, id) {
+				none = append(none, id)
+			}
+		}
+		if len(none) > 0 {
+			rc.Unmanaged = map[string][]string{c.Organization.ManagementAccount: none}
+		}
+	}
 	if len(c.Sweep.Accounts) == 0 && c.Organization != nil {
 		rc.Sweep.OrganizationalUnits = c.Organization.OrganizationalUnits
 		rc.Sweep.ExcludedAccounts = c.Organization.ExcludedAccounts

@@ -55,6 +55,8 @@ type Props struct {
 	// RuntimeConfigJSON is runconfig.RuntimeConfig as JSON, written to the
 	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
+	// Regions limit the Lambdas' KMS and Logs actions (aws:RequestedRegion).
+	Regions []string
 	// SweepSchedule runs the scheduled sweep (EventBridge Scheduler
 	// expression); empty deploys no sweep.
 	SweepSchedule string
@@ -227,8 +229,10 @@ type shared struct {
 type function struct {
 	ID, RoleName, Summary string
 	Actions               []string
-	TimeoutSeconds        float64
-	MemoryMB              float64
+	// MemberRoles are the roles it may assume in member accounts.
+	MemberRoles    []string
+	TimeoutSeconds float64
+	MemoryMB       float64
 	// FailureText explains the failure DLQ alarm.
 	FailureText string
 }
@@ -249,26 +253,38 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		Description: jsii.String("kmsguard " + f.ID + " Lambda"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})
-	grants, err := scope.Grants(f.Actions, account)
+	grants, err := scope.Grants(f.Actions, account, props.Regions...)
 	if err != nil {
 		panic(fmt.Sprintf("%s: %v", f.ID, err))
 	}
 	for _, g := range grants {
+		role.AddToPrincipalPolicy(g.Statement())
+	}
+	// In an organization, the function acts in member accounts through its
+	// own member role(s) only; in single-account mode it never leaves the
+	// hub account, so it may assume nothing.
+	if props.OrganizationID != "" && len(f.MemberRoles) > 0 {
+		var roles []*string
+		for _, r := range f.MemberRoles {
+			roles = append(roles, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::*:role/" + r)}))
+		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String(g.Sid),
-			Actions:   jsii.Strings(g.Actions...),
-			Resources: &g.Resources,
+			Sid:        jsii.String("AssumeOwnMemberRoles"),
+			Actions:    jsii.Strings("sts:AssumeRole"),
+			Resources:  &roles,
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": props.OrganizationID}},
 		}))
 	}
-	assume := &awsiam.PolicyStatementProps{
-		Sid:       jsii.String("AssumeRemediatorRole"),
-		Actions:   jsii.Strings("sts:AssumeRole"),
-		Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::*:role/" + guardrail.RemediatorRoleName)})},
-	}
-	if props.OrganizationID != "" {
-		assume.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": props.OrganizationID}}
-	}
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(assume))
+	// Nothing kmsguard runs may bypass KMS's lockout check, nor change or
+	// delete the hub's own key, whatever its actions allow on the
+	// account's keys.
+	role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DenyChangesToTheHubKey"),
+		Effect:    awsiam.Effect_DENY,
+		Actions:   jsii.Strings("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CreateGrant"),
+		Resources: &[]*string{key.KeyArn()},
+	}))
 
 	logGroup := awslogs.NewLogGroup(group, jsii.String("Logs"), &awslogs.LogGroupProps{
 		EncryptionKey: key,
@@ -336,6 +352,7 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, sh shared, bus awsevents.EventBus, deliveryDLQ awssqs.Queue) []*string {
 	fn, group := hubFunction(stack, function{
 		ID: spec.ID, RoleName: guardrail.HubRoleName(spec.ID), Summary: spec.Summary, Actions: spec.Actions,
+		MemberRoles:    []string{guardrail.MemberRoleName(spec.ID)},
 		TimeoutSeconds: 60, MemoryMB: 256,
 		FailureText: "an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.",
 	}, sh)
@@ -399,6 +416,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	}
 	fn, group := hubFunction(stack, function{
 		ID: SweepID, RoleName: guardrail.HubRoleName(SweepID), Actions: actions,
+		MemberRoles:    []string{guardrail.MemberRolePrefix + "*"}, // each guardrail's, and its own read-only one
 		Summary:        "kmsguard scheduled sweep: reconciles every key and log group of the configured accounts and Regions, then sends one digest",
 		TimeoutSeconds: 900, MemoryMB: 512,
 		FailureText: "the scheduled sweep failed after Lambda's retries; nothing was swept this time. Check the function's logs.",

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -23,29 +24,63 @@ var accountLevelActions = map[string]bool{
 	"organizations:ListAccountsForParent": true,
 	"organizations:ListOrganizationalUnitsForParent": true,
 	"organizations:DescribeOrganization":             true,
+	// Read-only health checks (kmsguard preflight).
+	"cloudtrail:DescribeTrails":    true,
+	"cloudtrail:GetTrailStatus":    true,
+	"cloudtrail:GetEventSelectors": true,
+	"events:ListRules":             true,
 }
 
-// Grant is one IAM statement of a guardrail role: actions on resources.
+// Grant is one IAM statement of a guardrail role: actions on resources,
+// in the given Regions when Regions is set.
 type Grant struct {
 	Sid       string
 	Actions   []string
 	Resources []*string
+	Regions   []string
+}
+
+// Statement renders the grant.
+func (g Grant) Statement() awsiam.PolicyStatement {
+	props := &awsiam.PolicyStatementProps{Sid: jsii.String(g.Sid), Actions: jsii.Strings(g.Actions...), Resources: &g.Resources}
+	if len(g.Regions) > 0 {
+		props.Conditions = &map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": g.Regions}}
+	}
+	return awsiam.NewPolicyStatement(props)
+}
+
+// DenyLockoutBypass is the explicit Deny every kmsguard role carries:
+// nothing kmsguard runs may set BypassPolicyLockoutSafetyCheck, which
+// could lock an account out of its own key (KMS condition key
+// kms:BypassPolicyLockoutSafetyCheck, on CreateKey and PutKeyPolicy).
+func DenyLockoutBypass() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyKeyPolicyLockoutBypass"),
+		Effect:     awsiam.Effect_DENY,
+		Actions:    jsii.Strings("kms:PutKeyPolicy", "kms:CreateKey"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"Bool": map[string]any{"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+	})
 }
 
 // Grants turns a spec's actions into least-privilege statements for the
 // given account: KMS actions on the account's keys, CloudWatch Logs actions
 // on the account's log groups, and only actions without a resource type on
-// "*". An action of another service is an error: a new service needs its
-// scope written here first.
-func Grants(actions []string, account *string) ([]Grant, error) {
+// "*". KMS and Logs statements are limited to regions (aws:RequestedRegion)
+// when regions is not empty; account-level actions are not (global
+// services such as Organizations answer in us-east-1). An action of another
+// service is an error: a new service needs its scope written here first.
+func Grants(actions []string, account *string, regions ...string) ([]Grant, error) {
 	arn := func(service, rest string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
 	}
-	var keys, logs, global []string
+	var keys, logs, accountLevel, global []string
 	for _, a := range actions {
 		switch {
+		case accountLevelActions[a] && strings.HasPrefix(a, "organizations:"):
+			global = append(global, a) // a global service: not limited to Regions
 		case accountLevelActions[a]:
-			global = append(global, a)
+			accountLevel = append(accountLevel, a)
 		case strings.HasPrefix(a, "kms:"):
 			keys = append(keys, a)
 		case strings.HasPrefix(a, "logs:"):
@@ -55,15 +90,16 @@ func Grants(actions []string, account *string) ([]Grant, error) {
 		}
 	}
 	var out []Grant
-	add := func(sid string, acts []string, res *string) {
+	add := func(sid string, acts []string, res *string, regions []string) {
 		if len(acts) > 0 {
 			sort.Strings(acts)
-			out = append(out, Grant{Sid: sid, Actions: acts, Resources: []*string{res}})
+			out = append(out, Grant{Sid: sid, Actions: acts, Resources: []*string{res}, Regions: regions})
 		}
 	}
-	add("GuardrailKeyActions", keys, arn("kms", "key/*"))
-	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"))
-	add("GuardrailAccountActions", global, jsii.String("*"))
+	add("GuardrailKeyActions", keys, arn("kms", "key/*"), regions)
+	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"), regions)
+	add("GuardrailAccountActions", accountLevel, jsii.String("*"), regions)
+	add("GuardrailGlobalActions", global, jsii.String("*"), nil)
 	return out, nil
 }
 

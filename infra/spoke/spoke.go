@@ -128,8 +128,14 @@ func NewRegionalStack(parent constructs.Construct, id string, props *RegionalPro
 // GlobalProps configure the global spoke.
 type GlobalProps struct {
 	awscdk.StackProps
-	Hub   Hub
+	Hub Hub
+	// Specs are the guardrails that get a role here (every guardrail in
+	// member accounts; the opted-in ones in the management account).
 	Specs []guardrail.Spec
+	// Regions limit every role's KMS and Logs actions (aws:RequestedRegion).
+	Regions []string
+	// Sweep adds the sweep's read-only role.
+	Sweep bool
 }
 
 // NewGlobalStack builds the global spoke (deploy it in the home Region only:
@@ -138,53 +144,50 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 	sp := props.StackProps
 	sp.AnalyticsReporting = jsii.Bool(false)
 	if sp.Description == nil {
-		sp.Description = jsii.String("kmsguard global spoke: the kmsguard-remediator role the hub assumes and the event-forwarding role")
+		sp.Description = jsii.String("kmsguard global spoke: one role per guardrail for the hub to assume, the sweep's read-only role, and the event-forwarding role")
 	}
 	stack := awscdk.NewStack(parent, &id, &sp)
 
-	// Trust the hub account, narrowed to the hub Lambda roles (the
-	// guardrails and the sweep) by
-	// aws:PrincipalArn: naming the roles as principals would fail while
-	// they do not exist yet (StackSets may deploy here before the hub).
-	var hubRoles []*string
-	var actions []string
+	// One role per guardrail, which can call that guardrail's actions and
+	// nothing else, in the configured Regions; and the sweep's read-only
+	// role. Each trusts the hub account narrowed to the hub Lambda roles
+	// that act as it (the guardrail's and the sweep's) by aws:PrincipalArn:
+	// naming the roles as principals would fail while they do not exist yet
+	// (StackSets may deploy here before the hub).
 	roleARN := func(name string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, name))})
 	}
-	hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(guardrail.SweepID)))
+	member := func(id, description string, actions []string, trusted ...string) {
+		var hubRoles []*string
+		for _, t := range trusted {
+			hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(t)))
+		}
+		role := awsiam.NewRole(stack, jsii.String(scope.ConstructID(guardrail.MemberRoleName(id))), &awsiam.RoleProps{
+			RoleName:    jsii.String(guardrail.MemberRoleName(id)),
+			Description: jsii.String(description),
+			AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewAccountPrincipal(jsii.String(props.Hub.Account)), &map[string]any{
+				"ArnEquals": map[string]any{"aws:PrincipalArn": hubRoles},
+			}),
+			MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+		})
+		grants, err := scope.Grants(actions, awscdk.Aws_ACCOUNT_ID(), props.Regions...)
+		if err != nil {
+			panic(err.Error())
+		}
+		for _, g := range grants {
+			role.AddToPrincipalPolicy(g.Statement())
+		}
+		role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
+		scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
+	}
 	for _, spec := range props.Specs {
-		hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(spec.ID)))
-		for _, a := range spec.Actions {
-			if !slices.Contains(actions, a) {
-				actions = append(actions, a)
-			}
-		}
+		member(spec.ID, "kmsguard "+spec.ID+": assumed by the hub to "+strings.ToLower(spec.Summary[:1])+spec.Summary[1:],
+			spec.Actions, spec.ID, guardrail.SweepID)
 	}
-	// The hub's sweep also enumerates keys and log groups here.
-	for _, a := range sweep.Actions {
-		if !slices.Contains(actions, a) {
-			actions = append(actions, a)
-		}
+	if props.Sweep {
+		member(guardrail.SweepID, "kmsguard sweep and preflight: read-only listing of keys and log groups, and kmsguard's own health",
+			append(slices.Clone(sweep.Actions), sweep.HealthActions...), guardrail.SweepID)
 	}
-	remediator := awsiam.NewRole(stack, jsii.String("Remediator"), &awsiam.RoleProps{
-		RoleName:    jsii.String(guardrail.RemediatorRoleName),
-		Description: jsii.String("kmsguard: assumed by the kmsguard hub Lambdas to read and fix KMS keys and log groups in this account"),
-		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewAccountPrincipal(jsii.String(props.Hub.Account)), &map[string]any{
-			"ArnEquals": map[string]any{"aws:PrincipalArn": hubRoles},
-		}),
-		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
-	})
-	grants, err := scope.Grants(actions, awscdk.Aws_ACCOUNT_ID())
-	if err != nil {
-		panic(err.Error())
-	}
-	for _, g := range grants {
-		remediator.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String(g.Sid), Actions: jsii.Strings(g.Actions...), Resources: &g.Resources,
-		}))
-	}
-
-	scope.Suppress(remediator, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 
 	forwarder := awsiam.NewRole(stack, jsii.String("Forwarder"), &awsiam.RoleProps{
 		RoleName:    jsii.String(ForwarderRoleName),

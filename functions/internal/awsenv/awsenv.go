@@ -24,9 +24,9 @@ func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
 // Partition returns the ARN partition of a Region.
 func Partition(region string) string { return guardrail.Partition(region) }
 
-// RemediatorRoleARN is the role the hub assumes in a member account.
-func RemediatorRoleARN(account, region string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), account, guardrail.RemediatorRoleName)
+// RoleARN is a role of a member account, in the Region's partition.
+func RoleARN(account, region, roleName string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), account, roleName)
 }
 
 type target struct{ account, region string }
@@ -35,6 +35,7 @@ type target struct{ account, region string }
 type Provider struct {
 	base        aws.Config
 	hubAccount  string
+	roleName    string
 	sessionName string
 	stsFor      func(region string) stscreds.AssumeRoleAPIClient
 
@@ -43,12 +44,13 @@ type Provider struct {
 }
 
 // NewProvider uses base (the Lambda's own credentials) directly in
-// hubAccount and assumes the remediator role, with sessionName (the
-// guardrail id, so CloudTrail shows which guardrail acted), everywhere else.
-func NewProvider(base aws.Config, hubAccount, sessionName string) *Provider {
+// hubAccount and assumes roleName, with sessionName (so CloudTrail shows
+// which guardrail acted), everywhere else.
+func NewProvider(base aws.Config, hubAccount, roleName, sessionName string) *Provider {
 	return &Provider{
 		base:        base,
 		hubAccount:  hubAccount,
+		roleName:    roleName,
 		sessionName: sessionName,
 		configs:     map[target]aws.Config{},
 		stsFor: func(region string) stscreds.AssumeRoleAPIClient {
@@ -62,10 +64,10 @@ func NewProvider(base aws.Config, hubAccount, sessionName string) *Provider {
 // HubAccount is the account whose own credentials are used directly.
 func (p *Provider) HubAccount() string { return p.hubAccount }
 
-// WithSession returns a provider with its own cache that names its
-// assumed-role sessions sessionName, so CloudTrail shows which guardrail acted.
-func (p *Provider) WithSession(sessionName string) *Provider {
-	q := NewProvider(p.base, p.hubAccount, sessionName)
+// As returns a provider with its own cache that assumes roleName in member
+// accounts and names its sessions sessionName.
+func (p *Provider) As(roleName, sessionName string) *Provider {
+	q := NewProvider(p.base, p.hubAccount, roleName, sessionName)
 	q.stsFor = p.stsFor
 	return q
 }
@@ -90,7 +92,7 @@ func (p *Provider) Config(account, region string) (aws.Config, error) {
 	cfg := p.base.Copy()
 	cfg.Region = region
 	if account != p.hubAccount {
-		role := RemediatorRoleARN(account, region)
+		role := RoleARN(account, region, p.roleName)
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(p.stsFor(region), role, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = p.sessionName
 		}))

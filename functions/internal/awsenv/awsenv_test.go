@@ -27,7 +27,7 @@ func (f *fakeSTS) AssumeRole(_ context.Context, in *sts.AssumeRoleInput, _ ...fu
 
 func newTestProvider(f *fakeSTS) *Provider {
 	base := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("HUBKEY", "s", "")}
-	p := NewProvider(base, "123456789012", "kmsguard-key-deletion")
+	p := NewProvider(base, "123456789012", "kmsguard-remediator-key-deletion", "kmsguard-key-deletion")
 	p.stsFor = func(string) stscreds.AssumeRoleAPIClient { return f }
 	return p
 }
@@ -48,7 +48,7 @@ func TestProvider_HubAccountUsesOwnCredentials(t *testing.T) {
 	}
 }
 
-func TestProvider_MemberAccountAssumesRemediator(t *testing.T) {
+func TestProvider_MemberAccountAssumesTheGuardrailsRole(t *testing.T) {
 	f := &fakeSTS{}
 	p := newTestProvider(f)
 	for i := 0; i < 3; i++ {
@@ -65,7 +65,7 @@ func TestProvider_MemberAccountAssumesRemediator(t *testing.T) {
 		t.Fatalf("%d AssumeRole calls for one account and Region, want 1 (cached)", len(f.calls))
 	}
 	in := f.calls[0]
-	if aws.ToString(in.RoleArn) != "arn:aws:iam::111122223333:role/kmsguard-remediator" || aws.ToString(in.RoleSessionName) != "kmsguard-key-deletion" {
+	if aws.ToString(in.RoleArn) != "arn:aws:iam::111122223333:role/kmsguard-remediator-key-deletion" || aws.ToString(in.RoleSessionName) != "kmsguard-key-deletion" {
 		t.Errorf("assumed %s as %s", aws.ToString(in.RoleArn), aws.ToString(in.RoleSessionName))
 	}
 }
@@ -106,7 +106,7 @@ func TestPartition(t *testing.T) {
 			t.Errorf("%s: %s", region, got)
 		}
 	}
-	if got := RemediatorRoleARN("111122223333", "cn-north-1"); got != "arn:aws-cn:iam::111122223333:role/kmsguard-remediator" {
+	if got := RoleARN("111122223333", "cn-north-1", "kmsguard-remediator-key-rotation"); got != "arn:aws-cn:iam::111122223333:role/kmsguard-remediator-key-rotation" {
 		t.Error(got)
 	}
 }
