@@ -400,3 +400,18 @@ func TestHandle_Calls(t *testing.T) {
 		})
 	}
 }
+
+// An account where the guardrail has no role (the management account, not
+// opted in): reported from the event alone, nothing read or changed.
+func TestHandle_NoRoleInTheAccount(t *testing.T) {
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
+	d := newTestDriver(h.clients, runconfig.ModeConfig{}, Settings{})
+	d.SetUnmanaged([]string{fixtures.Account})
+	out, err := guardrail.NewRunner(d, h.alerts, nil).Handle(context.Background(), fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw)
+	if err != nil || out.Action != guardrail.ActionNone || len(h.kms.Calls) != 0 || len(h.alerts.Msgs) != 1 {
+		t.Fatalf("%+v %v calls %v alerts %d", out, err, h.kms.Calls, len(h.alerts.Msgs))
+	}
+	if m := h.alerts.Msgs[0]; m.Verdict != "NOT checked (no role)" || !strings.Contains(m.Text(), "no role for key-deletion") {
+		t.Errorf("%s\n%s", m.Subject(), m.Text())
+	}
+}

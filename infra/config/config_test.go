@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,5 +150,27 @@ func TestExample_ShowsEverySetting(t *testing.T) {
 				t.Errorf("guardrails.%s.%s is not in the example", s.ID, st.Name)
 			}
 		}
+	}
+}
+
+// The management account gets roles only for the guardrails it opts in;
+// the runtime learns the others are unmanaged there.
+func TestManagementAccountGuardrails(t *testing.T) {
+	c, err := config.Load("../../docs/kmsguard.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.RuntimeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rc.Unmanaged[c.Organization.ManagementAccount]
+	if slices.Contains(got, "key-deletion") || !slices.Contains(got, "key-policy") {
+		t.Errorf("unmanaged in the management account: %v", got)
+	}
+	raw, _ := os.ReadFile("../../docs/kmsguard.example.yaml")
+	bad := strings.Replace(string(raw), "management_account_guardrails: [key-deletion]", "management_account_guardrails: [key-deletoin]", 1)
+	if _, err := config.Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "organization.management_account_guardrails[0]") {
+		t.Errorf("an unknown guardrail was accepted: %v", err)
 	}
 }
