@@ -44,6 +44,7 @@ func commands() []*command {
 		preflightCommand(),
 		modeCommand(),
 		demoCommand(),
+		completionCommand(),
 		helpCommand(),
 	}
 }
@@ -75,7 +76,11 @@ sends every call to another endpoint (moto, LocalStack). Every command
 checks its arguments before its first AWS call, and a missing credential,
 the wrong account or an unreachable endpoint is said in one sentence.
 
-` + exitCodes + "\n"
+` + exitCodes + `
+
+Completion: source <(kmsguard completion bash), or for zsh
+kmsguard completion zsh > "${fpath[1]}/_kmsguard".
+`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return dispatch(ctx, rootCommand(), "kmsguard", args, stdin, stdout, stderr)
