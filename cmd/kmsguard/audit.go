@@ -137,7 +137,7 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 	case paramErr == nil:
 		opts.ConfigJSON = []byte(paramJSON)
 	case *a.fix:
-		return c.badInput(fmt.Errorf("--fix: no modes to follow: pass --config kmsguard.yaml, or deploy the hub (%v)", explainAWS(paramErr, o.profile)))
+		return c.badInput(fmt.Errorf("--fix: no modes to follow: pass --config kmsguard.yaml, or deploy the hub (%s)", brief(explainAWS(paramErr, o.profile))))
 	}
 	if !*a.fix {
 		opts.Mode = guardrail.ModeAlert // read-only: every decision is alert-only
@@ -211,7 +211,7 @@ func drift(fileJSON, paramJSON string, paramErr error, name string) []string {
 		return []string{}
 	}
 	if paramErr != nil {
-		return []string{fmt.Sprintf("cannot compare with %s: %v", name, paramErr)}
+		return []string{fmt.Sprintf("cannot compare with %s: %s", name, brief(paramErr))}
 	}
 	var f, p runconfig.RuntimeConfig
 	_ = json.Unmarshal([]byte(fileJSON), &f)

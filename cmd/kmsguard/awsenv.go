@@ -289,3 +289,31 @@ func short(err error) string {
 	}
 	return s
 }
+
+// awsError prints an AWS error as its service, operation, code and message,
+// without the SDK's HTTP details, and unwraps to it (explainAWS and
+// errors.As still see it; --debug prints it whole).
+type awsError struct{ err error }
+
+func (e awsError) Error() string { return brief(e.err) }
+func (e awsError) Unwrap() error { return e.err }
+
+func brief(err error) string {
+	var ee *envError
+	if errors.As(err, &ee) {
+		return ee.msg
+	}
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return err.Error()
+	}
+	msg := api.ErrorCode()
+	if m := api.ErrorMessage(); m != "" {
+		msg += ": " + m
+	}
+	var op *smithy.OperationError
+	if errors.As(err, &op) {
+		msg = op.ServiceID + " " + op.OperationName + ": " + msg
+	}
+	return msg
+}

@@ -81,8 +81,13 @@ func (c *call) report(err error) {
 	err = explainAWS(err, c.flags.profile)
 	fmt.Fprintf(c.stderr, "%s: %v\n", c.path, err)
 	var ee *envError
-	if c.flags.debug && errors.As(err, &ee) && ee.err != nil {
+	var ae awsError
+	switch {
+	case !c.flags.debug:
+	case errors.As(err, &ee) && ee.err != nil:
 		fmt.Fprintf(c.stderr, "%s: (debug) %v\n", c.path, ee.err)
+	case errors.As(err, &ae):
+		fmt.Fprintf(c.stderr, "%s: (debug) %v\n", c.path, ae.err)
 	}
 }
 

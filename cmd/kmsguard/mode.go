@@ -243,7 +243,7 @@ func (p *paramStore) read(ctx context.Context) (runconfig.RuntimeConfig, error) 
 		return runconfig.RuntimeConfig{}, fmt.Errorf("the parameter %s does not exist in account %s, Region %s: deploy the hub stack first, or pass --parameter, --region or --config", p.name, p.account, p.region)
 	}
 	if err != nil {
-		return runconfig.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter, --region or --config): %w", p.name, err)
+		return runconfig.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter, --region or --config): %w", p.name, awsError{err})
 	}
 	rc, err := runconfig.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), catalog.IDs())
 	if err != nil {
@@ -263,7 +263,7 @@ func (p *paramStore) write(ctx context.Context, rc runconfig.RuntimeConfig) erro
 	}
 	_, err = p.api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(b)), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true), Tier: tier})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", p.name, err)
+		return fmt.Errorf("write %s: %w", p.name, awsError{err})
 	}
 	return nil
 }
