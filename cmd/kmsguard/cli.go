@@ -324,7 +324,7 @@ func (f *flags) takesValue(args []string, i int) bool {
 var (
 	flagUndefinedRE = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	flagNeedsArgRE  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	flagInvalidRE   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for flag -+([^:]*): (.*)$`)
+	flagInvalidRE   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-+([^:]*): (.*)$`)
 )
 
 // flagError says the flag package's error in the CLI's words: --name.

@@ -233,6 +233,18 @@ func TestCLI_ConfigProblemsBeforeAWS(t *testing.T) {
 			t.Errorf("%v: exit %d\n%s%s\nwant exit 2 and\n%s", args, code, stdout, stderr, strings.Join(want, "\n"))
 		}
 	}
+	// replay's runtime configuration (JSON) is reported the same way.
+	runtime := filepath.Join(t.TempDir(), "runtime.json")
+	if err := os.WriteFile(runtime, []byte("{\"modes\": {\"defualt\": \"alert\"},\n \"guardrails\": {\"key-rotation\": []}}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "replay", event, "--config", runtime)
+	want := "kmsguard replay: " + runtime + " has 2 problems:\n" +
+		"  " + runtime + ":1: modes.defualt: unknown field; did you mean default?\n" +
+		"  " + runtime + ":2: guardrails.key-rotation: found a list; expected a mapping with the fields exemption_tag, " // the settings of the spec follow
+	if code != exitBadInput || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d\n%s\nwant\n%s", code, stderr, want)
+	}
 }
 
 // Flags go before or after the positional arguments; -- ends them.
@@ -262,10 +274,14 @@ func TestFlags_Anywhere(t *testing.T) {
 	}
 	f := newFlags("test")
 	f.Regions("")
+	f.Bool("fix", "")
+	f.Int("n", "N", 0, "")
 	for args, want := range map[string]string{
 		"--nope":                "unknown flag --nope",
 		"--region":              "--region needs a value",
 		"--regions=eu-west-1,x": `--regions: "x" is not a Region name such as eu-west-1`,
+		"--fix=maybe":           `--fix "maybe": not a valid value`,
+		"--n=x":                 `--n "x": not a valid value`,
 	} {
 		if _, err := f.parse(strings.Fields(args)); err == nil || flagError(err) != want {
 			t.Errorf("%s: %v, want %s", args, err, want)

@@ -160,6 +160,15 @@ func replayConfig(path string) (runtimeJSON []byte, hub string, err error) {
 		js, err := c.RuntimeConfigJSON()
 		return []byte(js), c.HubAccount, err
 	}
+	// Unknown fields and wrong types by path and line, then the rules.
+	var rc runconfig.RuntimeConfig
+	if err := kgconfig.Decode(b, &rc); err != nil {
+		var ce *kgconfig.Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, "", err
+	}
 	if _, err := runconfig.ParseRuntimeConfig(b, catalog.IDs()); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}

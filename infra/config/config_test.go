@@ -261,3 +261,20 @@ func TestParse_AnchorsAndNumbers(t *testing.T) {
 		t.Errorf("%v %q", err, c.HubAccount)
 	}
 }
+
+// Decode gives any configuration struct the same reporting: the runtime
+// configuration the CLI takes as JSON, for one.
+func TestDecode_RuntimeConfig(t *testing.T) {
+	var rc runconfig.RuntimeConfig
+	err := config.Decode([]byte("{\"modes\": {\"defualt\": \"alert\", \"kill_switch\": \"yes\"},\n \"guardrails\": {\"key-rotation\": {\"rotation_period_days\": \"x\"}}}"), &rc)
+	want := `kmsguard configuration has 3 problems:
+  line 1: modes.defualt: unknown field; did you mean default?
+  line 1: modes.kill_switch: found the string "yes"; expected true or false
+  line 2: guardrails.key-rotation.rotation_period_days: found the string "x"; expected a whole number`
+	if err == nil || err.Error() != want {
+		t.Errorf("%v\nwant\n%s", err, want)
+	}
+	if err := config.Decode([]byte(`{"modes": {"default": "alert"}}`), &rc); err != nil || rc.Modes.Default != "alert" {
+		t.Errorf("%v %+v", err, rc)
+	}
+}

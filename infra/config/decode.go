@@ -71,6 +71,22 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Decode decodes YAML or JSON into v, a pointer to a struct with json tags,
+// the way Parse decodes kmsguard.yaml: every unknown field, value of the
+// wrong type and duplicate key is reported at once, as an *Error with paths
+// and lines; guardrail settings under a top-level guardrails mapping are
+// checked against their specs. It does not validate values: the runtime
+// configuration (runconfig.RuntimeConfig) decoded here is then validated by
+// its own parser.
+func Decode(b []byte, v any) error {
+	d := decode(b, v)
+	if len(d.problems) > 0 {
+		sortProblems(d.problems)
+		return &Error{Problems: d.problems}
+	}
+	return nil
+}
+
 // decode reads YAML (or JSON) into c. It walks the document against the
 // Config struct rather than handing it to a decoder, so that every unknown
 // field (with the known field it resembles), every value of the wrong type
@@ -78,7 +94,7 @@ func (e *Error) Error() string {
 // words rather than the decoder's. Values with problems are left out, so
 // the rest can still be validated. The decoder's lines map each field path
 // present in the file to its line.
-func decode(b []byte, c *Config) *decoder {
+func decode(b []byte, c any) *decoder {
 	d := &decoder{lines: map[string]int{}}
 	root, err := parseDocument(b)
 	if err != nil {
@@ -247,11 +263,19 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string) (v any, ok bo
 		}
 		return n.Value, true
 	case reflect.Bool:
-		if n.Kind == yaml.ScalarNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+			var b bool
+			if err := n.Decode(&b); err == nil {
+				return b, true
+			}
+		}
+		// YAML 1.1's unquoted yes/no/on/off, which the previous decoder
+		// accepted.
+		if n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 			switch strings.ToLower(n.Value) {
-			case "true", "yes", "on":
+			case "yes", "on":
 				return true, true
-			case "false", "no", "off":
+			case "no", "off":
 				return false, true
 			}
 		}
@@ -645,7 +669,7 @@ func jsonNode(b []byte) (*yaml.Node, error) {
 				n.Content = append(n.Content, c)
 			}
 		case string:
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t, Line: l}, nil
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: t, Line: l}, nil
 		case json.Number:
 			tag := "!!int"
 			if strings.ContainsAny(t.String(), ".eE") {
