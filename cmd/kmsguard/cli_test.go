@@ -83,6 +83,10 @@ type cliRun struct {
 func TestCLI_EveryCommand(t *testing.T) {
 	withoutCredentials(t)
 	event := writeEvent(t, fixtures.Get("key-deletion/disable-key").Raw)
+	valid := filepath.Join(t.TempDir(), "kmsguard.yaml")
+	if err := os.WriteFile(valid, []byte("hub_account: \"123456789012\"\nhome_region: eu-west-1\nregions: [eu-west-1]\nalerts: {emails: [a@example.com]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	const noCreds = "no AWS credentials found: set AWS_PROFILE (or --profile) to a profile in ~/.aws/config, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on an EC2 instance, set AWS_EC2_METADATA_DISABLED=false to use its role"
 	usage := func(path, reason string, args ...string) cliRun {
 		return cliRun{args: args, code: exitBadInput, first: path + ": " + reason}
@@ -114,7 +118,7 @@ func TestCLI_EveryCommand(t *testing.T) {
 		{path: "kmsguard preflight",
 			help:    help("kmsguard preflight [flags]", "preflight", "--help"),
 			usage:   usage("kmsguard preflight", `--account: "12" is not a 12-digit account id`, "preflight", "--account", "12"),
-			noCreds: creds("kmsguard preflight", "preflight")},
+			noCreds: creds("kmsguard preflight", "preflight", "--config", valid)},
 		{path: "kmsguard mode",
 			help:           help("kmsguard mode COMMAND [flags] [arguments]", "mode", "--help"),
 			usage:          usage("kmsguard mode", "give a command", "mode"),
@@ -130,7 +134,7 @@ func TestCLI_EveryCommand(t *testing.T) {
 		{path: "kmsguard mode kill-switch",
 			help:    help("kmsguard mode kill-switch [flags] on|off", "mode", "kill-switch", "--help"),
 			usage:   usage("kmsguard mode kill-switch", `"maybe" is not one of on, off`, "mode", "kill-switch", "maybe"),
-			noCreds: creds("kmsguard mode kill-switch", "mode", "kill-switch", "on")},
+			noCreds: creds("kmsguard mode kill-switch", "mode", "kill-switch", "on", "--config", valid)},
 		{path: "kmsguard demo",
 			help:           help("kmsguard demo [flags]", "demo", "--help"),
 			usage:          usage("kmsguard demo", `unexpected argument "now"`, "demo", "now"),
