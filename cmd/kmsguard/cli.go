@@ -100,7 +100,7 @@ func dispatch(ctx context.Context, cmd *command, path string, args []string, std
 		hasHelp := slices.ContainsFunc(cmd.subs, func(s *command) bool { return s.name == "help" })
 		switch a := args[0]; {
 		case a == "help" && !hasHelp && len(args) > 1: // kmsguard mode help set
-			return dispatch(ctx, cmd, path, append(args[1:], "--help"), stdin, stdout, stderr)
+			return dispatch(ctx, cmd, path, slices.Concat(args[1:], []string{"--help"}), stdin, stdout, stderr)
 		case a == "-h" || a == "--help" || a == "-help" || a == "help" && !hasHelp:
 			writeGroupUsage(stdout, path, cmd, true)
 			return exitOK

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -99,7 +100,7 @@ func helpCommand() *command {
 					writeGroupUsage(c.stdout, "kmsguard", rootCommand(), true)
 					return exitOK
 				}
-				return dispatch(ctx, rootCommand(), "kmsguard", append(c.args, "--help"), c.stdin, c.stdout, c.stderr)
+				return dispatch(ctx, rootCommand(), "kmsguard", slices.Concat(c.args, []string{"--help"}), c.stdin, c.stdout, c.stderr)
 			}
 		},
 	}
