@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,10 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
@@ -35,113 +32,134 @@ type auditReport struct {
 	LastUse map[string]string `json:"orphan_last_use"`
 }
 
-func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	regions := fs.String("regions", "", "comma-separated Regions (default: the configuration's, else the AWS environment's)")
-	accounts := fs.String("accounts", "", "comma-separated account ids (default: the caller's account)")
-	format := fs.String("format", "table", "table or json")
-	fix := fs.Bool("fix", false, "apply remediations where the modes say remediate (default: read-only)")
-	cfgFile := fs.String("config", "", "kmsguard.yaml: modes and settings for --fix, and the drift check against the hub parameter")
-	param := fs.String("parameter", bootstrap.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
-	only := fs.String("guardrails", "", "comma-separated guardrail ids to run (default: all); keys are listed, and orphaned keys reported, only when a key guardrail runs")
-	lookups := fs.Int("orphan-lookups", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitBadInput
+func auditCommand() *command {
+	return &command{
+		name:    "audit",
+		summary: "Sweep what exists now with the guardrails' rules; read-only unless --fix",
+		help: `Sweeps what exists now with the guardrails' own rules: keys pending
+deletion, rotation off or too long, key policies with findings, log groups
+without a key; orphaned keys (with CloudTrail last-use evidence); drift
+between the configuration file and the hub parameter. Read-only unless
+--fix, which remediates where the modes say remediate. Accounts other than
+the caller's are reached through the kmsguard-remediator role.`,
+		setup: func(f *flags) runFunc {
+			var a auditArgs
+			a.regions = f.Regions("Regions to sweep, comma-separated or repeated (default: the configuration's, else the AWS environment's)")
+			a.accounts = f.Accounts("accounts to sweep, comma-separated or repeated (default: the caller's account)")
+			a.format = f.Format("text", "text", "json")
+			a.fix = f.Bool("fix", "apply remediations where the modes say remediate (default: read-only)")
+			a.cfgFile = f.Config("kmsguard.yaml: Regions, modes and settings for --fix, and the drift check against the hub parameter")
+			a.param = f.String("parameter", "NAME", bootstrap.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
+			a.only = f.String("guardrails", "ID[,ID]", "", "guardrails to run (default: all); keys are listed, and orphaned keys reported, only when a key guardrail runs")
+			a.lookups = f.Int("orphan-lookups", "N", MaxOrphanLookups, "CloudTrail look-ups for orphaned keys' last use (LookupEvents allows 2 per second; 0 skips them)")
+			f.words["guardrails"] = catalog.IDs()
+			a.aws = f.AWS()
+			return func(ctx context.Context, c *call) int { return audit(ctx, c, a) }
+		},
 	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintln(stderr, "kmsguard audit: --format must be table or json")
-		return exitBadInput
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard audit:", err)
-		return exitFailed
-	}
-	var file *kgconfig.Config
-	var fileJSON string
-	if *cfgFile != "" {
-		if file, err = kgconfig.Load(*cfgFile); err != nil {
-			fmt.Fprintln(stderr, "kmsguard audit:", err)
-			return exitBadInput
-		}
-		fileJSON, _ = file.RuntimeConfigJSON()
-	}
-	paramJSON, paramErr := readParam(ctx, awsCfg, *param)
+}
 
-	opts := bootstrap.FromEnv()
-	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
-	if ids := split(*only); len(ids) > 0 {
-		var picked []guardrail.Entry
-		for _, e := range opts.Guardrails {
+type auditArgs struct {
+	regions, accounts            *[]string
+	format, cfgFile, param, only *string
+	fix                          *bool
+	lookups                      *int
+	aws                          *awsFlags
+}
+
+func audit(ctx context.Context, c *call, a auditArgs) int {
+	var picked []guardrail.Entry
+	if ids := split(*a.only); len(ids) > 0 {
+		for _, e := range catalog.Entries() {
 			if slices.Contains(ids, e.Spec.ID) {
 				picked = append(picked, e)
 			}
 		}
 		if len(picked) != len(ids) {
-			fmt.Fprintf(stderr, "kmsguard audit: --guardrails %q: known guardrails are %s\n", *only, strings.Join(catalog.IDs(), ", "))
-			return exitBadInput
+			return c.usageError("--guardrails %q: known guardrails are %s", *a.only, strings.Join(catalog.IDs(), ", "))
 		}
+	}
+	if *a.lookups < 0 {
+		return c.usageError("--orphan-lookups must be 0 or more")
+	}
+	var file *kgconfig.Config
+	var fileJSON string
+	if *a.cfgFile != "" {
+		var err error
+		if file, err = kgconfig.Load(*a.cfgFile); err != nil {
+			return c.badInput(err)
+		}
+		fileJSON, _ = file.RuntimeConfigJSON()
+	}
+	regs := *a.regions
+	if len(regs) == 0 && file != nil {
+		regs = file.Regions
+	}
+
+	o := a.aws.options(c.stderr)
+	awsCfg, err := loadAWS(ctx, o)
+	if err != nil {
+		return c.failed(err)
+	}
+	if awsCfg.Region == "" && len(regs) > 0 {
+		awsCfg.Region = regs[0]
+	}
+	me, err := whoAmI(ctx, awsCfg, o.profile)
+	if err != nil {
+		return c.failed(err)
+	}
+	if len(regs) == 0 {
+		regs = []string{awsCfg.Region}
+	}
+	opts := bootstrap.FromEnv()
+	if opts.HubAccount == "" {
+		opts.HubAccount = me
+	}
+	accts := *a.accounts
+	if len(accts) == 0 {
+		accts = []string{opts.HubAccount}
+	}
+	if file != nil && me != file.HubAccount && slices.ContainsFunc(accts, func(x string) bool { return x != me }) {
+		return c.failed(wrongAccount(o, me, file.HubAccount, *a.cfgFile, "audit reaches other accounts through the hub's role"))
+	}
+	paramJSON, paramErr := readParam(ctx, awsCfg, *a.param)
+
+	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
+	if picked != nil {
 		opts.Guardrails = picked
 	}
 	opts.AWS = &awsCfg
-	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.Log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.ConfigParameter = ""
 	switch {
 	case file != nil:
 		opts.ConfigJSON = []byte(fileJSON)
 	case paramErr == nil:
 		opts.ConfigJSON = []byte(paramJSON)
-	case *fix:
-		fmt.Fprintf(stderr, "kmsguard audit --fix: no modes to follow: pass --config kmsguard.yaml, or deploy the hub (%v)\n", paramErr)
-		return exitBadInput
+	case *a.fix:
+		return c.badInput(fmt.Errorf("--fix: no modes to follow: pass --config kmsguard.yaml, or deploy the hub (%s)", brief(explainAWS(paramErr, o.profile))))
 	}
-	if !*fix {
+	if !*a.fix {
 		opts.Mode = guardrail.ModeAlert // read-only: every decision is alert-only
-	}
-	if opts.HubAccount == "" {
-		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			fmt.Fprintln(stderr, "kmsguard audit: who am I:", err)
-			return exitFailed
-		}
-		opts.HubAccount = aws.ToString(id.Account)
 	}
 	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard audit:", err)
-		return exitBadInput
+		return c.badInput(err)
 	}
 
-	accts := split(*accounts)
-	if len(accts) == 0 {
-		accts = []string{opts.HubAccount}
-	}
-	regs := split(*regions)
-	if len(regs) == 0 && file != nil {
-		regs = file.Regions
-	}
-	if len(regs) == 0 {
-		regs = []string{awsCfg.Region}
-	}
 	var targets []sweep.Target
-	for _, a := range accts {
-		if !guardrail.ValidAccountID(a) {
-			fmt.Fprintf(stderr, "kmsguard audit: --accounts: %q is not a 12-digit account id\n", a)
-			return exitBadInput
-		}
+	for _, acct := range accts {
 		for _, r := range regs {
-			targets = append(targets, sweep.Target{Account: a, Region: r})
+			targets = append(targets, sweep.Target{Account: acct, Region: r})
 		}
 	}
-	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Progress: func(l string) { fmt.Fprintln(stderr, "kmsguard audit:", l) }})
+	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Progress: func(l string) { fmt.Fprintln(c.stderr, c.path+":", l) }})
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard audit:", err)
-		return exitFailed
+		return c.failed(err)
 	}
-	out := auditReport{Report: rep, Fix: *fix, Drift: drift(fileJSON, paramJSON, paramErr, *param), LastUse: map[string]string{}}
+	out := auditReport{Report: rep, Fix: *a.fix, Drift: drift(fileJSON, paramJSON, paramErr, *a.param), LastUse: map[string]string{}}
 	for i, o := range rep.Orphans {
-		if i >= *lookups {
+		if i >= *a.lookups {
 			break
 		}
 		c := awsCfg.Copy()
@@ -155,12 +173,12 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out.LastUse[o.KeyID] = lastUse(lctx, cloudtrail.NewFromConfig(c), o.ARN)
 		cancel()
 	}
-	if *format == "json" {
-		enc := json.NewEncoder(stdout)
+	if *a.format == "json" {
+		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else {
-		printTable(stdout, out)
+		printTable(c.stdout, out)
 	}
 	if len(rep.Findings) > 0 || len(rep.Errors) > 0 {
 		return exitFailed
@@ -193,7 +211,7 @@ func drift(fileJSON, paramJSON string, paramErr error, name string) []string {
 		return []string{}
 	}
 	if paramErr != nil {
-		return []string{fmt.Sprintf("cannot compare with %s: %v", name, paramErr)}
+		return []string{fmt.Sprintf("cannot compare with %s: %s", name, brief(paramErr))}
 	}
 	var f, p runconfig.RuntimeConfig
 	_ = json.Unmarshal([]byte(fileJSON), &f)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,19 +33,30 @@ const (
 	demoConfig = `{"modes":{"guardrails":{"key-policy":"remediate"}}}`
 )
 
+func demoCommand() *command {
+	return &command{
+		name:    "demo",
+		summary: "Show kmsguard end to end on a local AWS emulator (no AWS account needed)",
+		help: `Starts the moto emulator on 127.0.0.1, stages four bad changes in a member
+account, and shows the real Lambda binaries fixing them and the alerts they
+send, step by step. Nothing leaves this machine and no AWS credentials are
+used. Needs Python with moto (make tools), and Go to build the binaries
+unless --bin is given.`,
+		setup: func(f *flags) runFunc {
+			binDir := f.String("bin", "DIR", "", "directory with <guardrail>/bootstrap built for this machine (default: build them now)")
+			f.files["bin"] = true
+			return func(ctx context.Context, c *call) int { return demo(ctx, *binDir, c.stdout, c.stderr) }
+		},
+	}
+}
+
 // demo tells the story end to end: real API calls on a local moto server,
 // CloudTrail events delivered by moto's EventBridge through kmsguard's own
 // patterns, and the real bootstrap binaries handling them.
-func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	binDir := fs.String("bin", "", "directory with <guardrail>/bootstrap built for this machine (default: build them now)")
-	if err := fs.Parse(args); err != nil {
-		return exitBadInput
-	}
+func demo(ctx context.Context, binDir string, stdout, stderr io.Writer) int {
 	p := &printer{w: stdout}
 	p.title("kmsguard demo")
-	if *binDir == "" {
+	if binDir == "" {
 		dir, err := os.MkdirTemp("", "kmsguard-demo-")
 		if err != nil {
 			fmt.Fprintln(stderr, "kmsguard demo:", err)
@@ -58,7 +68,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "kmsguard demo:", err)
 			return exitFailed
 		}
-		*binDir = dir
+		binDir = dir
 	}
 	p.say("Starting the AWS emulator (moto %s, with kmsguard's test launcher) on 127.0.0.1 ...", moto.Version)
 	srv, err := moto.Start(ctx)
@@ -69,7 +79,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer srv.Stop()
 	p.say("moto is listening on %s. Nothing leaves this machine.", srv.URL)
 
-	d := &demoRun{ctx: ctx, srv: srv, p: p, bin: *binDir, fns: map[string]*lambdart.Function{}}
+	d := &demoRun{ctx: ctx, srv: srv, p: p, bin: binDir, fns: map[string]*lambdart.Function{}}
 	defer d.stopAll()
 	if err := d.run(); err != nil {
 		fmt.Fprintln(stderr, "\nkmsguard demo failed:", err)

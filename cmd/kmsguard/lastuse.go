@@ -28,7 +28,7 @@ func lastUse(ctx context.Context, api lookupAPI, keyARN string) string {
 		MaxResults:       aws.Int32(1),
 	})
 	if err != nil {
-		return "last use unknown (CloudTrail LookupEvents: " + err.Error() + ")"
+		return "last use unknown (CloudTrail LookupEvents: " + brief(err) + ")"
 	}
 	if len(out.Events) == 0 {
 		return "no management event names it in the last 90 days"

@@ -1,44 +1,16 @@
 // Command kmsguard is the operator CLI: replay an event through its
-// guardrail, or run the local end-to-end demo on the moto emulator.
+// guardrail, audit and fix what exists, check a deployment, change the
+// modes, or run the local end-to-end demo on the moto emulator.
 package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
-
-const usage = `kmsguard: guardrails for AWS KMS keys and CloudWatch Logs encryption
-
-Usage:
-  kmsguard replay [--mode remediate|alert] [--config FILE] EVENT.json
-        Run the guardrail the event's pattern selects, once, against the AWS
-        endpoint of the environment (AWS_ENDPOINT_URL, profile, region), and
-        print the outcome as JSON. Alerts go to $KMSGUARD_TOPIC_ARN when set.
-        Exit 0: handled (also when nothing needed doing); 2: bad input;
-        1: the remediation failed.
-  kmsguard demo
-        Start the moto emulator on 127.0.0.1, stage a key deletion in a
-        member account, and show kmsguard stopping it, step by step.
-
-  kmsguard mode get|set|kill-switch ...
-        Read or change the modes in the hub's configuration parameter
-        (kmsguard mode, without arguments, explains).
-
-  kmsguard audit [--accounts IDS] [--regions REGIONS] [--format table|json] [--fix] [--config kmsguard.yaml]
-        Sweep what exists now with the guardrails' own rules: keys pending
-        deletion, rotation off or too long, key policies with findings, log
-        groups without a key; orphaned keys; drift between the file and the
-        hub parameter. Read-only unless --fix (which follows the modes).
-        Exit 0: nothing found; 1: findings or unchecked targets; 2: bad input.
-  kmsguard preflight [--config kmsguard.yaml] [--accounts IDS] [--regions REGIONS]
-        Check that kmsguard can work: a trail logs KMS management events,
-        the forwarding rules are deployed, the logs key is usable, and the
-        remediator role can be assumed. PASS/FAIL per check, with the fix.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,33 +19,89 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes of the CLI contract.
+// Exit codes of the CLI contract (exitCodes documents them).
 const (
 	exitOK       = 0
 	exitFailed   = 1
 	exitBadInput = 2
 )
 
+// exitCodes is the one place the exit codes are documented: kmsguard help
+// prints it, and README.md carries it (a test checks).
+const exitCodes = `Exit codes (every command):
+  0  success: the event was handled (also when nothing needed doing), nothing
+     was found, every check passed, or help was printed
+  1  failure: audit found problems or could not check a target, a preflight
+     check failed, a remediation failed, or AWS could not be used (no or
+     expired credentials, the wrong account, an unreachable endpoint)
+  2  usage or input error: an unknown command or flag, a bad argument, a
+     configuration file or event that is not valid; nothing was changed`
+
+// commands are kmsguard's commands, in the order help lists them.
+func commands() []*command {
+	return []*command{
+		replayCommand(),
+		auditCommand(),
+		preflightCommand(),
+		modeCommand(),
+		demoCommand(),
+		completionCommand(),
+		helpCommand(),
+	}
+}
+
+func rootCommand() *command {
+	return &command{
+		name:   "kmsguard",
+		help:   "Guardrails for AWS KMS keys and CloudWatch Logs encryption.",
+		subs:   commands(),
+		footer: rootFooter,
+	}
+}
+
+// rootFooter follows the command list in kmsguard help.
+const rootFooter = `Flags mean the same in every command that has them:
+  --config FILE         kmsguard.yaml (Regions, hub account, modes, settings)
+  --region REGION       the Region(s) to work in (default: the configuration's,
+                        else AWS_REGION or the profile's)
+  --account ID          the account(s) to work on (default: the caller's)
+  --format text|json    json wherever the output is data
+  --profile NAME        the AWS profile to use
+  --debug               show the AWS SDK's own log and errors
+
+AWS: credentials and Region come from the usual places: --profile or
+AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+AWS_SESSION_TOKEN), SSO, container credentials. The EC2 instance metadata
+service is asked only when AWS_EC2_METADATA_DISABLED=false. AWS_ENDPOINT_URL
+sends every call to another endpoint (moto, LocalStack). Every command
+checks its arguments before its first AWS call, and a missing credential,
+the wrong account or an unreachable endpoint is said in one sentence.
+
+` + exitCodes + `
+
+Completion: source <(kmsguard completion bash), or for zsh
+kmsguard completion zsh > "${fpath[1]}/_kmsguard".
+`
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitBadInput
+	return dispatch(ctx, rootCommand(), "kmsguard", args, stdin, stdout, stderr)
+}
+
+func helpCommand() *command {
+	return &command{
+		name:    "help",
+		args:    "[COMMAND [SUBCOMMAND]]",
+		summary: "Explain kmsguard, or one command",
+		help:    "Without a command: the commands, the flags they share, where AWS credentials come from, and the exit codes.",
+		maxArgs: 2,
+		setup: func(f *flags) runFunc {
+			return func(ctx context.Context, c *call) int {
+				if len(c.args) == 0 {
+					writeGroupUsage(c.stdout, "kmsguard", rootCommand(), true)
+					return exitOK
+				}
+				return dispatch(ctx, rootCommand(), "kmsguard", slices.Concat(c.args, []string{"--help"}), c.stdin, c.stdout, c.stderr)
+			}
+		},
 	}
-	switch args[0] {
-	case "replay":
-		return replay(ctx, args[1:], stdin, stdout, stderr)
-	case "demo":
-		return demo(ctx, args[1:], stdout, stderr)
-	case "mode":
-		return mode(ctx, args[1:], stdout, stderr)
-	case "audit":
-		return audit(ctx, args[1:], stdout, stderr)
-	case "preflight":
-		return preflight(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "kmsguard: unknown command %q\n\n%s", args[0], usage)
-	return exitBadInput
 }

@@ -158,6 +158,8 @@ func TestReplay_FailureExitsOne(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	// The demo needs no AWS credentials and no endpoint but its own.
+	withoutCredentials(t)
 	code, stdout, stderr := runCLI(t, "demo")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -17,110 +14,166 @@ import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
+	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
-const modeUsage = `Usage:
-  kmsguard mode get [--account ID] [--guardrail ID]
-        Print the modes in the hub parameter, or the mode that applies to one
-        account and guardrail and the rule that chose it.
-  kmsguard mode set [--account ID] [--guardrail ID] remediate|alert|inherit
-        Change one rule: no flags = the default; --guardrail = that guardrail;
-        --account = that account; both = that account and guardrail.
-        "inherit" removes the rule. The Lambdas apply it within a minute.
-  kmsguard mode kill-switch on|off
-        Alert only, everywhere (on), or back to the rules (off).
-Flags for all: --parameter NAME (default /kmsguard/config) --region REGION (the hub's home Region)
-`
+func modeCommand() *command {
+	return &command{
+		name:    "mode",
+		summary: "Read or change the modes in the hub's configuration parameter (get, set, kill-switch)",
+		help: `The modes say where kmsguard may remediate. They live in the hub's
+configuration parameter (default /kmsguard/config), which the guardrail
+Lambdas re-read every minute. The next deployment writes the parameter from
+kmsguard.yaml again: put lasting changes there.`,
+		subs: []*command{modeGetCommand(), modeSetCommand(), killSwitchCommand()},
+	}
+}
 
-func mode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, modeUsage)
-		return exitBadInput
+func modeGetCommand() *command {
+	return &command{
+		name:    "get",
+		summary: "Print the modes, or the mode of one account and guardrail and the rule that chose it",
+		help: `Prints the modes in the hub parameter (JSON), or, with both --account and
+--guardrail, the mode that applies to that account and guardrail and the
+rule that chose it.`,
+		setup: func(f *flags) runFunc {
+			p := modeFlags(f)
+			account := f.Account("12-digit account id (with --guardrail)")
+			id := f.Enum("guardrail", "", "the guardrail (with --account)", catalog.IDs(), nil)
+			format := f.Format("text", "text", "json")
+			return func(ctx context.Context, c *call) int {
+				if (*account == "") != (*id == "") {
+					return c.usageError("give both --account and --guardrail to resolve one mode")
+				}
+				store, code := p.open(ctx, c)
+				if store == nil {
+					return code
+				}
+				rc, err := store.read(ctx)
+				if err != nil {
+					return c.failed(err)
+				}
+				if *account == "" {
+					b, _ := json.MarshalIndent(rc.Modes, "", "  ")
+					fmt.Fprintf(c.stdout, "%s\n", b)
+					return exitOK
+				}
+				r := rc.Modes.Resolve(*account, *id, specDefault(*id))
+				if *format == "json" {
+					b, _ := json.Marshal(map[string]string{"account": *account, "guardrail": *id, "mode": string(r.Mode), "source": r.Source})
+					fmt.Fprintf(c.stdout, "%s\n", b)
+					return exitOK
+				}
+				fmt.Fprintf(c.stdout, "%s %s: %s (set by %s)\n", *account, *id, r.Mode, r.Source)
+				return exitOK
+			}
+		},
 	}
-	fs := flag.NewFlagSet("mode "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	param := fs.String("parameter", bootstrap.ConfigParameter, "SSM parameter holding the kmsguard configuration")
-	region := fs.String("region", "", "the hub's home Region (default: the AWS environment's)")
-	account := fs.String("account", "", "12-digit account id")
-	id := fs.String("guardrail", "", "guardrail id: "+fmt.Sprint(catalog.IDs()))
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitBadInput
+}
+
+func modeSetCommand() *command {
+	return &command{
+		name:     "set",
+		args:     "remediate|alert|inherit",
+		minArgs:  1,
+		maxArgs:  1,
+		argWords: []string{string(guardrail.ModeRemediate), string(guardrail.ModeAlert), "inherit"},
+		summary:  "Change one mode rule; inherit removes it",
+		help: `Changes one rule: no flags = the default; --guardrail = that guardrail;
+--account = that account; both = that account and guardrail. "inherit"
+removes the rule. The Lambdas apply it within a minute.`,
+		setup: func(f *flags) runFunc {
+			p := modeFlags(f)
+			account := f.Account("12-digit account id: the rule for that account")
+			id := f.Enum("guardrail", "", "the rule for that guardrail", catalog.IDs(), nil)
+			return func(ctx context.Context, c *call) int {
+				var m guardrail.Mode
+				if v := c.args[0]; v != "inherit" {
+					m = guardrail.Mode(v)
+				}
+				return p.update(ctx, c, func(rc *runconfig.RuntimeConfig) { setMode(&rc.Modes, *account, *id, m) })
+			}
+		},
 	}
-	if *account != "" && !guardrail.ValidAccountID(*account) {
-		fmt.Fprintf(stderr, "kmsguard mode: --account %q must be a 12-digit account id\n", *account)
-		return exitBadInput
+}
+
+func killSwitchCommand() *command {
+	return &command{
+		name:     "kill-switch",
+		args:     "on|off",
+		minArgs:  1,
+		maxArgs:  1,
+		argWords: []string{"on", "off"},
+		summary:  "Alert only, everywhere (on), or back to the rules (off)",
+		help:     `On: every guardrail only alerts, everywhere, within a minute. Off: the mode rules apply again.`,
+		setup: func(f *flags) runFunc {
+			p := modeFlags(f)
+			return func(ctx context.Context, c *call) int {
+				return p.update(ctx, c, func(rc *runconfig.RuntimeConfig) { rc.Modes.KillSwitch = c.args[0] == "on" })
+			}
+		},
 	}
-	if *id != "" && !slices.Contains(catalog.IDs(), *id) {
-		fmt.Fprintf(stderr, "kmsguard mode: --guardrail %q is not one of %v\n", *id, catalog.IDs())
-		return exitBadInput
+}
+
+// paramFlags are the flags every mode command has: where the parameter is.
+type paramFlags struct {
+	param, region, cfgFile *string
+	aws                    *awsFlags
+}
+
+func modeFlags(f *flags) *paramFlags {
+	return &paramFlags{
+		param:   f.String("parameter", "NAME", bootstrap.ConfigParameter, "SSM parameter holding the kmsguard configuration"),
+		region:  f.Region("the hub's home Region (default: the configuration's home_region, else the AWS environment's)"),
+		cfgFile: f.Config("kmsguard.yaml: its home_region and hub_account say where the parameter is"),
+		aws:     f.AWS(),
 	}
-	opts := []func(*config.LoadOptions) error{}
-	if *region != "" {
-		opts = append(opts, config.WithRegion(*region))
+}
+
+// open checks the configuration file, then connects to the hub; nil and
+// the exit code when that fails.
+func (p *paramFlags) open(ctx context.Context, c *call) (*paramStore, int) {
+	o := p.aws.options(c.stderr)
+	o.region = *p.region
+	var file *kgconfig.Config
+	if *p.cfgFile != "" {
+		var err error
+		if file, err = kgconfig.Load(*p.cfgFile); err != nil {
+			return nil, c.badInput(err)
+		}
+		if o.region == "" {
+			o.region = file.HomeRegion
+		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, me, err := connect(ctx, o)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard mode:", err)
-		return exitFailed
+		return nil, c.failed(err)
 	}
-	store := &paramStore{api: ssm.NewFromConfig(cfg), name: *param}
+	if file != nil && me != file.HubAccount {
+		return nil, c.failed(wrongAccount(o, me, file.HubAccount, *p.cfgFile, "the configuration parameter is in the hub account"))
+	}
+	return &paramStore{api: ssm.NewFromConfig(cfg), name: *p.param, account: me, region: cfg.Region}, exitOK
+}
+
+// update reads the parameter, applies change, checks and writes it.
+func (p *paramFlags) update(ctx context.Context, c *call, change func(*runconfig.RuntimeConfig)) int {
+	store, code := p.open(ctx, c)
+	if store == nil {
+		return code
+	}
 	rc, err := store.read(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard mode:", err)
-		return exitFailed
+		return c.failed(err)
 	}
-
-	switch args[0] {
-	case "get":
-		if fs.NArg() != 0 {
-			fmt.Fprint(stderr, modeUsage)
-			return exitBadInput
-		}
-		if *account != "" || *id != "" {
-			if *account == "" || *id == "" {
-				fmt.Fprintln(stderr, "kmsguard mode get: give both --account and --guardrail to resolve one mode")
-				return exitBadInput
-			}
-			r := rc.Modes.Resolve(*account, *id, specDefault(*id))
-			fmt.Fprintf(stdout, "%s %s: %s (set by %s)\n", *account, *id, r.Mode, r.Source)
-			return exitOK
-		}
-		b, _ := json.MarshalIndent(rc.Modes, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", b)
-		return exitOK
-	case "set":
-		if fs.NArg() != 1 {
-			fmt.Fprint(stderr, modeUsage)
-			return exitBadInput
-		}
-		var m guardrail.Mode
-		if v := fs.Arg(0); v != "inherit" {
-			if m, err = guardrail.ParseMode(v); err != nil {
-				fmt.Fprintln(stderr, "kmsguard mode set:", err, `(or "inherit" to remove the rule)`)
-				return exitBadInput
-			}
-		}
-		setMode(&rc.Modes, *account, *id, m)
-	case "kill-switch":
-		if fs.NArg() != 1 || (fs.Arg(0) != "on" && fs.Arg(0) != "off") {
-			fmt.Fprint(stderr, modeUsage)
-			return exitBadInput
-		}
-		rc.Modes.KillSwitch = fs.Arg(0) == "on"
-	default:
-		fmt.Fprint(stderr, modeUsage)
-		return exitBadInput
-	}
+	change(&rc)
 	if err := rc.Modes.Validate(catalog.IDs()); err != nil {
-		fmt.Fprintln(stderr, "kmsguard mode:", err)
-		return exitBadInput
+		return c.badInput(err)
 	}
 	if err := store.write(ctx, rc); err != nil {
-		fmt.Fprintln(stderr, "kmsguard mode:", err)
-		return exitFailed
+		return c.failed(err)
 	}
-	fmt.Fprintf(stdout, "updated %s; the guardrail Lambdas apply it within %s.\n", *param, bootstrap.RefreshEvery)
-	fmt.Fprintln(stdout, "Note: the next deployment writes the parameter from kmsguard.yaml again; put lasting changes there.")
+	fmt.Fprintf(c.stdout, "updated %s; the guardrail Lambdas apply it within %s.\n", store.name, bootstrap.RefreshEvery)
+	fmt.Fprintln(c.stdout, "Note: the next deployment writes the parameter from kmsguard.yaml again; put lasting changes there.")
 	return exitOK
 }
 
@@ -178,14 +231,19 @@ type ssmAPI interface {
 }
 
 type paramStore struct {
-	api  ssmAPI
-	name string
+	api             ssmAPI
+	name            string
+	account, region string // where it is, for the messages
 }
 
 func (p *paramStore) read(ctx context.Context) (runconfig.RuntimeConfig, error) {
 	out, err := p.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(p.name)})
+	var notFound *ssmtypes.ParameterNotFound
+	if errors.As(err, &notFound) {
+		return runconfig.RuntimeConfig{}, fmt.Errorf("the parameter %s does not exist in account %s, Region %s: deploy the hub stack first, or pass --parameter, --region or --config", p.name, p.account, p.region)
+	}
 	if err != nil {
-		return runconfig.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter/--region): %w", p.name, err)
+		return runconfig.RuntimeConfig{}, fmt.Errorf("read %s (deploy the hub stack first, or pass --parameter, --region or --config): %w", p.name, awsError{err})
 	}
 	rc, err := runconfig.ParseRuntimeConfig([]byte(aws.ToString(out.Parameter.Value)), catalog.IDs())
 	if err != nil {
@@ -205,7 +263,7 @@ func (p *paramStore) write(ctx context.Context, rc runconfig.RuntimeConfig) erro
 	}
 	_, err = p.api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(b)), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true), Tier: tier})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", p.name, err)
+		return fmt.Errorf("write %s: %w", p.name, awsError{err})
 	}
 	return nil
 }

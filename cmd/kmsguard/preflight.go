@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -30,55 +29,74 @@ type check struct {
 	fix         string
 }
 
+func preflightCommand() *command {
+	return &command{
+		name:    "preflight",
+		summary: "Check that kmsguard can work: trail, forwarding rules, logs key, remediator role",
+		help: `Checks, per account and Region, that kmsguard can work: a CloudTrail trail
+is logging and records KMS write management events, the forwarding rules are
+deployed and enabled, the logs key is usable by CloudWatch Logs, and (for
+accounts other than the caller's) the hub can assume the remediator role.
+PASS or FAIL per check, with the fix. Run it with the hub's credentials.`,
+		setup: func(f *flags) runFunc {
+			var a preflightArgs
+			a.cfgFile = f.Config("kmsguard.yaml (Regions, logs key, hub account)")
+			a.accounts = f.Accounts("accounts to check, comma-separated or repeated (default: the caller's account)")
+			a.regions = f.Regions("Regions to check, comma-separated or repeated (default: the configuration's, else the AWS environment's)")
+			a.format = f.Format("text", "text", "json")
+			a.aws = f.AWS()
+			return func(ctx context.Context, c *call) int { return preflight(ctx, c, a) }
+		},
+	}
+}
+
+type preflightArgs struct {
+	cfgFile, format   *string
+	accounts, regions *[]string
+	aws               *awsFlags
+}
+
 // preflight checks that kmsguard can work in each account and Region: a
 // trail logs KMS management events, the spoke rules exist, the logs key is
 // usable by CloudWatch Logs, and the remediator role can be assumed.
-func preflight(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("preflight", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "kmsguard.yaml (Regions, logs key, hub account)")
-	accounts := fs.String("accounts", "", "comma-separated account ids (default: the caller's account)")
-	regions := fs.String("regions", "", "comma-separated Regions (default: the configuration's, else the AWS environment's)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitBadInput
-	}
-	base, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard preflight:", err)
-		return exitFailed
-	}
+func preflight(ctx context.Context, c *call, a preflightArgs) int {
 	alias := kgconfig.DefaultLogsKeyAlias
-	var regs []string
-	if *cfgFile != "" {
-		c, err := kgconfig.Load(*cfgFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "kmsguard preflight:", err)
-			return exitBadInput
+	var file *kgconfig.Config
+	regs := *a.regions
+	if *a.cfgFile != "" {
+		var err error
+		if file, err = kgconfig.Load(*a.cfgFile); err != nil {
+			return c.badInput(err)
 		}
-		alias, regs = c.LogsKey.Alias(), c.Regions
+		alias = file.LogsKey.Alias()
+		if len(regs) == 0 {
+			regs = file.Regions
+		}
 	}
-	if r := split(*regions); len(r) > 0 {
-		regs = r
+	o := a.aws.options(c.stderr)
+	base, err := loadAWS(ctx, o)
+	if err != nil {
+		return c.failed(err)
+	}
+	if base.Region == "" && len(regs) > 0 {
+		base.Region = regs[0]
+	}
+	me, err := whoAmI(ctx, base, o.profile)
+	if err != nil {
+		return c.failed(err)
 	}
 	if len(regs) == 0 {
 		regs = []string{base.Region}
 	}
-	id, err := sts.NewFromConfig(base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard preflight: who am I:", err)
-		return exitFailed
-	}
-	me := aws.ToString(id.Account)
-	accts := split(*accounts)
+	accts := *a.accounts
 	if len(accts) == 0 {
 		accts = []string{me}
 	}
+	if file != nil && me != file.HubAccount && slices.ContainsFunc(accts, func(x string) bool { return x != me }) {
+		return c.failed(wrongAccount(o, me, file.HubAccount, *a.cfgFile, "preflight reaches other accounts through the hub's role"))
+	}
 	var checks []check
 	for _, acct := range accts {
-		if !guardrail.ValidAccountID(acct) {
-			fmt.Fprintf(stderr, "kmsguard preflight: --accounts: %q is not a 12-digit account id\n", acct)
-			return exitBadInput
-		}
 		cfg := base.Copy()
 		if acct != me {
 			// The read-only role the sweep lists through; each guardrail's
@@ -102,21 +120,57 @@ func preflight(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	failed := 0
-	for _, c := range checks {
-		status := "PASS"
-		if !c.ok {
-			status, failed = "FAIL", failed+1
-		}
-		fmt.Fprintf(stdout, "%s  %-28s %s\n", status, c.where, c.what)
-		if !c.ok {
-			fmt.Fprintf(stdout, "      fix: %s\n", c.fix)
+	for _, ch := range checks {
+		if !ch.ok {
+			failed++
 		}
 	}
-	fmt.Fprintf(stdout, "\n%d checks, %d failed\n", len(checks), failed)
+	if *a.format == "json" {
+		writePreflightJSON(c.stdout, checks, failed)
+	} else {
+		for _, ch := range checks {
+			status := "PASS"
+			if !ch.ok {
+				status = "FAIL"
+			}
+			fmt.Fprintf(c.stdout, "%s  %-28s %s\n", status, ch.where, ch.what)
+			if !ch.ok {
+				fmt.Fprintf(c.stdout, "      fix: %s\n", ch.fix)
+			}
+		}
+		fmt.Fprintf(c.stdout, "\n%d checks, %d failed\n", len(checks), failed)
+	}
 	if failed > 0 {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// preflightReport is what preflight --format json prints.
+type preflightReport struct {
+	Checks []preflightCheck `json:"checks"`
+	Failed int              `json:"failed"`
+}
+
+type preflightCheck struct {
+	Status string `json:"status"` // PASS or FAIL
+	Where  string `json:"where"`  // account or account/Region
+	Check  string `json:"check"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+func writePreflightJSON(w io.Writer, checks []check, failed int) {
+	rep := preflightReport{Checks: []preflightCheck{}, Failed: failed}
+	for _, ch := range checks {
+		pc := preflightCheck{Status: "PASS", Where: ch.where, Check: ch.what}
+		if !ch.ok {
+			pc.Status, pc.Fix = "FAIL", ch.fix
+		}
+		rep.Checks = append(rep.Checks, pc)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rep)
 }
 
 func errText(err error) string {

@@ -4,85 +4,123 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
+	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
-func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	mode := fs.String("mode", "", "force this mode for every account: remediate or alert (default: the configured modes)")
-	configFile := fs.String("config", "", "runtime configuration file (JSON: modes and guardrail settings)")
-	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+func replayCommand() *command {
+	return &command{
+		name:     "replay",
+		args:     "EVENT.json",
+		minArgs:  1,
+		maxArgs:  1,
+		argFiles: true,
+		summary:  "Run the guardrail an event selects, once, and print the outcome as JSON",
+		help: `Runs the guardrail(s) the event's pattern selects, once, against the AWS
+endpoint of the environment, in the event's Region, and prints one JSON
+object per guardrail on stdout (guardrail, event_id, account, region,
+resource, action, reason, mode, findings, alerted). EVENT.json is an
+EventBridge event; - reads standard input. Alerts go to $KMSGUARD_TOPIC_ARN
+when it is set; $KMSGUARD_HUB_ACCOUNT, when set, saves asking STS.`,
+		setup: func(f *flags) runFunc {
+			mode := f.Enum("mode", "", "force this mode for every account (default: the configured modes)", []string{string(guardrail.ModeRemediate), string(guardrail.ModeAlert)}, nil)
+			cfgFile := f.Config("the modes and guardrail settings: kmsguard.yaml, or the hub parameter's runtime configuration (JSON)")
+			f.Format("json", "json")
+			aws := f.AWS()
+			return func(ctx context.Context, c *call) int {
+				return replay(ctx, c, guardrail.Mode(*mode), *cfgFile, aws.options(c.stderr))
+			}
+		},
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "kmsguard replay: give exactly one EVENT.json (or - for standard input)")
-		return exitBadInput
-	}
-	raw, err := readInput(fs.Arg(0), stdin)
+}
+
+func replay(ctx context.Context, c *call, mode guardrail.Mode, cfgFile string, o awsOptions) int {
+	raw, err := readInput(c.args[0], c.stdin)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", err)
-		return exitBadInput
+		return c.badInput(err)
 	}
 	ev, err := cloudtrail.Parse(raw)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", err)
-		return exitBadInput
+		return c.badInput(err)
+	}
+	configJSON, fileHub, err := replayConfig(cfgFile)
+	if err != nil {
+		return c.badInput(err)
+	}
+	hub := os.Getenv(runconfig.EnvHubAccount)
+	if hub == "" {
+		hub = fileHub
 	}
 	// The production path: the spoke of the event's account forwards it
-	// (kmsguard's own sessions in the hub account are known when
-	// KMSGUARD_HUB_ACCOUNT is set), then the hub rules select guardrails.
-	selected, err := catalog.Route(catalog.Specs(), raw, ev.AccountID(), os.Getenv(runconfig.EnvHubAccount))
+	// (kmsguard's own sessions in the hub account are known when the hub
+	// account is), then the hub rules select guardrails.
+	selected, err := catalog.Route(catalog.Specs(), raw, ev.AccountID(), hub)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", err)
-		return exitBadInput
+		return c.badInput(err)
 	}
 	if len(selected) == 0 {
-		fmt.Fprintln(stderr, "kmsguard replay: the event matches no guardrail pattern (a failed call, kmsguard's own remediation, or an event kmsguard does not watch)")
-		return exitBadInput
+		return c.badInput(errors.New("the event matches no guardrail pattern (a failed call, kmsguard's own remediation, or an event kmsguard does not watch)"))
+	}
+
+	// Throttling and 5xx are retried with backoff before the remediation
+	// fails, as in the Lambda.
+	if os.Getenv("AWS_MAX_ATTEMPTS") == "" {
+		o.maxAttempts = 6
+	}
+	cfg, err := loadAWS(ctx, o)
+	if err != nil {
+		return c.failed(err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = ev.RegionName()
 	}
 	opts := bootstrap.FromEnv()
 	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
-	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
-	opts.Mode = guardrail.Mode(*mode)
-	if *configFile != "" {
-		if opts.ConfigJSON, err = os.ReadFile(*configFile); err != nil {
-			fmt.Fprintln(stderr, "kmsguard replay:", err)
-			return exitBadInput
+	opts.Log = slog.New(slog.NewTextHandler(c.stderr, nil))
+	opts.Mode = mode
+	opts.ConfigJSON = configJSON
+	opts.AWS = &cfg
+	if opts.HubAccount == "" {
+		me, err := whoAmI(ctx, cfg, o.profile)
+		if err != nil {
+			return c.failed(err)
 		}
+		if fileHub != "" && me != fileHub {
+			return c.failed(wrongAccount(o, me, fileHub, cfgFile, "replay acts from the hub account"))
+		}
+		opts.HubAccount = me
 	}
 	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {
-		fmt.Fprintln(stderr, "kmsguard replay:", err)
-		return exitBadInput
+		return c.badInput(err)
 	}
 	// One JSON object per selected guardrail, one per line when the event
 	// triggers several (a CreateKey with a policy).
 	code := exitOK
+	said := map[string]bool{}
 	for _, sel := range selected {
 		r, err := h.Runner(sel.Owner)
 		if err != nil {
-			fmt.Fprintln(stderr, "kmsguard replay:", err)
-			return exitBadInput
+			return c.badInput(err)
 		}
-		fmt.Fprintf(stderr, "kmsguard replay: rule %s selects guardrail %s\n", sel.Name, sel.Owner)
+		fmt.Fprintf(c.stderr, "%s: rule %s selects guardrail %s\n", c.path, sel.Name, sel.Owner)
 		out, err := r.Handle(ctx, raw)
 		b, merr := json.Marshal(out)
 		if merr != nil {
-			fmt.Fprintln(stderr, "kmsguard replay:", merr)
-			return exitFailed
+			return c.failed(merr)
 		}
-		fmt.Fprintf(stdout, "%s\n", b)
+		fmt.Fprintf(c.stdout, "%s\n", b)
 		switch {
 		case err == nil:
 		case guardrail.IsTerminal(err):
@@ -91,9 +129,65 @@ func replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			}
 		default:
 			code = exitFailed
+			// The outcome carries the error; an AWS environment problem
+			// is also said once in a sentence.
+			var ee *envError
+			if e := explainAWS(err, o.profile); errors.As(e, &ee) && !said[ee.msg] {
+				said[ee.msg] = true
+				c.report(e)
+			}
 		}
 	}
 	return code
+}
+
+// replayConfig reads --config: kmsguard.yaml (its modes and settings, and
+// the hub account) or the runtime configuration JSON the hub parameter
+// holds. Either is validated here, before any AWS call.
+func replayConfig(path string) (runtimeJSON []byte, hub string, err error) {
+	if path == "" {
+		return nil, "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read the configuration file: %w", err)
+	}
+	if isDeploymentConfig(b) {
+		c, err := kgconfig.Load(path)
+		if err != nil {
+			return nil, "", err
+		}
+		js, err := c.RuntimeConfigJSON()
+		return []byte(js), c.HubAccount, err
+	}
+	// Unknown fields and wrong types by path and line, then the rules.
+	var rc runconfig.RuntimeConfig
+	if err := kgconfig.Decode(b, &rc); err != nil {
+		var ce *kgconfig.Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, "", err
+	}
+	if _, err := runconfig.ParseRuntimeConfig(b, catalog.IDs()); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return b, "", nil
+}
+
+// isDeploymentConfig tells kmsguard.yaml from a runtime configuration: it
+// has fields only the deployment file has.
+func isDeploymentConfig(b []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	for _, k := range []string{"hub_account", "home_region", "regions", "alerts", "organization", "logs_key"} {
+		if _, ok := top[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // maxInput bounds what replay reads: an EventBridge event is at most 256 KB.

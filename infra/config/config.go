@@ -6,14 +6,14 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -118,27 +118,57 @@ func (l LogsKey) Create() bool { return l.ExistingAlias == "" }
 // SingleAccount reports single-account mode.
 func (c *Config) SingleAccount() bool { return c.Organization == nil }
 
-// Load reads and validates a configuration file.
+// Load reads and validates a configuration file. A configuration that is
+// not valid returns an *Error naming the file and each problem's line.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot read the configuration file %s: %w", path, err)
 	}
 	c, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var ce *Error
+	if errors.As(err, &ce) {
+		ce.File = path
 	}
-	return c, nil
+	return c, err
 }
 
-// Parse decodes YAML (or JSON) strictly and validates it.
+// Parse decodes YAML (or JSON) strictly and validates it. Every problem is
+// reported at once in an *Error: unknown fields (with the field they
+// resemble), values of the wrong type, duplicate keys and every rule of
+// Validate, each with its field path and line.
 func Parse(b []byte) (*Config, error) {
 	var c Config
-	if err := yaml.UnmarshalStrict(b, &c); err != nil {
-		return nil, fmt.Errorf("not a valid kmsguard configuration: %v", err)
+	d := decode(b, &c)
+	problems := d.problems
+	if slices.Contains(d.dropped, "") {
+		return nil, &Error{Problems: problems} // not a mapping: nothing to validate
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	var ve *Error
+	if err := c.Validate(); err != nil && !errors.As(err, &ve) {
+		problems = append(problems, Problem{Message: err.Error()})
+	}
+	if ve != nil {
+	validation:
+		for _, p := range ve.Problems {
+			// A value the decoder left out (a list given a string)
+			// reads as missing to Validate: say it once.
+			for _, q := range d.dropped {
+				if under(p.Path, q) {
+					continue validation
+				}
+			}
+			p.Line = lineOf(d.lines, p.Path)
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, &Error{Problems: problems}
 	}
 	return &c, nil
 }
@@ -259,11 +289,20 @@ func (p *problems) add(path, value, fix string) {
 	p.lines = append(p.lines, fmt.Sprintf("%s: %q is not valid; %s", path, value, fix))
 }
 
+// err is an *Error with one Problem per line; a line is "path: message".
 func (p *problems) err() error {
 	if len(p.lines) == 0 {
 		return nil
 	}
-	return fmt.Errorf("kmsguard configuration has %d problem(s):\n  %s", len(p.lines), strings.Join(p.lines, "\n  "))
+	e := &Error{}
+	for _, l := range p.lines {
+		path, msg, ok := strings.Cut(l, ": ")
+		if !ok || strings.ContainsAny(path, " \t") {
+			path, msg = "", l
+		}
+		e.Problems = append(e.Problems, Problem{Path: path, Message: msg})
+	}
+	return e
 }
 
 // RuntimeConfig is what the hub Lambdas read: the modes and each guardrail's

@@ -2,7 +2,9 @@ package config_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +174,130 @@ func TestManagementAccountGuardrails(t *testing.T) {
 	bad := strings.Replace(string(raw), "management_account_guardrails: [key-deletion]", "management_account_guardrails: [key-deletoin]", 1)
 	if _, err := config.Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "organization.management_account_guardrails[0]") {
 		t.Errorf("an unknown guardrail was accepted: %v", err)
+	}
+}
+
+// Problems the decoder finds are reported in words, by field path and line,
+// all at once and together with Validate's, never as the decoder's message.
+func TestParse_DecodingProblems(t *testing.T) {
+	doc := strings.Join([]string{
+		`hub_account: [1, 2]`,                        // 1: wrong type
+		`home_region: eu-west-1`,                     // 2
+		`regions: eu-west-1`,                         // 3: a string for a list
+		`hub_acount: "123456789012"`,                 // 4: typo
+		`alerts: {emails: [security], email: x}`,     // 5: typo inside, and a bad address (Validate)
+		`organization:`,                              // 6
+		`  id: o-a1b2c3d4e5`,                         // 7
+		`  management_account: 011111111111`,         // 8: lost its zero
+		`  organizational_units: [r-ab12]`,           // 9
+		`  failure_tolerance_percentage: "10"`,       // 10: quoted number
+		`modes: {kill_switch: maybe}`,                // 11
+		`guardrails:`,                                // 12
+		`  key-rotaton: {}`,                          // 13: unknown guardrail
+		`  log-encryption: {delay: 3}`,               // 14: unknown setting
+		`sweep: {schedule: daily, schedule: hourly}`, // 15: duplicate key, bad schedule (Validate)
+	}, "\n")
+	_, err := config.Parse([]byte(doc))
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *config.Error: %v", err)
+	}
+	want := []string{
+		`line 1: hub_account: found a list; expected a string`,
+		`line 3: regions: found the string "eu-west-1"; expected a list of strings, for example [eu-west-1]`,
+		`line 4: hub_acount: unknown field; did you mean hub_account?`,
+		`line 5: alerts.email: unknown field; did you mean emails?`,
+		`line 5: alerts.emails[0]: "security" is not valid; use an email address`,
+		`line 8: organization.management_account: 011111111111 is read as a number, which loses its leading zero; quote it: "011111111111"`,
+		`line 10: organization.failure_tolerance_percentage: found the string "10"; expected a whole number (write it without quotes)`,
+		`line 11: modes.kill_switch: found the string "maybe"; expected true or false`,
+		`line 13: guardrails.key-rotaton: unknown guardrail (did you mean key-rotation?); known: key-deletion, key-rotation, key-policy, log-encryption`,
+		`line 14: guardrails.log-encryption.delay: unknown field; did you mean delay_seconds?`,
+		`line 15: sweep.schedule: given twice (first at line 15); keep one`,
+		`line 15: sweep.schedule: "daily" is not valid; use rate(N minutes|hours|days) or cron(...), for example rate(1 day)`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), "\n  "+w+"\n") && !strings.HasSuffix(err.Error(), "\n  "+w) {
+			t.Errorf("missing line %q", w)
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d (a field the decoder reported is not reported again as missing):\n%v", len(ce.Problems), len(want), err)
+	}
+	if strings.Contains(err.Error(), "json:") || strings.Contains(err.Error(), "unmarshal") {
+		t.Errorf("the decoder's words leak:\n%v", err)
+	}
+	// Load names the file on every line, as compilers do.
+	path := filepath.Join(t.TempDir(), "kmsguard.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.Load(path)
+	if !strings.HasPrefix(err.Error(), path+" has 12 problems:\n  "+path+":1: hub_account: found a list") {
+		t.Errorf("Load: %v", err)
+	}
+}
+
+func TestParse_Syntax(t *testing.T) {
+	tests := []struct{ name, doc, want string }{
+		{"unclosed list", "hub_account: \"123456789012\"\nregions: [eu-west-1,\nalerts: {}\n", "line 2: not valid YAML or JSON: did not find expected ',' or ']'"},
+		{"tab indentation", "alerts:\n\temails: [a@example.com]\n", "not valid YAML or JSON: "},
+		{"a list, not a mapping", "- eu-west-1\n", "line 1: the configuration must be a mapping with the fields alerts, guardrails, home_region"},
+		{"broken JSON", "{\"hub_account\": \"123456789012\",\n\"regions\": [\"eu-west-1\"]", "line 2: not valid YAML or JSON: did not find expected ',' or '}'"},
+		{"bad indentation", "alerts:\n  emails: [a@example.com]\n extra: 1\n", "line 3: not valid YAML or JSON: did not find expected key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Count(err.Error(), "\n") != 1 {
+				t.Errorf("%v\nwant one problem: %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// JSON is YAML, except for what YAML refuses (an escaped slash); both are
+// accepted, with lines.
+func TestParse_JSON(t *testing.T) {
+	c, err := config.Parse([]byte("{\n\t\"hub_account\": \"123456789012\",\n\t\"home_region\": \"eu-west-1\",\n\t\"regions\": [\"eu-west-1\"],\n\t\"alerts\": {\"emails\": [\"sec\\/ops@example.com\"]}\n}\n"))
+	if err != nil || c.Alerts.Emails[0] != "sec/ops@example.com" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	_, err = config.Parse([]byte("{\n\"hub_account\": \"123456789012\",\n\"home_region\": \"eu-west-1\",\n\"regions\": [\"eu-west-1\"],\n\"alerts\": {\"emails\": [\"a\\/b\"]},\n\"modes\": {\"defualt\": \"alert\"}\n}"))
+	if err == nil || !strings.Contains(err.Error(), `line 5: alerts.emails[0]: "a/b" is not valid`) || !strings.Contains(err.Error(), "line 6: modes.defualt: unknown field; did you mean default?") {
+		t.Errorf("%v", err)
+	}
+}
+
+// YAML merge keys and anchors work; the unquoted 12-digit id without a
+// leading zero is taken as written (as before).
+func TestParse_AnchorsAndNumbers(t *testing.T) {
+	c, err := config.Parse([]byte(minimal + "modes:\n  accounts:\n    111122223333: &sandbox {mode: alert}\n    444455556666: *sandbox\n    777788889999:\n      <<: *sandbox\n      guardrails: {key-policy: remediate}\n  kill_switch: no\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Modes.Accounts) != 3 || c.Modes.Accounts["777788889999"].Mode != "alert" || c.Modes.Accounts["777788889999"].Guardrails["key-policy"] != "remediate" || c.Modes.KillSwitch {
+		t.Errorf("%+v", c.Modes)
+	}
+	c, err = config.Parse([]byte(strings.Replace(minimal, `"123456789012"`, "123456789012", 1)))
+	if err != nil || c.HubAccount != "123456789012" {
+		t.Errorf("%v %q", err, c.HubAccount)
+	}
+}
+
+// Decode gives any configuration struct the same reporting: the runtime
+// configuration the CLI takes as JSON, for one.
+func TestDecode_RuntimeConfig(t *testing.T) {
+	var rc runconfig.RuntimeConfig
+	err := config.Decode([]byte("{\"modes\": {\"defualt\": \"alert\", \"kill_switch\": \"yes\"},\n \"guardrails\": {\"key-rotation\": {\"rotation_period_days\": \"x\"}}}"), &rc)
+	want := `kmsguard configuration has 3 problems:
+  line 1: modes.defualt: unknown field; did you mean default?
+  line 1: modes.kill_switch: found the string "yes"; expected true or false
+  line 2: guardrails.key-rotation.rotation_period_days: found the string "x"; expected a whole number`
+	if err == nil || err.Error() != want {
+		t.Errorf("%v\nwant\n%s", err, want)
+	}
+	if err := config.Decode([]byte(`{"modes": {"default": "alert"}}`), &rc); err != nil || rc.Modes.Default != "alert" {
+		t.Errorf("%v %+v", err, rc)
 	}
 }
