@@ -82,6 +82,11 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	if err != nil {
 		return err
 	}
+	if pv := cfg.Organization.Preventive; pv != nil && pv.Enabled {
+		if _, err := org.ProtectionPolicy(*pv); err != nil {
+			return err
+		}
+	}
 	org.NewStack(app, OrgStack, &org.Props{
 		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}, Synthesizer: bootstrapless()},
 		Org:        *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,

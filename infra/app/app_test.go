@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,15 @@ var (
 	synths  = map[string]*deployment{}
 )
 
-const orgYAML = "../../docs/kmsguard.example.yaml"
+// orgYAML is the documented example with the preventive layer switched
+// on, so every check runs on its service control policy too.
+var orgYAML = func() string {
+	b, err := os.ReadFile("../../docs/kmsguard.example.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return strings.Replace(string(b), "preventive:\n    enabled: false", "preventive:\n    enabled: true", 1)
+}()
 
 const singleYAML = `
 hub_account: "123456789012"
@@ -431,5 +440,29 @@ func TestOnlyTheHubNeedsBootstrap(t *testing.T) {
 				t.Errorf("%s: bootstrap check %v", stack, needs)
 			}
 		}
+	}
+}
+
+// The preventive layer: one service control policy on the covered OUs,
+// within the quota, with each deny the configuration asks for.
+func TestPreventiveLayer(t *testing.T) {
+	tpl := synth(t, "org", orgYAML).templates[app.OrgStack]
+	pols := resources(tpl, "AWS::Organizations::Policy")
+	if len(pols) != 1 {
+		t.Fatalf("%d policies", len(pols))
+	}
+	p := props(pols[0])
+	content := tpltest.JSON(p["Content"])
+	if p["Type"] != "SERVICE_CONTROL_POLICY" || !slices.Equal(tpltest.Strings(p["TargetIds"]), []string{"ou-ab12-cd34ef56"}) || len(content) > org.MaxSCPChars {
+		t.Errorf("policy %v (%d characters)", p, len(content))
+	}
+	for _, want := range []string{"ProtectKmsguardRoles", "arn:*:iam::*:role/kmsguard-*", "stacksets-exec-*", "kms:BypassPolicyLockoutSafetyCheck",
+		`"kms:ScheduleKeyDeletionPendingWindowInDays":"30"`, "events:DeleteRule", "StackSet-kmsguard-*"} {
+		if !strings.Contains(content, want) {
+			t.Errorf("the policy lacks %s: %s", want, content)
+		}
+	}
+	if n := len(resources(synth(t, "single", singleYAML).templates[app.HubStack], "AWS::Organizations::Policy")); n != 0 {
+		t.Errorf("single-account mode created %d policies", n)
 	}
 }

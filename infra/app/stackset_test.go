@@ -35,7 +35,7 @@ func TestStackSets_DeployToMembersOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Stop()
-	cfg, err := config.Load(orgYAML)
+	cfg, err := config.Parse([]byte(orgYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,12 +79,26 @@ type Organization struct {
 	// (their events are still forwarded; kmsguard cannot read or fix
 	// anything there without a role).
 	ManagementAccountGuardrails []string `json:"management_account_guardrails,omitempty"`
+	// Preventive adds service control policies that protect kmsguard and
+	// the keys (off by default).
+	Preventive *Preventive `json:"preventive,omitempty"`
 	// CallAs is SELF (the management account) or DELEGATED_ADMIN.
 	CallAs string `json:"call_as,omitempty"`
 	// FailureTolerancePercentage and MaxConcurrentPercentage tune StackSet
 	// operations (defaults 10 and 25).
 	FailureTolerancePercentage *int `json:"failure_tolerance_percentage,omitempty"`
 	MaxConcurrentPercentage    *int `json:"max_concurrent_percentage,omitempty"`
+}
+
+// Preventive is the optional layer of service control policies, attached
+// to the organizational units kmsguard covers (docs/security.md says what
+// each denies and what breaks).
+type Preventive struct {
+	// Enabled creates the policies.
+	Enabled bool `json:"enabled"`
+	// MinDeletionWindowDays, when set (7-30), denies ScheduleKeyDeletion
+	// with a shorter waiting period.
+	MinDeletionWindowDays int `json:"min_deletion_window_days,omitempty"`
 }
 
 // Alerts configures the alert topic.
@@ -218,6 +232,9 @@ func (c *Config) Validate() error {
 	if o := c.Organization; o != nil {
 		if !orgRE.MatchString(o.ID) {
 			p.add("organization.id", o.ID, "use the organization id, o- followed by 10-32 characters (aws organizations describe-organization)")
+		}
+		if pv := o.Preventive; pv != nil && pv.MinDeletionWindowDays != 0 && (pv.MinDeletionWindowDays < 7 || pv.MinDeletionWindowDays > 30) {
+			p.add("organization.preventive.min_deletion_window_days", fmt.Sprint(pv.MinDeletionWindowDays), "use 7-30 (KMS's waiting period), or leave it out")
 		}
 		for i, id := range o.ManagementAccountGuardrails {
 			if !slices.Contains(catalog.IDs(), id) {

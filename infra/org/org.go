@@ -42,8 +42,11 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 		sp.Description = jsii.String("kmsguard organization: StackSets that deploy the kmsguard spokes to every target account")
 	}
 	stack := awscdk.NewStack(parent, &id, &sp)
-	stackSet(stack, "Global", GlobalStackSetName, "kmsguard global spoke: remediator and event-forwarding roles", props.GlobalTemplate, []string{props.HomeRegion}, props)
+	stackSet(stack, "Global", GlobalStackSetName, "kmsguard global spoke: a role per guardrail, the sweep's read-only role and the event-forwarding role", props.GlobalTemplate, []string{props.HomeRegion}, props)
 	stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, props.Regions, props)
+	if pv := props.Org.Preventive; pv != nil && pv.Enabled {
+		protectionPolicy(stack, props.Org)
+	}
 	return stack
 }
 
