@@ -168,8 +168,10 @@ func (t Trigger) HubRule(owner string) Rule {
 
 // Forward builds the rules a spoke puts on its default bus to forward the
 // triggers' events to the hub, each event by exactly one rule so that an
-// event two guardrails watch crosses to the hub once. Where conditions are
-// not applied here (the hub rules apply them); failed calls are dropped.
+// event two guardrails watch crosses to the hub once. A Where condition is
+// applied here too when every trigger of the event has that same one (so
+// only kmsguard's own IAM roles' changes cross, not every role's);
+// otherwise the hub rules apply them. Failed calls are dropped.
 //
 // exclude returns, for an API-call event, the exact userIdentity.arn values
 // of sessions whose calls are not forwarded (kmsguard's own remediation
@@ -179,7 +181,25 @@ func Forward(prefix string, triggers []Trigger, exclude func(Event) []string) []
 	type group struct {
 		source, eventSource string
 		excluded            []string
+		where               map[string]any
 		names               []string
+	}
+	// The Where conditions each event is claimed with ("" for none).
+	wheres := map[Event]map[string]bool{}
+	whereOf := map[string]map[string]any{}
+	for _, t := range triggers {
+		w := ""
+		if t.Where != nil {
+			b, _ := json.Marshal(t.Where)
+			w = string(b)
+			whereOf[w] = t.Where
+		}
+		for _, e := range t.Events() {
+			if wheres[e] == nil {
+				wheres[e] = map[string]bool{}
+			}
+			wheres[e][w] = true
+		}
 	}
 	var natives []Event
 	groups := map[string]*group{}
@@ -199,10 +219,16 @@ func Forward(prefix string, triggers []Trigger, exclude func(Event) []string) []
 				ex = slices.Clone(exclude(e))
 				sort.Strings(ex)
 			}
-			key := e.EventSource + "|" + strings.Join(ex, ",")
+			where := ""
+			if len(wheres[e]) == 1 {
+				for w := range wheres[e] {
+					where = w
+				}
+			}
+			key := e.EventSource + "|" + strings.Join(ex, ",") + "|" + where
 			g := groups[key]
 			if g == nil {
-				g = &group{source: e.Source, eventSource: e.EventSource, excluded: ex}
+				g = &group{source: e.Source, eventSource: e.EventSource, excluded: ex, where: whereOf[where]}
 				groups[key] = g
 			}
 			g.names = append(g.names, e.EventName)
@@ -222,6 +248,9 @@ func Forward(prefix string, triggers []Trigger, exclude func(Event) []string) []
 			"eventName":   toAny(g.names),
 			"errorCode":   []any{map[string]any{"exists": false}},
 		}
+		for k, v := range g.where {
+			detail[k] = v
+		}
 		desc := strings.Join(g.names, ", ")
 		if len(g.excluded) > 0 {
 			// anything-but never matches an absent field, and the root
@@ -239,6 +268,9 @@ func Forward(prefix string, triggers []Trigger, exclude func(Event) []string) []
 		if len(g.excluded) > 0 {
 			name += "-not-own"
 		}
+		if g.where != nil {
+			name += "-scoped"
+		}
 		if n := countPrefix(rules, name); n > 0 {
 			name = fmt.Sprintf("%s-%d", name, n+1)
 		}
@@ -255,10 +287,12 @@ func Forward(prefix string, triggers []Trigger, exclude func(Event) []string) []
 	return rules
 }
 
+// countPrefix counts the rules named name or name-<n>.
 func countPrefix(rules []Rule, name string) int {
 	n := 0
 	for _, r := range rules {
-		if r.Name == name || strings.HasPrefix(r.Name, name+"-") {
+		rest, ok := strings.CutPrefix(r.Name, name)
+		if ok && (rest == "" || strings.Trim(strings.TrimPrefix(rest, "-"), "0123456789") == "" && strings.HasPrefix(rest, "-")) {
 			n++
 		}
 	}

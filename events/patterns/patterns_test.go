@@ -29,7 +29,7 @@ func TestForward(t *testing.T) {
 	for _, r := range rules {
 		names = append(names, r.Name)
 	}
-	if want := []string{"fwd-kms", "fwd-kms-not-own", "fwd-logs", "fwd-kms-cmk-deletion"}; !slices.Equal(names, want) {
+	if want := []string{"fwd-kms-not-own", "fwd-kms", "fwd-logs", "fwd-kms-cmk-deletion"}; !slices.Equal(names, want) {
 		t.Fatalf("rules %v, want %v", names, want)
 	}
 	ev := func(name, actor, errorCode string) []byte {

@@ -19,6 +19,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
+	"github.com/kmsguard/kmsguard/functions/tamper"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
@@ -30,6 +31,7 @@ func Entries() []guardrail.Entry {
 		keyrotation.Entry(),
 		keypolicy.Entry(),
 		logencryption.Entry(),
+		tamper.Entry(),
 	}
 }
 

@@ -156,19 +156,20 @@ func TestRules_WellFormed(t *testing.T) {
 	if want := []string{"EnableKeyRotation", "PutKeyPolicy"}; !slices.Equal(got, want) {
 		t.Errorf("kmsguard's own calls are excluded for %v, want exactly %v (the triggers its actions cause)", got, want)
 	}
-	// Each event is forwarded by one rule.
-	seen := map[patterns.Event]bool{}
+	// Each event is forwarded by one rule (an event a trigger scopes with
+	// Where is sampled inside that scope).
+	seen := map[patterns.Event]map[string]any{}
 	for _, s := range specs {
 		for _, trig := range s.Triggers {
 			for _, e := range trig.Events() {
-				seen[e] = true
+				seen[e] = sample(trig.Where)
 			}
 		}
 	}
-	for e := range seen {
+	for e, req := range seen {
 		n := 0
 		for _, r := range fwd {
-			ev := map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": map[string]any{"eventSource": e.EventSource, "eventName": e.EventName}}
+			ev := map[string]any{"source": e.Source, "detail-type": e.DetailType, "detail": map[string]any{"eventSource": e.EventSource, "eventName": e.EventName, "requestParameters": req}}
 			raw, _ := json.Marshal(ev)
 			if m, _ := patterns.Match(r.Pattern, raw); m {
 				n++
@@ -223,4 +224,26 @@ func TestOwnRole(t *testing.T) {
 			t.Errorf("%s: %q, want %q", arn, got, want)
 		}
 	}
+}
+
+// sample is requestParameters that satisfy a trigger's Where: a prefix
+// condition gets the prefix, a list of values its first.
+func sample(where map[string]any) map[string]any {
+	out := map[string]any{}
+	req, _ := where["requestParameters"].(map[string]any)
+	for field, cond := range req {
+		list, _ := cond.([]any)
+		if len(list) == 0 {
+			continue
+		}
+		switch v := list[0].(type) {
+		case string:
+			out[field] = v
+		case map[string]any:
+			if p, ok := v["prefix"].(string); ok {
+				out[field] = p + "sample"
+			}
+		}
+	}
+	return out
 }

@@ -134,12 +134,13 @@ func TestSpecValidate(t *testing.T) {
 		mut  func(*guardrail.Spec)
 		want string
 	}{
-		"wildcard action":       {func(s *guardrail.Spec) { s.Actions = []string{"kms:*"} }, "kms:*"},
-		"tag outside kmsguard:": {func(s *guardrail.Spec) { s.Exemption.Tag = "skip" }, "exemption tag"},
-		"unknown mode":          {func(s *guardrail.Spec) { s.DefaultMode = "enforce" }, "default mode"},
-		"no trigger":            {func(s *guardrail.Spec) { s.Triggers = nil }, "no triggers"},
-		"trigger of another":    {func(s *guardrail.Spec) { s.Triggers[0].Name = "other-api" }, "must be named key-thing-"},
-		"native and API call":   {func(s *guardrail.Spec) { s.Triggers[0].DetailType = "KMS CMK Deletion" }, "both"},
+		"wildcard action":                      {func(s *guardrail.Spec) { s.Actions = []string{"kms:*"} }, "kms:*"},
+		"tag outside kmsguard:":                {func(s *guardrail.Spec) { s.Exemption.Tag = "skip" }, "exemption tag"},
+		"alerting exemption without a verdict": {func(s *guardrail.Spec) { s.Exemption.Alert = true }, "verdict"},
+		"unknown mode":                         {func(s *guardrail.Spec) { s.DefaultMode = "enforce" }, "default mode"},
+		"no trigger":                           {func(s *guardrail.Spec) { s.Triggers = nil }, "no triggers"},
+		"trigger of another":                   {func(s *guardrail.Spec) { s.Triggers[0].Name = "other-api" }, "must be named key-thing-"},
+		"native and API call":                  {func(s *guardrail.Spec) { s.Triggers[0].DetailType = "KMS CMK Deletion" }, "both"},
 		"undocumented setting": {func(s *guardrail.Spec) {
 			s.Settings = struct {
 				X int `json:"x"`

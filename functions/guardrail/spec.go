@@ -58,7 +58,7 @@ type Spec struct {
 }
 
 // Exemption is how a resource opts out of a guardrail: a tag whose value is
-// "true" (case-insensitive). The tag key can be overridden per deployment
+// "true" (case-insensitive). No tag: nothing can opt out. The tag key can be overridden per deployment
 // (the exemption_tag setting every guardrail has).
 type Exemption struct {
 	// Tag is the default tag key; it must start with kmsguard:.
@@ -161,7 +161,7 @@ func (s Spec) Validate() error {
 			add("%s %q must be one of CRITICAL, HIGH, WARNING, INFO", name, sev)
 		}
 	}
-	if !strings.HasPrefix(s.Exemption.Tag, "kmsguard:") || len(s.Exemption.Tag) <= len("kmsguard:") {
+	if s.Exemption.Tag != "" && (!strings.HasPrefix(s.Exemption.Tag, "kmsguard:") || len(s.Exemption.Tag) <= len("kmsguard:")) {
 		add("exemption tag %q must start with kmsguard:", s.Exemption.Tag)
 	}
 	if s.Exemption.Alert && s.Exemption.Verdict == "" {

@@ -74,7 +74,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	arn := func(service, rest string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
 	}
-	var keys, logs, accountLevel, global []string
+	var keys, logs, params, accountLevel, global []string
 	for _, a := range actions {
 		switch {
 		case accountLevelActions[a] && strings.HasPrefix(a, "organizations:"):
@@ -85,6 +85,8 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 			keys = append(keys, a)
 		case strings.HasPrefix(a, "logs:"):
 			logs = append(logs, a)
+		case strings.HasPrefix(a, "ssm:"):
+			params = append(params, a) // kmsguard's own parameters only
 		default:
 			return nil, fmt.Errorf("no resource scope is defined for %s; add one to infra/scope.Grants", a)
 		}
@@ -98,6 +100,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	}
 	add("GuardrailKeyActions", keys, arn("kms", "key/*"), regions)
 	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"), regions)
+	add("GuardrailParameterActions", params, arn("ssm", "parameter/kmsguard/*"), regions)
 	add("GuardrailAccountActions", accountLevel, jsii.String("*"), regions)
 	add("GuardrailGlobalActions", global, jsii.String("*"), nil)
 	return out, nil

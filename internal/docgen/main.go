@@ -244,7 +244,11 @@ func readmeTable(specs []guardrail.Spec) string {
 		if s.Details != "" {
 			what += " " + s.Details
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `%s` | `%s=true` | %s |\n", s.ID, what, triggers(s), strings.Join(writes(s), ", "), s.DefaultMode, s.Exemption.Tag, s.Severity)
+		tag := "none"
+		if s.Exemption.Tag != "" {
+			tag = "`" + s.Exemption.Tag + "=true`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `%s` | %s | %s |\n", s.ID, what, triggers(s), strings.Join(writes(s), ", "), s.DefaultMode, tag, s.Severity)
 	}
 	return b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/fixtures"
@@ -39,6 +41,14 @@ func (h *Hub) Enact(ctx context.Context, raw []byte) ([]byte, error) {
 		client, err = h.KMS(ctx, account)
 	case "logs.amazonaws.com":
 		client, err = h.Logs(ctx, account)
+	case "ssm.amazonaws.com", "events.amazonaws.com":
+		cfg, cerr := h.Server.AccountConfig(ctx, account, h.Region)
+		err = cerr
+		if rec.EventSource == "ssm.amazonaws.com" {
+			client = ssm.NewFromConfig(cfg)
+		} else {
+			client = eventbridge.NewFromConfig(cfg)
+		}
 	default:
 		return nil, fmt.Errorf("enact: no client for %s", rec.EventSource)
 	}

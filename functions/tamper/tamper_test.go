@@ -1,0 +1,109 @@
+package tamper
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
+	"github.com/kmsguard/kmsguard/functions/runconfig"
+)
+
+type fakeSSM struct {
+	history []string
+	calls   []string
+	err     error
+}
+
+func (f *fakeSSM) GetParameterHistory(_ context.Context, in *ssm.GetParameterHistoryInput, _ ...func(*ssm.Options)) (*ssm.GetParameterHistoryOutput, error) {
+	f.calls = append(f.calls, "GetParameterHistory")
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := &ssm.GetParameterHistoryOutput{}
+	for _, v := range f.history {
+		out.Parameters = append(out.Parameters, ssmtypes.ParameterHistory{Name: in.Name, Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+type clients struct{ f *fakeSSM }
+
+func (c clients) Get(string, string) (ssmAPI, error) { return c.f, nil }
+
+func runner(f *fakeSSM, a *alerttest.Recorder) *guardrail.Runner {
+	return guardrail.NewRunner(guardrail.NewDriver(Spec(), newLogic(Settings{}), clients{f}, runconfig.ModeConfig{}, "123456789012", ""), a, nil)
+}
+
+const before = `{"modes":{"default":"remediate"},"guardrails":{"key-policy":{"trusted_accounts":["444455556666"]}}}`
+const after = `{"modes":{"default":"remediate","kill_switch":true},"guardrails":{"key-policy":{"trusted_accounts":["444455556666","999988887777"]}}}`
+
+func TestHandle_Fixtures(t *testing.T) {
+	for _, f := range fixtures.For(Spec().ID) {
+		t.Run(f.Name, func(t *testing.T) {
+			fs, a := &fakeSSM{history: []string{before, after}}, &alerttest.Recorder{}
+			out, err := runner(fs, a).Handle(context.Background(), f.Raw)
+			alerttest.CallsAllowed(t, Spec(), "ssm", fs.calls)
+			if f.Name == "tamper/put-rule-by-cloudformation" {
+				if err != nil || len(a.Msgs) != 0 || out.Reason == "" {
+					t.Fatalf("a deployment alerted: %+v %v", out, err)
+				}
+				return
+			}
+			if err != nil || len(a.Msgs) != 1 || out.Severity != guardrail.SeverityCritical || out.Action != guardrail.ActionNone {
+				t.Fatalf("%+v %v alerts %d", out, err, len(a.Msgs))
+			}
+			alerttest.Check(t, a.Msgs[0])
+			alerttest.Golden(t, filepath.Base(f.Name), a.Msgs[0])
+		})
+	}
+}
+
+func TestHandle_ConfigDiffAndKmsguardMode(t *testing.T) {
+	raw := fixtures.Get("tamper/put-parameter-config").Raw
+	fs, a := &fakeSSM{history: []string{before, after}}, &alerttest.Recorder{}
+	if _, err := runner(fs, a).Handle(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	text := a.Msgs[0].Text()
+	for _, want := range []string{"+ modes.kill_switch: true", `~ guardrails.key-policy.trusted_accounts: ["444455556666"] ->`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, text)
+		}
+	}
+	mode := []byte(strings.Replace(string(raw), `"userAgent": "`, `"userAgent": "aws-sdk-go-v2/1.0 app/kmsguard-mode `, 1))
+	a = &alerttest.Recorder{}
+	out, err := runner(&fakeSSM{history: []string{before, after}}, a).Handle(context.Background(), mode)
+	if err != nil || out.Severity != guardrail.SeverityInfo || len(a.Msgs) != 1 {
+		t.Errorf("kmsguard mode's change: %+v %v", out, err)
+	}
+	fs = &fakeSSM{err: context.DeadlineExceeded}
+	a = &alerttest.Recorder{}
+	out, err = runner(fs, a).Handle(context.Background(), raw)
+	if err == nil || !slices.Contains([]string{"check FAILED"}, a.Msgs[0].Verdict) {
+		t.Errorf("history unreadable: %+v %v", out, err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	if got := diff(before, before); !slices.Equal(got, []string{"no setting changed"}) {
+		t.Error(got)
+	}
+	if got := diff(before, "{"); !slices.Equal(got, []string{"the parameter is not JSON any more"}) {
+		t.Error(got)
+	}
+	if got := diff(`{"a":1}`, `{}`); !slices.Equal(got, []string{"- a: 1"}) {
+		t.Error(got)
+	}
+	if got := diff(before, after); !slices.Equal(got, []string{"+ modes.kill_switch: true", `~ guardrails.key-policy.trusted_accounts: ["444455556666"] -> ["444455556666","999988887777"]`}) {
+		t.Error(got)
+	}
+}
