@@ -19,8 +19,8 @@ import (
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
-	"github.com/kmsguard/kmsguard/functions/tamper"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
+	"github.com/kmsguard/kmsguard/functions/tamper"
 )
 
 // Entries are every guardrail, in a stable order. Adding a guardrail is

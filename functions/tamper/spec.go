@@ -38,7 +38,7 @@ func Spec() guardrail.Spec {
 				EventNames: []string{"RemoveTargets", "PutTargets"}, Where: prefix("rule", "kmsguard-")},
 			{Name: "tamper-roles", Description: "IAM changes to kmsguard's roles", EventSource: "iam.amazonaws.com",
 				EventNames: []string{"DeleteRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy"},
-				Where: prefix("roleName", "kmsguard-")},
+				Where:      prefix("roleName", "kmsguard-")},
 			{Name: "tamper-config", Description: "Changes to kmsguard's configuration parameter", EventSource: "ssm.amazonaws.com",
 				EventNames: []string{"PutParameter", "DeleteParameter", "LabelParameterVersion"},
 				Where:      map[string]any{"requestParameters": map[string]any{"name": []any{ConfigParameter}}}},
