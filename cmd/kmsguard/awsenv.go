@@ -34,6 +34,10 @@ type awsOptions struct {
 	maxAttempts int
 	// log receives the SDK's log with --debug.
 	log io.Writer
+	// appID goes in the user agent CloudTrail records ("app/<appID>"): the
+	// tamper guardrail tells kmsguard mode's changes to the configuration
+	// from anyone else's by it.
+	appID string
 }
 
 // Bounds for an interactive command: a connection that cannot be opened is
@@ -75,6 +79,9 @@ func loadAWS(ctx context.Context, o awsOptions) (aws.Config, error) {
 	}
 	if o.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.profile))
+	}
+	if o.appID != "" {
+		opts = append(opts, config.WithAppID(o.appID))
 	}
 	if o.region != "" {
 		opts = append(opts, config.WithRegion(o.region))

