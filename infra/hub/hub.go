@@ -277,14 +277,11 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 	}
 	// Nothing kmsguard runs may bypass KMS's lockout check, nor change or
 	// delete the hub's own key, whatever its actions allow on the
-	// account's keys.
+	// account's keys; and it uses that key only as SNS and SQS need it
+	// (kms:GenerateDataKey* and kms:Decrypt): the Encrypt and ReEncrypt*
+	// that CDK's queue grants add are denied.
 	role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DenyChangesToTheHubKey"),
-		Effect:    awsiam.Effect_DENY,
-		Actions:   jsii.Strings("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CreateGrant"),
-		Resources: &[]*string{key.KeyArn()},
-	}))
+	role.AddToPrincipalPolicy(denyHubKeyChanges(key))
 
 	logGroup := awslogs.NewLogGroup(group, jsii.String("Logs"), &awslogs.LogGroupProps{
 		EncryptionKey: key,
@@ -431,6 +428,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	})
 	fn.GrantInvoke(invoker)
 	dlq.GrantSendMessages(invoker)
+	invoker.AddToPrincipalPolicy(denyHubKeyChanges(sh.key))
 	scope.Suppress(invoker, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 	awsscheduler.NewCfnSchedule(group, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
 		Name:               jsii.String("kmsguard-sweep"),
@@ -445,5 +443,18 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 			RetryPolicy:      &awsscheduler.CfnSchedule_RetryPolicyProperty{MaximumRetryAttempts: jsii.Number(2), MaximumEventAgeInSeconds: jsii.Number(3600)},
 			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
 		},
+	})
+}
+
+// denyHubKeyChanges keeps a hub role from changing the hub key and from the
+// key uses SNS and SQS producers do not need (SNS and SQS developer guides:
+// a producer needs kms:GenerateDataKey and kms:Decrypt).
+func denyHubKeyChanges(key awskms.Key) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:    jsii.String("DenyChangesToTheHubKey"),
+		Effect: awsiam.Effect_DENY,
+		Actions: jsii.Strings("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CreateGrant",
+			"kms:Encrypt", "kms:ReEncrypt*"),
+		Resources: &[]*string{key.KeyArn()},
 	})
 }

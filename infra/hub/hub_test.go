@@ -190,9 +190,15 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 			t.Fatalf("no role named %s", guardrail.HubRoleName(s.ID))
 		}
 		var guardrailActions []string
+		denies := map[string]bool{}
 		for _, p := range policies {
 			if !strings.Contains(tpltest.JSON(p["Roles"]), `"`+roleID+`"`) {
 				continue
+			}
+			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				if stmt := st.(map[string]any); stmt["Effect"] == "Deny" {
+					denies[stmt["Sid"].(string)] = true
+				}
 			}
 			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 				stmt := st.(map[string]any)
@@ -222,6 +228,11 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 		sort.Strings(guardrailActions)
 		if !slices.Equal(guardrailActions, want) {
 			t.Errorf("%s role actions %v, spec %v", s.ID, guardrailActions, want)
+		}
+		// No lockout bypass, no change to the hub key, and only the hub
+		// key uses SNS and SQS need.
+		if !denies["DenyKeyPolicyLockoutBypass"] || !denies["DenyChangesToTheHubKey"] {
+			t.Errorf("%s role lacks the denies: %v", s.ID, denies)
 		}
 	}
 }
