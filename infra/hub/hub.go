@@ -281,6 +281,7 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 	// (kms:GenerateDataKey* and kms:Decrypt): the Encrypt and ReEncrypt*
 	// that CDK's queue grants add are denied.
 	role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
+	role.AddToPrincipalPolicy(scope.DenyKmsguardKeyChanges())
 	role.AddToPrincipalPolicy(denyHubKeyChanges(key))
 
 	logGroup := awslogs.NewLogGroup(group, jsii.String("Logs"), &awslogs.LogGroupProps{

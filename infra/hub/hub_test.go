@@ -231,7 +231,7 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 		}
 		// No lockout bypass, no change to the hub key, and only the hub
 		// key uses SNS and SQS need.
-		if !denies["DenyKeyPolicyLockoutBypass"] || !denies["DenyChangesToTheHubKey"] {
+		if !denies["DenyKeyPolicyLockoutBypass"] || !denies["DenyChangesToTheHubKey"] || !denies["DenyChangesToKmsguardKeys"] {
 			t.Errorf("%s role lacks the denies: %v", s.ID, denies)
 		}
 	}

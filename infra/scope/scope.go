@@ -63,6 +63,21 @@ func DenyLockoutBypass() awsiam.PolicyStatement {
 	})
 }
 
+// DenyKmsguardKeyChanges keeps every kmsguard role from changing the
+// policy of, disabling or deleting kmsguard's own keys (the regional logs
+// keys and the hub key, whose aliases start with alias/kmsguard/; KMS
+// condition key kms:ResourceAliases), whatever its actions allow on the
+// account's keys. Cancelling their deletion and enabling them stay allowed.
+func DenyKmsguardKeyChanges() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyChangesToKmsguardKeys"),
+		Effect:     awsiam.Effect_DENY,
+		Actions:    jsii.Strings("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ForAnyValue:StringLike": map[string]any{"kms:ResourceAliases": "alias/kmsguard/*"}},
+	})
+}
+
 // Grants turns a spec's actions into least-privilege statements for the
 // given account: KMS actions on the account's keys, CloudWatch Logs actions
 // on the account's log groups, and only actions without a resource type on

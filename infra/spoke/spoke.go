@@ -178,6 +178,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 			role.AddToPrincipalPolicy(g.Statement())
 		}
 		role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
+		role.AddToPrincipalPolicy(scope.DenyKmsguardKeyChanges())
 		scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 	}
 	for _, spec := range props.Specs {
