@@ -20,9 +20,9 @@ const ProtectionPolicyName = "kmsguard-protect"
 
 // stackSetExecution are the principals allowed to change kmsguard's own
 // resources in member accounts: the roles service-managed StackSets deploy
-// with (stacksets-exec-*; AWSCloudFormationStackSetExecutionRole for
-// self-managed ones).
-var stackSetExecution = []string{"arn:aws:iam::*:role/stacksets-exec-*", "arn:aws:iam::*:role/AWSCloudFormationStackSetExecutionRole"}
+// with (stacksets-exec-*, created in each member account by the StackSets
+// service-linked role; kmsguard's StackSets are service-managed).
+var stackSetExecution = []string{"arn:*:iam::*:role/stacksets-exec-*"}
 
 // ProtectionPolicy is the service control policy of the preventive layer:
 // only the StackSet execution role may change kmsguard's roles, forwarding
@@ -51,6 +51,17 @@ func ProtectionPolicy(p config.Preventive) (string, error) {
 			"Action":    []string{"cloudformation:DeleteStack", "cloudformation:UpdateStack", "kms:DeleteAlias", "kms:UpdateAlias"},
 			"Resource":  []string{"arn:*:cloudformation:*:*:stack/StackSet-kmsguard-*", "arn:*:kms:*:*:alias/kmsguard/*"},
 			"Condition": notStackSets,
+		},
+		{
+			// The exception above names the service-managed StackSets'
+			// execution roles; nobody may create or change a role by that
+			// name (the StackSets service-linked role creates them, and
+			// SCPs do not affect service-linked roles: Organizations user
+			// guide, "Service control policies").
+			"Sid": "ProtectStackSetExecutionRoles", "Effect": "Deny",
+			"Action": []string{"iam:CreateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+				"iam:AttachRolePolicy", "iam:DetachRolePolicy"},
+			"Resource": []string{"arn:*:iam::*:role/stacksets-exec-*"},
 		},
 		{
 			"Sid": "DenyKeyPolicyLockoutBypass", "Effect": "Deny",
