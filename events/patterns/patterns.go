@@ -130,6 +130,11 @@ func (t Trigger) Validate() error {
 		if len(t.EventNames) == 0 {
 			problems = append(problems, "no event names")
 		}
+		for k := range t.Where {
+			if k == "$or" || k == "userIdentity" || k == "errorCode" || k == "eventName" || k == "eventSource" {
+				problems = append(problems, fmt.Sprintf("Where may not set %s (the rules own it)", k))
+			}
+		}
 	default:
 		if t.Source == "" || t.DetailType == "" {
 			problems = append(problems, "a native trigger needs both source and detail-type")

@@ -123,25 +123,32 @@ const ForwardPrefix = "kmsguard-forward"
 // every trigger's events, each forwarded once, without the calls kmsguard's
 // own sessions make for the events their spec's actions cause (its
 // remediation would otherwise trigger itself). account, hubAccount and
-// partition may be CloudFormation placeholders.
-func ForwardRules(specs []guardrail.Spec, account, hubAccount, partition string) []patterns.Rule {
+// partition may be CloudFormation placeholders. unmanaged are the
+// guardrails without a role in this account (the management account's not
+// opted in): only their hub sessions, which nobody there can imitate, are
+// left out.
+func ForwardRules(specs []guardrail.Spec, account, hubAccount, partition string, unmanaged ...string) []patterns.Rule {
 	var triggers []patterns.Trigger
 	for _, s := range specs {
 		triggers = append(triggers, s.Triggers...)
 	}
 	return patterns.Forward(ForwardPrefix, triggers, func(e patterns.Event) []string {
-		return OwnSessionARNs(specs, e, account, hubAccount, partition)
+		return OwnSessionARNs(specs, e, account, hubAccount, partition, unmanaged...)
 	})
 }
 
 // OwnSessionARNs are the exact session ARNs of kmsguard's calls that may
 // cause event e in account: those made for each guardrail whose actions
 // make the call (its Lambda's and the sweep's).
-func OwnSessionARNs(specs []guardrail.Spec, e patterns.Event, account, hubAccount, partition string) []string {
+func OwnSessionARNs(specs []guardrail.Spec, e patterns.Event, account, hubAccount, partition string, unmanaged ...string) []string {
 	var out []string
 	for _, s := range specs {
 		if s.Causes(e.EventSource, e.EventName) {
-			for _, a := range guardrail.SessionARNs(s.ID, account, hubAccount, partition) {
+			in := account
+			if slices.Contains(unmanaged, s.ID) {
+				in = hubAccount // no role here: only the hub's sessions are kmsguard's
+			}
+			for _, a := range guardrail.SessionARNs(s.ID, in, hubAccount, partition) {
 				if !slices.Contains(out, a) {
 					out = append(out, a)
 				}

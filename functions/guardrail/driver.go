@@ -277,11 +277,17 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 	}
 	out.Resource = target
 	var zero S
-	if slices.Contains(d.unmanaged, out.Account) {
-		dec := Decision{Kind: Notify, Severity: d.spec.Severity, Verdict: "NOT checked (no role)", NoExemption: true,
+	if d.unmanagedIn(out.Account) {
+		c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode}
+		dec := Decision{Kind: Notify, Severity: SeverityHigh, Verdict: "NOT checked (no role)", NoExemption: true,
 			Reason: fmt.Sprintf("kmsguard has no role for %s in account %s (organization.management_account_guardrails does not opt it in), so it reports the event without reading or fixing anything", d.spec.ID, out.Account)}
+		if ev.Record != nil {
+			// kmsguard has no role here: a session of one is an imitation.
+			c.ownRole = OwnRole(ev.Record.UserIdentity.ARN, out.Account, d.hubAccount)
+		}
+		dec = d.misuse(c, dec)
 		out.Reason, out.Severity = dec.Reason, dec.Severity
-		return d.result(out, &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode}, dec, zero, false, nil), nil
+		return d.result(out, c, dec, zero, false, nil), nil
 	}
 	api, err := d.clients.Get(out.Account, out.Region)
 	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients}
@@ -323,7 +329,7 @@ func (d *Driver[API, S]) checkRecord(ev *cloudtrail.Event) (skip string, err err
 	if ev.Account != "" && rec.RecipientAccountID != "" && ev.Account != rec.RecipientAccountID {
 		return "", Terminal(fmt.Errorf("event account %s does not match the record's recipientAccountId %s", ev.Account, rec.RecipientAccountID))
 	}
-	if _, own := OwnCall(rec.UserIdentity.ARN, ev.AccountID(), d.hubAccount, []string{d.spec.ID}); own && d.spec.Causes(rec.EventSource, rec.EventName) {
+	if _, own := OwnCall(rec.UserIdentity.ARN, ev.AccountID(), d.hubAccount, []string{d.spec.ID}); own && d.spec.Causes(rec.EventSource, rec.EventName) && !d.unmanagedIn(ev.AccountID()) {
 		return fmt.Sprintf("the call was kmsguard's own %s remediation (session %s)", d.spec.ID, rec.UserIdentity.ARN), nil
 	}
 	return "", nil
@@ -334,7 +340,7 @@ func (d *Driver[API, S]) checkRecord(ev *cloudtrail.Event) (skip string, err err
 // through the same decision, exemption, remediation and alert as an event.
 func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, resource interface{ ID() string }, now time.Time) (Result, error) {
 	sw, ok := d.logic.(Sweeper[API, S])
-	if !ok || d.spec.Sweep.Kind == "" || slices.Contains(d.unmanaged, account) {
+	if !ok || d.spec.Sweep.Kind == "" || d.unmanagedIn(account) {
 		return Result{}, nil
 	}
 	ev := SweepEvent(account, region, d.eventSource(d.spec.Sweep.EventName), d.spec.Sweep.EventName, resource.ID(), now)
@@ -383,15 +389,7 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 			dec = d.exempt(dec, out.Findings)
 		}
 	}
-	if c.ownRole != "" {
-		// kmsguard's role made a call its guardrails never make: alert
-		// at the top severity whatever the state, and still remediate.
-		if dec.Kind == Ignore {
-			dec = Decision{Kind: Notify, Verdict: "kmsguard role misused", Reason: dec.Reason}
-		}
-		dec.Severity = SeverityCritical
-		dec.Reason = fmt.Sprintf("kmsguard's own role %s made this call, which no kmsguard remediation makes: the role may be compromised or misused; %s", c.ownRole, dec.Reason)
-	}
+	dec = d.misuse(c, dec)
 	if dec.Kind == Notify {
 		d.logic.Enrich(ctx, c, &st)
 	}
@@ -408,7 +406,7 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 	action, err := d.logic.Act(ctx, c, &st, dec)
 	var declined *Declined
 	if errors.As(err, &declined) {
-		dec = declined.Decision
+		dec = d.misuse(c, declined.Decision)
 		out.Action, out.Reason, out.Severity = ActionNone, dec.Reason, dec.Severity
 		d.logic.Enrich(ctx, c, &st)
 		if n := d.logic.Name(st); n != "" {
@@ -433,6 +431,26 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 		return d.result(out, c, dec, st, true, err), err
 	}
 	return d.result(out, c, dec, st, true, nil), nil
+}
+
+// misuse raises a decision to CRITICAL when kmsguard's own role made a call
+// its guardrails never make: alert whatever the state, and still remediate.
+func (d *Driver[API, S]) misuse(c *Call[API], dec Decision) Decision {
+	if c.ownRole == "" {
+		return dec
+	}
+	if dec.Kind == Ignore {
+		dec = Decision{Kind: Notify, Verdict: "kmsguard role misused", Reason: dec.Reason}
+	}
+	dec.Severity, dec.NoExemption = SeverityCritical, true
+	dec.Reason = fmt.Sprintf("kmsguard's own role %s made this call, which no kmsguard remediation makes: the role may be compromised or misused; %s", c.ownRole, dec.Reason)
+	return dec
+}
+
+// unmanagedIn reports an account where the guardrail has no role and so
+// only reports; a guardrail that decides from the event alone needs none.
+func (d *Driver[API, S]) unmanagedIn(account string) bool {
+	return !d.spec.EventOnly && slices.Contains(d.unmanaged, account)
 }
 
 // exempt turns a decision on an exempt resource into the spec's exemption
@@ -463,8 +481,8 @@ func (d *Driver[API, S]) noun() string {
 // fail ends an invocation whose reads failed: an alert says kmsguard could
 // not check the resource, and the error makes Lambda retry.
 func (d *Driver[API, S]) fail(out Outcome, c *Call[API], st S, err error) (Result, error) {
-	dec := Decision{Kind: Notify, Severity: SeverityHigh, Verdict: VerdictCheckFailed,
-		Reason: "kmsguard could not read " + d.spec.Reads + ", so it could not check it"}
+	dec := d.misuse(c, Decision{Kind: Notify, Severity: SeverityHigh, Verdict: VerdictCheckFailed,
+		Reason: "kmsguard could not read " + d.spec.Reads + ", so it could not check it"})
 	out.Reason, out.Severity = dec.Reason, dec.Severity
 	return d.result(out, c, dec, st, false, err), err
 }

@@ -50,6 +50,10 @@ type Spec struct {
 	// json, doc and default tags are the settings schema (docs,
 	// configuration validation).
 	Settings any
+	// EventOnly says the guardrail decides from the event alone and reads
+	// nothing in the account where it happened: it needs no role there
+	// (tamper).
+	EventOnly bool
 	// Sweep says what the scheduled sweep hands the guardrail, if anything.
 	Sweep SweepSpec
 	// Example is the guardrail's end-to-end scenario: the catalog-driven

@@ -540,16 +540,20 @@ var negated = map[string]bool{
 // confines reports whether a Deny statement confines what it covers to
 // this account, the organization or the trusted accounts: it denies every
 // principal ("*") whose account or organization is not one of ours, with
-// conditions that hold whenever the caller is outside (a key that may be
-// absent needs the IfExists form; aws:PrincipalIsAWSService or
-// aws:ViaAWSService "false" may exempt AWS services). Any other condition
-// means the Deny might not apply, so it confines nothing.
-func (c Context) confines(st statement, p principals) bool {
+// conditions that hold whenever the caller is outside. A negated operator
+// holds when the key is absent (IAM user guide, "Condition operators": "If
+// the policy condition requires that the key is not matched, such as
+// StringNotLike or ArnNotLike, and the right key is not present, the
+// condition is true"). aws:PrincipalIsAWSService "false" may exempt AWS
+// service principals; servicesExempt then says so, because such a service
+// could still use the key for another account. Any other condition means
+// the Deny might not apply, so it confines nothing.
+func (c Context) confines(st statement, p principals) (confined, servicesExempt bool) {
 	if st.Effect != "Deny" || !p.any || len(st.NotAction) > 0 || len(st.NotResource) > 0 {
-		return false
+		return false, false
 	}
 	if len(st.Resource) > 0 && !slices.Contains(st.Resource, "*") {
-		return false
+		return false, false
 	}
 	found := false
 	for op, keys := range st.Condition {
@@ -558,20 +562,20 @@ func (c Context) confines(st statement, p principals) bool {
 		if i := strings.Index(base, ":"); i >= 0 {
 			setOp, base = base[:i], base[i+1:]
 		}
-		ifExists := strings.HasSuffix(base, "ifexists")
 		base = strings.TrimSuffix(base, "ifexists")
 		for key, values := range keys {
 			k := strings.ToLower(key)
 			switch {
-			case base == "bool" && (k == "aws:principalisawsservice" || k == "aws:viaawsservice") && len(values) == 1 && strings.EqualFold(values[0], "false"):
-			case negated[base] && accountKeys[k] != "" && setOp != "foranyvalue" && (ifExists || alwaysPresent[k] || setOp == "forallvalues") && c.allOurs(k, values):
+			case base == "bool" && k == "aws:principalisawsservice" && len(values) == 1 && strings.EqualFold(values[0], "false"):
+				servicesExempt = true
+			case negated[base] && accountKeys[k] != "" && setOp != "foranyvalue" && c.allOurs(k, values):
 				found = true
 			default:
-				return false
+				return false, false
 			}
 		}
 	}
-	return found
+	return found, found && servicesExempt
 }
 
 // allOurs: every value of an account condition key names this account, a
@@ -629,10 +633,16 @@ func Analyze(policy string, c Context) Analysis {
 	add := func(code string, st statement, i int, removable bool, format string, args ...any) {
 		a.Findings = append(a.Findings, Finding{Code: code, Statement: st.name(i), Index: i, Removable: removable, Message: fmt.Sprintf(format, args...)})
 	}
-	var confiners []statement
+	type confiner struct {
+		st             statement
+		servicesExempt bool
+	}
+	var confiners []confiner
 	for _, st := range stmts {
-		if p, err := parsePrincipals(st.Principal); err == nil && c.confines(st, p) {
-			confiners = append(confiners, st)
+		if p, err := parsePrincipals(st.Principal); err == nil {
+			if ok, services := c.confines(st, p); ok {
+				confiners = append(confiners, confiner{st, services})
+			}
 		}
 	}
 	canChangePolicy := false
@@ -657,11 +667,16 @@ func Analyze(policy string, c Context) Analysis {
 			}
 		}
 		sc := c.conditionScope(st.Condition)
+		servicesOpen := false
 		for _, d := range confiners {
-			if d.covers(st) {
+			if d.st.covers(st) && !(sc.restricted && sc.inside) {
 				// A Deny keeps everyone outside from what this grants.
 				sc.restricted, sc.inside = true, true
+				servicesOpen = d.servicesExempt
 			}
+		}
+		if servicesOpen && (p.any || np.notEmpty) {
+			add(CodeExternal, st, i, false, "statement %s is confined to this account and organization by a Deny that exempts AWS service principals (aws:PrincipalIsAWSService), so a service could still use the key for another account; restrict services with aws:SourceOrgID or aws:SourceAccount (reported, not removed).", st.name(i))
 		}
 		if sc.unknownOrg && !sc.inside {
 			a.NeedsOrganization = true

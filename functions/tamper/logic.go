@@ -32,7 +32,7 @@ type logic struct{}
 func newLogic(Settings) guardrail.Logic[ssmAPI, State] { return logic{} }
 
 // fields name the resource in each event's requestParameters.
-var fields = []string{"name", "rule", "roleName", "stackSetName", "aliasName"}
+var fields = []string{"name", "names", "rule", "roleName", "stackSetName", "aliasName"}
 
 // Target is the kmsguard resource the call changed.
 func (logic) Target(ev *cloudtrail.Event) (string, error) {
@@ -41,6 +41,13 @@ func (logic) Target(ev *cloudtrail.Event) (string, error) {
 	for _, f := range fields {
 		if s, ok := req[f].(string); ok && s != "" {
 			return s, nil
+		}
+		if list, ok := req[f].([]any); ok {
+			for _, v := range list {
+				if s, ok := v.(string); ok && (s == ConfigParameter || strings.HasPrefix(s, "kmsguard")) {
+					return s, nil
+				}
+			}
 		}
 	}
 	return "", guardrail.Terminal(fmt.Errorf("%s record names no kmsguard resource", ev.Name()))
@@ -52,21 +59,51 @@ func (logic) Observe(ctx context.Context, c *guardrail.Call[ssmAPI]) (State, err
 	if c.Target != ConfigParameter || c.Event.Name() == "DeleteParameter" || deployment(c.Event) {
 		return State{}, nil
 	}
-	out, err := c.API.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String(ConfigParameter)})
-	if err != nil {
-		return State{}, fmt.Errorf("read the history of %s: %w", ConfigParameter, err)
+	// The history comes oldest first, in pages: read it all, then diff the
+	// version this call wrote (responseElements.version) with the one
+	// before it, not simply the two last ones.
+	values := map[int64]string{}
+	var latest int64
+	pg := ssm.NewGetParameterHistoryPaginator(c.API, &ssm.GetParameterHistoryInput{Name: aws.String(ConfigParameter)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return State{}, fmt.Errorf("read the history of %s: %w", ConfigParameter, err)
+		}
+		for _, p := range page.Parameters {
+			values[p.Version] = aws.ToString(p.Value)
+			latest = max(latest, p.Version)
+		}
 	}
-	p := out.Parameters
-	if len(p) < 2 {
-		return State{Diff: []string{"(no earlier version)"}}, nil
+	written := latest
+	var resp struct {
+		Version int64 `json:"version"`
 	}
-	return State{Diff: diff(aws.ToString(p[len(p)-2].Value), aws.ToString(p[len(p)-1].Value))}, nil
+	if json.Unmarshal(c.Event.Record.ResponseElements, &resp) == nil && resp.Version > 0 {
+		written = resp.Version
+	}
+	after, ok := values[written]
+	before, hasBefore := values[written-1]
+	if !ok || !hasBefore {
+		return State{Diff: []string{fmt.Sprintf("(version %d has no earlier version to compare)", written)}}, nil
+	}
+	return State{Diff: diff(before, after)}, nil
 }
 
-// deployment reports a call CloudFormation made (a stack or StackSet
-// deployment): AWS sets invokedBy, which a caller cannot.
+// deployment reports a call kmsguard's own deployment made: CloudFormation
+// (invokedBy, which AWS sets) acting with the service-managed StackSets'
+// execution role (stacksets-exec-*) or the CDK bootstrap's deployment role
+// (cdk-*). Any stack can make CloudFormation call IAM or EventBridge, so
+// invokedBy alone would let a member change kmsguard through a stack of
+// its own; a role can be given one of these names, which the preventive
+// layer forbids for stacksets-exec-* (docs/security.md).
 func deployment(ev *cloudtrail.Event) bool {
-	return ev.Record.UserIdentity.InvokedBy == "cloudformation.amazonaws.com"
+	u := ev.Record.UserIdentity
+	if u.InvokedBy != "cloudformation.amazonaws.com" || u.SessionContext == nil || u.SessionContext.SessionIssuer == nil {
+		return false
+	}
+	role := u.SessionContext.SessionIssuer.UserName
+	return strings.HasPrefix(role, "stacksets-exec-") || strings.HasPrefix(role, "cdk-")
 }
 
 // byKmsguardMode reports the kmsguard CLI's mode command, by its user
@@ -81,8 +118,9 @@ func (logic) Decide(in guardrail.Input[State]) guardrail.Decision {
 	case deployment(ev):
 		return guardrail.Decision{Reason: "a CloudFormation deployment made the change"}
 	case byKmsguardMode(ev) && ev.Name() != "DeleteParameter":
-		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityInfo, Verdict: "changed by kmsguard mode", NoExemption: true,
-			Reason: "kmsguard mode changed the configuration (its user agent says so; the diff shows what)"}
+		// The user agent can be imitated: a warning, never silence.
+		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityWarning, Verdict: "changed by kmsguard mode", NoExemption: true,
+			Reason: "kmsguard mode changed the configuration (its user agent says so, which anyone can imitate; the diff shows what)"}
 	}
 	return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityCritical, Verdict: "kmsguard changed", NoExemption: true,
 		Reason: fmt.Sprintf("%s changed kmsguard's own %s outside a deployment: kmsguard may be switched off or weakened", ev.Name(), kind(ev))}

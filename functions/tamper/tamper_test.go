@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,14 +24,23 @@ type fakeSSM struct {
 	err     error
 }
 
+// GetParameterHistory pages the history two versions at a time, oldest
+// first, as SSM does (versions from 1).
 func (f *fakeSSM) GetParameterHistory(_ context.Context, in *ssm.GetParameterHistoryInput, _ ...func(*ssm.Options)) (*ssm.GetParameterHistoryOutput, error) {
 	f.calls = append(f.calls, "GetParameterHistory")
 	if f.err != nil {
 		return nil, f.err
 	}
+	start := 0
+	if in.NextToken != nil {
+		start, _ = strconv.Atoi(*in.NextToken)
+	}
 	out := &ssm.GetParameterHistoryOutput{}
-	for _, v := range f.history {
-		out.Parameters = append(out.Parameters, ssmtypes.ParameterHistory{Name: in.Name, Value: aws.String(v)})
+	for i := start; i < len(f.history) && i < start+2; i++ {
+		out.Parameters = append(out.Parameters, ssmtypes.ParameterHistory{Name: in.Name, Value: aws.String(f.history[i]), Version: int64(i + 1)})
+	}
+	if start+2 < len(f.history) {
+		out.NextToken = aws.String(strconv.Itoa(start + 2))
 	}
 	return out, nil
 }
@@ -79,10 +89,17 @@ func TestHandle_ConfigDiffAndKmsguardMode(t *testing.T) {
 			t.Errorf("the diff lacks %q:\n%s", want, text)
 		}
 	}
+	// The version this call wrote is diffed with the one before, however
+	// many came after or how many pages the history has.
+	a = &alerttest.Recorder{}
+	v2 := []byte(strings.Replace(string(raw), `"responseElements": null`, `"responseElements": {"version": 2, "tier": "Standard"}`, 1))
+	if _, err := runner(&fakeSSM{history: []string{before, after, `{"modes":{}}`, `{}`, `{"x":1}`}}, a).Handle(context.Background(), v2); err != nil || !strings.Contains(a.Msgs[0].Text(), "+ modes.kill_switch: true") {
+		t.Errorf("the written version was not diffed: %v\n%s", err, a.Msgs[0].Text())
+	}
 	mode := []byte(strings.Replace(string(raw), `"userAgent": "`, `"userAgent": "aws-sdk-go-v2/1.0 app/kmsguard-mode `, 1))
 	a = &alerttest.Recorder{}
 	out, err := runner(&fakeSSM{history: []string{before, after}}, a).Handle(context.Background(), mode)
-	if err != nil || out.Severity != guardrail.SeverityInfo || len(a.Msgs) != 1 {
+	if err != nil || out.Severity != guardrail.SeverityWarning || len(a.Msgs) != 1 {
 		t.Errorf("kmsguard mode's change: %+v %v", out, err)
 	}
 	fs = &fakeSSM{err: context.DeadlineExceeded}
@@ -90,6 +107,16 @@ func TestHandle_ConfigDiffAndKmsguardMode(t *testing.T) {
 	out, err = runner(fs, a).Handle(context.Background(), raw)
 	if err == nil || !slices.Contains([]string{"check FAILED"}, a.Msgs[0].Verdict) {
 		t.Errorf("history unreadable: %+v %v", out, err)
+	}
+}
+
+// CloudFormation acting for a stack of someone's own is not a deployment.
+func TestHandle_OtherStacksAreNotDeployments(t *testing.T) {
+	raw := []byte(strings.ReplaceAll(string(fixtures.Get("tamper/put-rule-by-cloudformation").Raw), "stacksets-exec-0123456789abcdef", "MyStackRole"))
+	a := &alerttest.Recorder{}
+	out, err := runner(&fakeSSM{}, a).Handle(context.Background(), raw)
+	if err != nil || out.Severity != guardrail.SeverityCritical || len(a.Msgs) != 1 {
+		t.Errorf("%+v %v", out, err)
 	}
 }
 

@@ -64,18 +64,18 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	bootstrapless := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
-	spokes := func(account, globalName, regionalPrefix string, specs []guardrail.Spec) {
+	spokes := func(account, globalName, regionalPrefix string, specs []guardrail.Spec, unmanaged []string) {
 		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()},
 			Hub: h, Specs: specs, Regions: cfg.Regions, Sweep: len(specs) > 0})
 		for _, r := range cfg.Regions {
 			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
 				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs(),
-				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias,
+				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias, Unmanaged: unmanaged,
 			})
 		}
 	}
 	if cfg.SingleAccount() {
-		spokes(cfg.HubAccount, GlobalStack, RegionalStack, catalog.Specs())
+		spokes(cfg.HubAccount, GlobalStack, RegionalStack, catalog.Specs(), nil)
 		return nil
 	}
 	global, regional, err := Templates(cfg)
@@ -95,12 +95,15 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	// The management account gets roles only for the guardrails the
 	// configuration opts in (organization.management_account_guardrails).
 	var mgmt []guardrail.Spec
+	var unmanaged []string
 	for _, s := range catalog.Specs() {
 		if slices.Contains(cfg.Organization.ManagementAccountGuardrails, s.ID) {
 			mgmt = append(mgmt, s)
+		} else {
+			unmanaged = append(unmanaged, s.ID)
 		}
 	}
-	spokes(cfg.Organization.ManagementAccount, MgmtGlobal, MgmtRegional, mgmt)
+	spokes(cfg.Organization.ManagementAccount, MgmtGlobal, MgmtRegional, mgmt, unmanaged)
 	return nil
 }
 

@@ -459,3 +459,12 @@ func denyHubKeyChanges(key awskms.Key) awsiam.PolicyStatement {
 		Resources: &[]*string{key.KeyArn()},
 	})
 }
+
+// memberRoles are the roles a guardrail's Lambda may assume in member
+// accounts: its own, unless it decides from the event alone.
+func memberRoles(spec guardrail.Spec) []string {
+	if spec.EventOnly {
+		return nil
+	}
+	return []string{guardrail.MemberRoleName(spec.ID)}
+}

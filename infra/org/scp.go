@@ -48,7 +48,7 @@ func ProtectionPolicy(p config.Preventive) (string, error) {
 		},
 		{
 			"Sid": "ProtectKmsguardStacks", "Effect": "Deny",
-			"Action":    []string{"cloudformation:DeleteStack", "cloudformation:UpdateStack", "kms:DeleteAlias", "kms:UpdateAlias"},
+			"Action":    []string{"cloudformation:DeleteStack", "cloudformation:UpdateStack", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"},
 			"Resource":  []string{"arn:*:cloudformation:*:*:stack/StackSet-kmsguard-*", "arn:*:kms:*:*:alias/kmsguard/*"},
 			"Condition": notStackSets,
 		},
@@ -60,7 +60,7 @@ func ProtectionPolicy(p config.Preventive) (string, error) {
 			// guide, "Service control policies").
 			"Sid": "ProtectStackSetExecutionRoles", "Effect": "Deny",
 			"Action": []string{"iam:CreateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-				"iam:AttachRolePolicy", "iam:DetachRolePolicy"},
+				"iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"},
 			"Resource": []string{"arn:*:iam::*:role/stacksets-exec-*"},
 		},
 		{

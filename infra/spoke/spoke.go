@@ -54,6 +54,8 @@ type RegionalProps struct {
 	CreateLogsKey bool
 	// LogsKeyAlias is the alias of the created key.
 	LogsKeyAlias string
+	// Unmanaged are the guardrails without a role in this account.
+	Unmanaged []string
 }
 
 // NewRegionalStack builds the regional spoke.
@@ -78,7 +80,7 @@ func NewRegionalStack(parent constructs.Construct, id string, props *RegionalPro
 	// remediation sessions are recognised by their exact ARN in this
 	// account (CloudFormation fills in the account and partition).
 	var ruleARNs []*string
-	for _, r := range catalog.ForwardRules(props.Specs, "${AWS::AccountId}", props.Hub.Account, "${AWS::Partition}") {
+	for _, r := range catalog.ForwardRules(props.Specs, "${AWS::AccountId}", props.Hub.Account, "${AWS::Partition}", props.Unmanaged...) {
 		rule := awsevents.NewCfnRule(stack, jsii.String(scope.ConstructID(strings.TrimPrefix(r.Name, "kmsguard-"))), &awsevents.CfnRuleProps{
 			Name:         jsii.String(r.Name),
 			Description:  jsii.String("kmsguard: " + r.Description + " -> hub bus"),
@@ -182,6 +184,9 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
 	}
 	for _, spec := range props.Specs {
+		if spec.EventOnly {
+			continue // decides from the event: needs no role here
+		}
 		member(spec.ID, "kmsguard "+spec.ID+": assumed by the hub to "+strings.ToLower(spec.Summary[:1])+spec.Summary[1:],
 			spec.Actions, spec.ID, guardrail.SweepID)
 	}
