@@ -39,7 +39,7 @@ func Spec() guardrail.Spec {
 			{Name: "tamper-roles", Description: "IAM changes to kmsguard's roles", EventSource: "iam.amazonaws.com",
 				EventNames: []string{"CreateRole", "DeleteRole", "UpdateRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
 					"PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"},
-				Where:      prefix("roleName", "kmsguard-")},
+				Where: prefix("roleName", "kmsguard-")},
 			{Name: "tamper-config", Description: "Changes to kmsguard's configuration parameter", EventSource: "ssm.amazonaws.com",
 				EventNames: []string{"PutParameter", "DeleteParameter", "LabelParameterVersion"},
 				Where:      map[string]any{"requestParameters": map[string]any{"name": []any{ConfigParameter}}}},
