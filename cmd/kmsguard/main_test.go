@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,7 +25,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
+	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
@@ -267,11 +271,11 @@ func TestMode_GetSetKillSwitch(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 	set(exitOK, "set", "--account", "111122223333", "--guardrail", "key-deletion", "alert")
-	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); got != "111122223333 key-deletion: alert (set by account 111122223333, guardrail key-deletion)" {
+	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); got != "111122223333 key-deletion: alert (set by account 111122223333, guardrail key-deletion (mode store))" {
 		t.Errorf("%q", got)
 	}
 	set(exitOK, "kill-switch", "on")
-	if got := get("--account", "444455556666", "--guardrail", "log-encryption"); !strings.Contains(got, "alert (set by kill switch)") {
+	if got := get("--account", "444455556666", "--guardrail", "log-encryption"); !strings.Contains(got, "alert (set by kill switch (mode store))") {
 		t.Errorf("%q", got)
 	}
 	set(exitOK, "kill-switch", "off")
@@ -279,9 +283,25 @@ func TestMode_GetSetKillSwitch(t *testing.T) {
 	if got := get("--account", "111122223333", "--guardrail", "key-deletion"); !strings.Contains(got, "remediate (set by default)") {
 		t.Errorf("%q", got)
 	}
-	// Guardrail settings survive mode changes.
+	// A store rule beats kmsguard.yaml's rule at the same level, and
+	// "inherit" gives the level back to kmsguard.yaml.
+	set(exitOK, "set", "--guardrail", "key-policy", "remediate")
+	if got := get("--account", "111122223333", "--guardrail", "key-policy"); got != "111122223333 key-policy: remediate (set by guardrail key-policy (mode store))" {
+		t.Errorf("%q", got)
+	}
+	set(exitOK, "set", "--guardrail", "key-policy", "inherit")
+	if got := get("--account", "111122223333", "--guardrail", "key-policy"); got != "111122223333 key-policy: alert (set by guardrail key-policy)" {
+		t.Errorf("%q", got)
+	}
+	set(exitOK, "set", "--account", "444455556666", "alert")
+	var all map[string]map[string]any
+	if err := json.Unmarshal([]byte(get()), &all); err != nil || all["mode_store"]["/kmsguard/modes/accounts/444455556666/mode"] != "alert" {
+		t.Errorf("mode get: %v %v", all, err)
+	}
+	// The configuration parameter (deployed from kmsguard.yaml) is never
+	// rewritten by mode: settings and rules stay as deployed.
 	out, _ := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/kmsguard/config")})
-	if v := aws.ToString(out.Parameter.Value); !strings.Contains(v, `"rotation_period_days":180`) || strings.Contains(v, "111122223333") {
+	if v := aws.ToString(out.Parameter.Value); v != initial {
 		t.Errorf("parameter now %s", v)
 	}
 	// Bad input never reaches the parameter.
@@ -289,6 +309,8 @@ func TestMode_GetSetKillSwitch(t *testing.T) {
 	set(exitBadInput, "set", "--account", "12", "alert")
 	set(exitBadInput, "set", "--guardrail", "nope", "alert")
 	set(exitBadInput, "kill-switch", "maybe")
+	set(exitBadInput, "set", "--ou", "ou-nope", "alert")
+	set(exitBadInput, "set", "--ou", "ou-ab12-cd34ef56", "--account", "111122223333", "alert")
 	set(exitFailed, "get", "--parameter", "/missing")
 }
 
@@ -417,5 +439,49 @@ func TestPreflight(t *testing.T) {
 	}
 	if code, out := run(); code != exitFailed || !strings.Contains(out, "org does not record KMS write management events") {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// Two operators changing modes at once never lose each other's change:
+// every `mode set` writes exactly one rule parameter; nothing is read,
+// merged and written back. Operator A sets each account's mode while
+// operator B sets the same accounts' key-policy rule, concurrently, and the
+// Lambdas' reader then finds both rules for every account.
+func TestMode_ConcurrentOperatorsLoseNothing(t *testing.T) {
+	if err := srv.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, _ := srv.Config(ctx, "eu-west-1")
+	const accounts = 1000 // 2,000 rules; TestStoreModes_5000Accounts resolves 5,000 on a fake
+	acct := func(i int) string { return fmt.Sprintf("%012d", 200000000000+i) }
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*accounts)
+	for _, op := range []struct{ guardrail, mode string }{{"", "remediate"}, {"key-policy", "alert"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			store := &paramStore{api: ssm.NewFromConfig(cfg), cfg: cfg}
+			for i := 0; i < accounts; i++ {
+				if err := store.setRule(ctx, runconfig.RuleParameter(acct(i), "", op.guardrail), op.mode); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	api := ssm.NewFromConfig(cfg)
+	for i := 0; i < accounts; i++ {
+		r, problems, err := bootstrap.ReadRules(ctx, api, runconfig.ScopePath(acct(i), ""))
+		if err != nil || len(problems) > 0 {
+			t.Fatal(err, problems)
+		}
+		if r.Mode != guardrail.ModeRemediate || r.Guardrails["key-policy"] != guardrail.ModeAlert {
+			t.Fatalf("account %s lost a rule: %+v", acct(i), r)
+		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -20,11 +22,15 @@ import (
 func modeCommand() *command {
 	return &command{
 		name:    "mode",
-		summary: "Read or change the modes in the hub's configuration parameter (get, set, kill-switch)",
-		help: `The modes say where kmsguard may remediate. They live in the hub's
-configuration parameter (default /kmsguard/config), which the guardrail
-Lambdas re-read every minute. The next deployment writes the parameter from
-kmsguard.yaml again: put lasting changes there.`,
+		summary: "Read or change where kmsguard may remediate (get, set, kill-switch)",
+		help: `The modes say where kmsguard may remediate. kmsguard.yaml's rules are
+deployed to the hub's configuration parameter (/kmsguard/config); the rules
+this command writes go to the mode store, one SSM parameter per rule under
+/kmsguard/modes, and take precedence over kmsguard.yaml's rule at the same
+level. Each write changes exactly one rule, so operators writing at once
+never lose each other's change, and the store holds rules for thousands of
+accounts and OUs. The guardrail Lambdas apply a change within a minute;
+deployments leave the store alone.`,
 		subs: []*command{modeGetCommand(), modeSetCommand(), killSwitchCommand()},
 	}
 }
@@ -33,9 +39,10 @@ func modeGetCommand() *command {
 	return &command{
 		name:    "get",
 		summary: "Print the modes, or the mode of one account and guardrail and the rule that chose it",
-		help: `Prints the modes in the hub parameter (JSON), or, with both --account and
---guardrail, the mode that applies to that account and guardrail and the
-rule that chose it.`,
+		help: `Prints every rule (JSON: kmsguard.yaml's, then the mode store's), or, with
+both --account and --guardrail, the mode that applies to that account and
+guardrail and the rule that chose it (the account's organizational units
+are looked up when rules per OU exist).`,
 		setup: func(f *flags) runFunc {
 			p := modeFlags(f)
 			account := f.Account("12-digit account id (with --guardrail)")
@@ -54,11 +61,19 @@ rule that chose it.`,
 					return c.failed(err)
 				}
 				if *account == "" {
-					b, _ := json.MarshalIndent(rc.Modes, "", "  ")
+					rules, err := store.allRules(ctx)
+					if err != nil {
+						return c.failed(err)
+					}
+					b, _ := json.MarshalIndent(map[string]any{"kmsguard.yaml": rc.Modes, "mode_store": rules}, "", "  ")
 					fmt.Fprintf(c.stdout, "%s\n", b)
 					return exitOK
 				}
-				r := rc.Modes.Resolve(*account, *id, specDefault(*id))
+				l, err := store.layers(ctx, rc.Modes, *account)
+				if err != nil {
+					return c.failed(err)
+				}
+				r := l.Resolve(*account, *id, specDefault(*id))
 				if *format == "json" {
 					b, _ := json.Marshal(map[string]string{"account": *account, "guardrail": *id, "mode": string(r.Mode), "source": r.Source})
 					fmt.Fprintf(c.stdout, "%s\n", b)
@@ -78,20 +93,42 @@ func modeSetCommand() *command {
 		minArgs:  1,
 		maxArgs:  1,
 		argWords: []string{string(guardrail.ModeRemediate), string(guardrail.ModeAlert), "inherit"},
-		summary:  "Change one mode rule; inherit removes it",
-		help: `Changes one rule: no flags = the default; --guardrail = that guardrail;
---account = that account; both = that account and guardrail. "inherit"
-removes the rule. The Lambdas apply it within a minute.`,
+		summary:  "Change one mode rule in the mode store; inherit removes it",
+		help: `Changes one rule in the mode store: no flags = the default; --guardrail =
+that guardrail; --account or --ou = that account or organizational unit;
+with --guardrail too, that guardrail there. "inherit" removes the store's
+rule (kmsguard.yaml's rule at that level, if any, applies again). The
+Lambdas apply it within a minute.`,
 		setup: func(f *flags) runFunc {
 			p := modeFlags(f)
 			account := f.Account("12-digit account id: the rule for that account")
+			ou := f.String("ou", "ID", "", "organizational unit id (ou-...) or root (r-...): the rule for every account under it")
 			id := f.Enum("guardrail", "", "the rule for that guardrail", catalog.IDs(), nil)
 			return func(ctx context.Context, c *call) int {
+				if *account != "" && *ou != "" {
+					return c.usageError("give --account or --ou, not both")
+				}
+				if *ou != "" && !runconfig.ValidOU(*ou) {
+					return c.usageError("--ou %q is not an organizational unit id; use ou-xxxx-xxxxxxxx or the root r-xxxx", *ou)
+				}
 				var m guardrail.Mode
 				if v := c.args[0]; v != "inherit" {
 					m = guardrail.Mode(v)
 				}
-				return p.update(ctx, c, func(rc *runconfig.RuntimeConfig) { setMode(&rc.Modes, *account, *id, m) })
+				store, code := p.open(ctx, c)
+				if store == nil {
+					return code
+				}
+				name := runconfig.RuleParameter(*account, *ou, *id)
+				if err := store.setRule(ctx, name, string(m)); err != nil {
+					return c.failed(err)
+				}
+				if m == "" {
+					fmt.Fprintf(c.stdout, "removed %s; the guardrail Lambdas apply it within %s.\n", name, bootstrap.RefreshEvery)
+				} else {
+					fmt.Fprintf(c.stdout, "set %s to %s; the guardrail Lambdas apply it within %s.\n", name, m, bootstrap.RefreshEvery)
+				}
+				return exitOK
 			}
 		},
 	}
@@ -105,11 +142,28 @@ func killSwitchCommand() *command {
 		maxArgs:  1,
 		argWords: []string{"on", "off"},
 		summary:  "Alert only, everywhere (on), or back to the rules (off)",
-		help:     `On: every guardrail only alerts, everywhere, within a minute. Off: the mode rules apply again.`,
+		help:     `On: every guardrail only alerts, everywhere, within a minute. Off: the mode rules apply again (unless kmsguard.yaml turns it on).`,
 		setup: func(f *flags) runFunc {
 			p := modeFlags(f)
 			return func(ctx context.Context, c *call) int {
-				return p.update(ctx, c, func(rc *runconfig.RuntimeConfig) { rc.Modes.KillSwitch = c.args[0] == "on" })
+				store, code := p.open(ctx, c)
+				if store == nil {
+					return code
+				}
+				v := ""
+				if c.args[0] == "on" {
+					v = "on"
+				}
+				if err := store.setRule(ctx, runconfig.KillSwitchParameter, v); err != nil {
+					return c.failed(err)
+				}
+				fmt.Fprintf(c.stdout, "kill switch %s (%s); the guardrail Lambdas apply it within %s.\n", c.args[0], runconfig.KillSwitchParameter, bootstrap.RefreshEvery)
+				if v == "" {
+					if rc, err := store.read(ctx); err == nil && rc.Modes.KillSwitch {
+						fmt.Fprintln(c.stdout, "Note: kmsguard.yaml sets modes.kill_switch: true, so the kill switch stays on until that is changed and deployed.")
+					}
+				}
+				return exitOK
 			}
 		},
 	}
@@ -153,29 +207,7 @@ func (p *paramFlags) open(ctx context.Context, c *call) (*paramStore, int) {
 	if file != nil && me != file.HubAccount {
 		return nil, c.failed(wrongAccount(o, me, file.HubAccount, *p.cfgFile, "the configuration parameter is in the hub account"))
 	}
-	return &paramStore{api: ssm.NewFromConfig(cfg), name: *p.param, account: me, region: cfg.Region}, exitOK
-}
-
-// update reads the parameter, applies change, checks and writes it.
-func (p *paramFlags) update(ctx context.Context, c *call, change func(*runconfig.RuntimeConfig)) int {
-	store, code := p.open(ctx, c)
-	if store == nil {
-		return code
-	}
-	rc, err := store.read(ctx)
-	if err != nil {
-		return c.failed(err)
-	}
-	change(&rc)
-	if err := rc.Modes.Validate(catalog.IDs()); err != nil {
-		return c.badInput(err)
-	}
-	if err := store.write(ctx, rc); err != nil {
-		return c.failed(err)
-	}
-	fmt.Fprintf(c.stdout, "updated %s; the guardrail Lambdas apply it within %s.\n", store.name, bootstrap.RefreshEvery)
-	fmt.Fprintln(c.stdout, "Note: the next deployment writes the parameter from kmsguard.yaml again; put lasting changes there.")
-	return exitOK
+	return &paramStore{api: ssm.NewFromConfig(cfg), cfg: cfg, name: *p.param, account: me, region: cfg.Region}, exitOK
 }
 
 func specDefault(id string) guardrail.Mode {
@@ -187,52 +219,16 @@ func specDefault(id string) guardrail.Mode {
 	return guardrail.ModeAlert
 }
 
-// setMode sets (m != "") or removes (m == "") one rule.
-func setMode(c *runconfig.ModeConfig, account, id string, m guardrail.Mode) {
-	switch {
-	case account == "" && id == "":
-		c.Default = m
-	case account == "":
-		if c.Guardrails == nil {
-			c.Guardrails = map[string]guardrail.Mode{}
-		}
-		if m == "" {
-			delete(c.Guardrails, id)
-		} else {
-			c.Guardrails[id] = m
-		}
-	default:
-		if c.Accounts == nil {
-			c.Accounts = map[string]runconfig.AccountModes{}
-		}
-		a := c.Accounts[account]
-		if id == "" {
-			a.Mode = m
-		} else {
-			if a.Guardrails == nil {
-				a.Guardrails = map[string]guardrail.Mode{}
-			}
-			if m == "" {
-				delete(a.Guardrails, id)
-			} else {
-				a.Guardrails[id] = m
-			}
-		}
-		if a.Mode == "" && len(a.Guardrails) == 0 {
-			delete(c.Accounts, account)
-		} else {
-			c.Accounts[account] = a
-		}
-	}
-}
-
 type ssmAPI interface {
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+	DeleteParameter(ctx context.Context, in *ssm.DeleteParameterInput, opts ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
+	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
 }
 
 type paramStore struct {
 	api             ssmAPI
+	cfg             aws.Config
 	name            string
 	account, region string // where it is, for the messages
 }
@@ -253,18 +249,87 @@ func (p *paramStore) read(ctx context.Context) (runconfig.RuntimeConfig, error) 
 	return rc, nil
 }
 
-func (p *paramStore) write(ctx context.Context, rc runconfig.RuntimeConfig) error {
-	b, err := json.Marshal(rc)
-	if err != nil {
-		return err
+// setRule writes one rule (value) or removes it (""): a single
+// PutParameter or DeleteParameter, nothing read and written back.
+func (p *paramStore) setRule(ctx context.Context, name, value string) error {
+	if value == "" {
+		_, err := p.api.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(name)})
+		var notFound *ssmtypes.ParameterNotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("remove %s: %w", name, awsError{err})
+		}
+		return nil
 	}
-	tier := ssmtypes.ParameterTierStandard
-	if len(b) > 4096 {
-		tier = ssmtypes.ParameterTierAdvanced
-	}
-	_, err = p.api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(b)), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true), Tier: tier})
+	// Intelligent-Tiering: a standard parameter, moved to advanced only
+	// if the account's 10,000 standard parameters are used up (SSM quotas,
+	// https://docs.aws.amazon.com/general/latest/gr/ssm.html).
+	_, err := p.api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeString,
+		Overwrite: aws.Bool(true), Tier: ssmtypes.ParameterTierIntelligentTiering, Description: aws.String("kmsguard mode rule (kmsguard mode set)")})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", p.name, awsError{err})
+		return fmt.Errorf("write %s: %w", name, awsError{err})
 	}
 	return nil
+}
+
+// allRules lists every rule in the mode store (name -> value).
+func (p *paramStore) allRules(ctx context.Context) (map[string]string, error) {
+	rules := map[string]string{}
+	pg := ssm.NewGetParametersByPathPaginator(p.api, &ssm.GetParametersByPathInput{Path: aws.String(runconfig.ModesPath), Recursive: aws.Bool(true), MaxResults: aws.Int32(10)})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the mode store %s: %w", runconfig.ModesPath, awsError{err})
+		}
+		for _, prm := range out.Parameters {
+			rules[aws.ToString(prm.Name)] = aws.ToString(prm.Value)
+		}
+	}
+	return rules, nil
+}
+
+// layers gathers every rule that can apply to account, as the Lambdas do.
+func (p *paramStore) layers(ctx context.Context, file runconfig.ModeConfig, account string) (runconfig.Layers, error) {
+	l := runconfig.Layers{File: file}
+	var problems []string
+	var err error
+	read := func(scope string) runconfig.Rules {
+		if err != nil {
+			return runconfig.Rules{}
+		}
+		var r runconfig.Rules
+		var pr []string
+		r, pr, err = bootstrap.ReadRules(ctx, p.api, scope)
+		problems = append(problems, pr...)
+		return r
+	}
+	l.Global = read(runconfig.ModesPath)
+	l.Account = read(runconfig.ScopePath(account, ""))
+	if err != nil {
+		return l, awsError{err}
+	}
+	for _, pr := range problems {
+		fmt.Fprintln(os.Stderr, "warning: mode rule ignored:", pr)
+	}
+	anyOU, aerr := bootstrap.AnyOURules(ctx, p.api)
+	if aerr != nil {
+		return l, awsError{aerr}
+	}
+	if len(file.OrganizationalUnits) == 0 && !anyOU {
+		return l, nil
+	}
+	l.StoreHasOURules = anyOU
+	ous, perr := bootstrap.Parents(ctx, organizations.NewFromConfig(p.cfg), account)
+	if perr != nil {
+		fmt.Fprintf(os.Stderr, "warning: %v (run from the management or delegated administrator account to apply rules per OU)\n", awsError{perr})
+		l.OUsUnknown = true
+		return l, nil
+	}
+	l.OUs, l.OURules = ous, map[string]runconfig.Rules{}
+	for _, ou := range ous {
+		l.OURules[ou] = read(runconfig.ScopePath("", ou))
+	}
+	if err != nil {
+		return l, awsError{err}
+	}
+	return l, nil
 }

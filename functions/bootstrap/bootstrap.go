@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -117,7 +118,9 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 			return nil, err
 		}
 		pm.set(rc.Modes, time.Now())
-		h.cfg, h.modes = rc, pm
+		// The mode store's rules (kmsguard mode set) sit beside the
+		// parameter; OUs are looked up only when rules per OU exist.
+		h.cfg, h.modes = rc, &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(h.base), log: log, now: time.Now}
 	}
 	if o.Mode != "" {
 		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {

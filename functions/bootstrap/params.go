@@ -64,8 +64,20 @@ func (p *paramModes) set(m runconfig.ModeConfig, at time.Time) {
 	p.modes, p.good, p.fetched = m, true, at
 }
 
-// Resolve implements guardrail.ModeLookup.
+// Resolve implements guardrail.ModeLookup (kmsguard.yaml's rules only).
 func (p *paramModes) Resolve(account, guardrailID string, specDefault guardrail.Mode) guardrail.ResolvedMode {
+	m, ok := p.current()
+	if !ok {
+		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "configuration parameter unreadable (alert only until it is)"}
+	}
+	r := m.Resolve(account, guardrailID, specDefault)
+	r.Source += " (parameter " + p.name + ")"
+	return r
+}
+
+// current returns the modes, refreshed when a minute old; false when no
+// good modes were ever read.
+func (p *paramModes) current() (runconfig.ModeConfig, bool) {
 	p.mu.Lock()
 	stale := p.now().Sub(p.fetched) >= RefreshEvery
 	p.mu.Unlock()
@@ -84,10 +96,5 @@ func (p *paramModes) Resolve(account, guardrailID string, specDefault guardrail.
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.good {
-		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "configuration parameter unreadable (alert only until it is)"}
-	}
-	r := p.modes.Resolve(account, guardrailID, specDefault)
-	r.Source += " (parameter " + p.name + ")"
-	return r
+	return p.modes, p.good
 }

@@ -16,42 +16,34 @@ import (
 //  1. kill_switch: true            -> alert everywhere
 //  2. accounts[A].guardrails[G]
 //  3. accounts[A].mode
-//  4. guardrails[G]
-//  5. default
-//  6. the guardrail's Spec.DefaultMode
+//  4. organizational_units[OU].guardrails[G], then .mode, nearest OU first
+//  5. guardrails[G]
+//  6. default
+//  7. the guardrail's Spec.DefaultMode
+//
+// The mode store (store.go) adds rules at the same levels that take
+// precedence over these; Layers.Resolve applies both.
 type ModeConfig struct {
 	KillSwitch bool                      `json:"kill_switch,omitempty"`
 	Default    guardrail.Mode            `json:"default,omitempty"`
 	Guardrails map[string]guardrail.Mode `json:"guardrails,omitempty"`
 	Accounts   map[string]AccountModes   `json:"accounts,omitempty"`
+	// OrganizationalUnits hold rules for every account under an OU
+	// (children included; the nearest OU's rule wins).
+	OrganizationalUnits map[string]AccountModes `json:"organizational_units,omitempty"`
 }
 
-// AccountModes overrides modes for one account.
+// AccountModes overrides modes for one account or organizational unit.
 type AccountModes struct {
 	Mode       guardrail.Mode            `json:"mode,omitempty"`
 	Guardrails map[string]guardrail.Mode `json:"guardrails,omitempty"`
 }
 
-// Resolve applies the precedence documented on ModeConfig.
+// Resolve applies the precedence documented on ModeConfig, without the
+// mode store and without knowing the account's organizational units: when
+// rules per OU exist, an account without its own rule resolves to alert.
 func (c ModeConfig) Resolve(account, guardrailID string, specDefault guardrail.Mode) guardrail.ResolvedMode {
-	if c.KillSwitch {
-		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "kill switch"}
-	}
-	if a, ok := c.Accounts[account]; ok {
-		if m, ok := a.Guardrails[guardrailID]; ok && m != "" {
-			return guardrail.ResolvedMode{Mode: m, Source: fmt.Sprintf("account %s, guardrail %s", account, guardrailID)}
-		}
-		if a.Mode != "" {
-			return guardrail.ResolvedMode{Mode: a.Mode, Source: "account " + account}
-		}
-	}
-	if m, ok := c.Guardrails[guardrailID]; ok && m != "" {
-		return guardrail.ResolvedMode{Mode: m, Source: "guardrail " + guardrailID}
-	}
-	if c.Default != "" {
-		return guardrail.ResolvedMode{Mode: c.Default, Source: "default"}
-	}
-	return guardrail.ResolvedMode{Mode: specDefault, Source: "built-in default for " + guardrailID}
+	return Layers{File: c, OUsUnknown: true}.Resolve(account, guardrailID, specDefault)
 }
 
 // ParseModeConfig decodes and validates a mode configuration. Unknown fields,
@@ -103,6 +95,17 @@ func (c ModeConfig) Validate(guardrailIDs []string) error {
 			checkMode(path+".mode", a.Mode)
 		}
 		checkGuardrails(path+".guardrails", a.Guardrails)
+	}
+	for _, ou := range sortedKeys(c.OrganizationalUnits) {
+		path := "modes.organizational_units." + ou
+		if !ValidOU(ou) {
+			problems = append(problems, fmt.Sprintf("%s: not an organizational unit id; use ou-xxxx-xxxxxxxx or the root r-xxxx (aws organizations list-organizational-units-for-parent)", path))
+		}
+		o := c.OrganizationalUnits[ou]
+		if o.Mode != "" {
+			checkMode(path+".mode", o.Mode)
+		}
+		checkGuardrails(path+".guardrails", o.Guardrails)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "\n"))

@@ -304,6 +304,22 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		Actions:   jsii.Strings("ssm:GetParameter"),
 		Resources: &[]*string{param.ParameterArn()},
 	}))
+	// The mode store: one parameter per rule under /kmsguard/modes
+	// (runconfig.ModesPath), read by path; and, only when rules per
+	// organizational unit exist, the account's OUs.
+	modesARN := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":ssm:"), awscdk.Aws_REGION(), jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":parameter" + runconfig.ModesPath)})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ReadModeStore"),
+		Actions:   jsii.Strings("ssm:GetParametersByPath"),
+		Resources: &[]*string{modesARN, awscdk.Fn_Join(jsii.String(""), &[]*string{modesARN, jsii.String("/*")})},
+	}))
+	if props.OrganizationID != "" {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("FindAccountOUs"),
+			Actions:   jsii.Strings("organizations:ListParents"),
+			Resources: jsii.Strings("*"), // read-only; answers only in the management or delegated administrator account
+		}))
+	}
 	env := map[string]*string{
 		runconfig.EnvTopicARN:        topic.TopicArn(),
 		runconfig.EnvHubAccount:      account,
