@@ -44,7 +44,7 @@ func (logic) Target(ev *cloudtrail.Event) (string, error) {
 		}
 		if list, ok := req[f].([]any); ok {
 			for _, v := range list {
-				if s, ok := v.(string); ok && (s == ConfigParameter || strings.HasPrefix(s, "kmsguard")) {
+				if s, ok := v.(string); ok && (s == ConfigParameter || strings.HasPrefix(s, ModesPath+"/") || strings.HasPrefix(s, "kmsguard")) {
 					return s, nil
 				}
 			}
@@ -106,6 +106,13 @@ func deployment(ev *cloudtrail.Event) bool {
 	return strings.HasPrefix(role, "stacksets-exec-") || strings.HasPrefix(role, "cdk-")
 }
 
+// modeRule reports a call on a rule of the mode store.
+func modeRule(ev *cloudtrail.Event) bool {
+	var req struct{ Name string }
+	_ = json.Unmarshal(ev.Record.RequestParameters, &req)
+	return strings.HasPrefix(req.Name, ModesPath+"/")
+}
+
 // byKmsguardMode reports the kmsguard CLI's mode command, by its user
 // agent (which a caller could imitate: such changes still alert, at INFO).
 func byKmsguardMode(ev *cloudtrail.Event) bool {
@@ -117,7 +124,7 @@ func (logic) Decide(in guardrail.Input[State]) guardrail.Decision {
 	switch {
 	case deployment(ev):
 		return guardrail.Decision{Reason: "a CloudFormation deployment made the change"}
-	case byKmsguardMode(ev) && ev.Name() != "DeleteParameter":
+	case byKmsguardMode(ev) && (ev.Name() != "DeleteParameter" || modeRule(ev)):
 		// The user agent can be imitated: a warning, never silence.
 		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityWarning, Verdict: "changed by kmsguard mode", NoExemption: true,
 			Reason: "kmsguard mode changed the configuration (its user agent says so, which anyone can imitate; the diff shows what)"}
@@ -133,6 +140,9 @@ func kind(ev *cloudtrail.Event) string {
 	case "iam.amazonaws.com":
 		return "role"
 	case "ssm.amazonaws.com":
+		if modeRule(ev) {
+			return "mode rule"
+		}
 		return "configuration parameter"
 	case "cloudformation.amazonaws.com":
 		return "StackSet"
@@ -173,6 +183,14 @@ func (logic) Did(*alert.Body, *guardrail.Alert[State]) {}
 
 func (logic) Details(b *alert.Body, a *guardrail.Alert[State]) {
 	b.Section("What you can do")
+	if strings.HasPrefix(a.Outcome.Resource, ModesPath+"/") {
+		b.Line("If you did not expect this change, find who made it and what else that session did in CloudTrail. A mode rule decides where kmsguard may remediate, and deployments leave the mode store alone: put the rule back with kmsguard mode set (its history shows the earlier value).")
+		if alert.ShellSafe(a.Outcome.Resource) && alert.ShellSafe(a.Outcome.Region) {
+			b.Command("aws ssm get-parameter-history --name " + a.Outcome.Resource + " --region " + a.Outcome.Region)
+			b.Command("kmsguard mode get --region " + a.Outcome.Region)
+		}
+		return
+	}
 	b.Line("If you did not expect this change, find who made it and what else that session did in CloudTrail, then restore kmsguard by deploying it again (the StackSets and the hub stack put every rule, role and setting back).")
 	if a.Outcome.Resource == ConfigParameter && alert.ShellSafe(a.Outcome.Region) {
 		b.Command("aws ssm get-parameter-history --name " + ConfigParameter + " --region " + a.Outcome.Region)

@@ -18,6 +18,10 @@ import (
 // it does not use).
 const ConfigParameter = "/kmsguard/config"
 
+// ModesPath holds the mode store's rules (runconfig.ModesPath): a rule
+// written outside `kmsguard mode` can switch an account to alert.
+const ModesPath = "/kmsguard/modes"
+
 // prefix matches a kmsguard-named resource in requestParameters.
 func prefix(field, p string) map[string]any {
 	return map[string]any{"requestParameters": map[string]any{field: []any{map[string]any{"prefix": p}}}}
@@ -40,11 +44,11 @@ func Spec() guardrail.Spec {
 				EventNames: []string{"CreateRole", "DeleteRole", "UpdateRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
 					"PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"},
 				Where: prefix("roleName", "kmsguard-")},
-			{Name: "tamper-config", Description: "Changes to kmsguard's configuration parameter", EventSource: "ssm.amazonaws.com",
+			{Name: "tamper-config", Description: "Changes to kmsguard's configuration parameter and mode rules", EventSource: "ssm.amazonaws.com",
 				EventNames: []string{"PutParameter", "DeleteParameter", "LabelParameterVersion"},
-				Where:      map[string]any{"requestParameters": map[string]any{"name": []any{ConfigParameter}}}},
-			{Name: "tamper-config-bulk", Description: "Bulk deletions that include kmsguard's configuration parameter", EventSource: "ssm.amazonaws.com",
-				EventNames: []string{"DeleteParameters"}, Where: map[string]any{"requestParameters": map[string]any{"names": []any{ConfigParameter}}}},
+				Where:      map[string]any{"requestParameters": map[string]any{"name": []any{ConfigParameter, map[string]any{"prefix": ModesPath + "/"}}}}},
+			{Name: "tamper-config-bulk", Description: "Bulk deletions that include kmsguard's configuration parameter or mode rules", EventSource: "ssm.amazonaws.com",
+				EventNames: []string{"DeleteParameters"}, Where: map[string]any{"requestParameters": map[string]any{"names": []any{ConfigParameter, map[string]any{"prefix": ModesPath + "/"}}}}},
 			{Name: "tamper-stacksets", Description: "Changes to kmsguard's StackSets and their instances", EventSource: "cloudformation.amazonaws.com",
 				EventNames: []string{"DeleteStackInstances", "UpdateStackInstances", "UpdateStackSet", "DeleteStackSet"}, Where: prefix("stackSetName", "kmsguard-")},
 			{Name: "tamper-logs-key", Description: "Changes to the alias of kmsguard's logs key", EventSource: "kms.amazonaws.com",

@@ -134,3 +134,26 @@ func TestDiff(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// A mode rule written outside kmsguard mode (here: an account switched to
+// alert from the CLI) is CRITICAL and says how to see and restore the
+// rules; kmsguard mode's own writes and removals are a WARNING.
+func TestHandle_ModeRule(t *testing.T) {
+	raw := fixtures.Get("tamper/put-parameter-mode-rule").Raw
+	fs, a := &fakeSSM{}, &alerttest.Recorder{}
+	out, err := runner(fs, a).Handle(context.Background(), raw)
+	if err != nil || out.Severity != guardrail.SeverityCritical || len(fs.calls) != 0 {
+		t.Fatalf("%+v %v, calls %v", out, err, fs.calls)
+	}
+	for _, want := range []string{"mode rule", "/kmsguard/modes/accounts/444455556666/mode", "kmsguard mode get"} {
+		if !strings.Contains(a.Msgs[0].Text(), want) {
+			t.Errorf("alert lacks %q:\n%s", want, a.Msgs[0].Text())
+		}
+	}
+	del := strings.Replace(string(raw), `"eventName": "PutParameter"`, `"eventName": "DeleteParameter"`, 1)
+	del = strings.Replace(del, `"userAgent": "`, `"userAgent": "aws-sdk-go-v2/1.0 app/kmsguard-mode `, 1)
+	a = &alerttest.Recorder{}
+	if out, err := runner(&fakeSSM{}, a).Handle(context.Background(), []byte(del)); err != nil || out.Severity != guardrail.SeverityWarning {
+		t.Errorf("kmsguard mode inherit: %+v %v", out, err)
+	}
+}

@@ -290,11 +290,21 @@ func (c *Config) Validate() error {
 			p.lines = append(p.lines, line)
 		}
 	}
-	if _, err := c.RuntimeConfigJSON(); err != nil {
+	if len(c.Modes.OrganizationalUnits) > 0 && c.Organization == nil {
+		p.add("modes.organizational_units", fmt.Sprint(len(c.Modes.OrganizationalUnits))+" rules", "rules per organizational unit need organization; use modes.accounts in single-account mode")
+	}
+	if js, err := c.RuntimeConfigJSON(); err != nil {
 		p.lines = append(p.lines, err.Error())
+	} else if len(js) > MaxRuntimeConfigBytes {
+		p.lines = append(p.lines, fmt.Sprintf("modes: the configuration parameter %s would hold %d bytes, over the %d an SSM parameter holds (advanced tier; %d accounts and %d OUs have rules here); keep kmsguard.yaml's modes to global rules and move the per-account and per-OU rules to the mode store, one parameter per rule with no size limit: kmsguard mode set --account ID|--ou ID [--guardrail G] MODE (docs/configuration.md, \"Modes for thousands of accounts\")",
+			"/kmsguard/config", len(js), MaxRuntimeConfigBytes, len(c.Modes.Accounts), len(c.Modes.OrganizationalUnits)))
 	}
 	return p.err()
 }
+
+// MaxRuntimeConfigBytes is the most an SSM parameter value holds (advanced
+// tier; standard holds 4,096): https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html
+const MaxRuntimeConfigBytes = 8192
 
 type problems struct{ lines []string }
 

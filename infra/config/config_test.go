@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -303,5 +304,37 @@ func TestDecode_RuntimeConfig(t *testing.T) {
 	}
 	if err := config.Decode([]byte(`{"modes": {"default": "alert"}}`), &rc); err != nil || rc.Modes.Default != "alert" {
 		t.Errorf("%v %+v", err, rc)
+	}
+}
+
+// Per-account rules in kmsguard.yaml grow the configuration parameter;
+// validation stops before SSM's 8 KB limit, at synth, and names the fix.
+// 5,000 accounts' rules belong in the mode store.
+func TestParse_ModesOutgrowTheParameter(t *testing.T) {
+	base := "home_region: eu-west-1\nregions: [eu-west-1]\nhub_account: \"111122223333\"\nalerts: {emails: [sec@example.com]}\n" +
+		"organization: {id: o-abcdefghij, management_account: \"999988887777\", organizational_units: [r-ab12]}\n"
+	rules := func(n int) string {
+		var b strings.Builder
+		b.WriteString("modes:\n  organizational_units: {ou-ab12-prod0001: {mode: remediate}}\n  accounts:\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "    \"%012d\": {mode: remediate}\n", 100000000000+i)
+		}
+		return b.String()
+	}
+	if _, err := config.Parse([]byte(base + rules(100))); err != nil {
+		t.Fatalf("100 accounts' rules fit: %v", err)
+	}
+	_, err := config.Parse([]byte(base + rules(5000)))
+	if err == nil || !strings.Contains(err.Error(), "over the 8192 an SSM parameter holds") || !strings.Contains(err.Error(), "kmsguard mode set --account") {
+		t.Fatalf("5,000 accounts' rules: %v", err)
+	}
+	// Rules per OU need an organization.
+	single := "home_region: eu-west-1\nregions: [eu-west-1]\nhub_account: \"111122223333\"\nalerts: {emails: [sec@example.com]}\nmodes: {organizational_units: {ou-ab12-prod0001: {mode: alert}}}\n"
+	if _, err := config.Parse([]byte(single)); err == nil || !strings.Contains(err.Error(), "modes.organizational_units") {
+		t.Errorf("OU rules without organization: %v", err)
+	}
+	bad := base + "modes: {organizational_units: {ou-nope: {mode: alert}}}\n"
+	if _, err := config.Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "modes.organizational_units.ou-nope") {
+		t.Errorf("bad OU id: %v", err)
 	}
 }
