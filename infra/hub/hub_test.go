@@ -223,6 +223,20 @@ func TestRoles_LeastPrivilege(t *testing.T) {
 				}
 			}
 		}
+		// The mode store is read by path, and only under /kmsguard/modes.
+		var store string
+		for _, p := range policies {
+			if strings.Contains(tpltest.JSON(p["Roles"]), `"`+roleID+`"`) {
+				for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					if stmt := st.(map[string]any); stmt["Sid"] == "ReadModeStore" {
+						store = tpltest.JSON(stmt)
+					}
+				}
+			}
+		}
+		if !strings.Contains(store, `"ssm:GetParametersByPath"`) || !strings.Contains(store, `:parameter/kmsguard/modes"`) || !strings.Contains(store, `:parameter/kmsguard/modes/*"`) || strings.Count(store, "parameter/") != 2 {
+			t.Errorf("%s role reads the mode store as %s", s.ID, store)
+		}
 		want := slices.Clone(s.Actions)
 		sort.Strings(want)
 		sort.Strings(guardrailActions)
