@@ -318,7 +318,9 @@ func (p *paramStore) layers(ctx context.Context, file runconfig.ModeConfig, acco
 		return l, nil
 	}
 	l.StoreHasOURules = anyOU
-	ous, perr := bootstrap.Parents(ctx, organizations.NewFromConfig(p.cfg), account)
+	orgCfg := p.cfg.Copy()
+	orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
+	ous, perr := bootstrap.Parents(ctx, organizations.NewFromConfig(orgCfg), account)
 	if perr != nil {
 		fmt.Fprintf(os.Stderr, "warning: %v (run from the management or delegated administrator account to apply rules per OU)\n", awsError{perr})
 		l.OUsUnknown = true

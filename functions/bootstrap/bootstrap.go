@@ -120,7 +120,9 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		pm.set(rc.Modes, time.Now())
 		// The mode store's rules (kmsguard mode set) sit beside the
 		// parameter; OUs are looked up only when rules per OU exist.
-		h.cfg, h.modes = rc, &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(h.base), log: log, now: time.Now}
+		orgCfg := h.base.Copy()
+		orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
+		h.cfg, h.modes = rc, &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(orgCfg), log: log, now: time.Now}
 	}
 	if o.Mode != "" {
 		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {
