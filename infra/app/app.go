@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
@@ -32,6 +33,35 @@ const (
 	MgmtRegional  = "kmsguard-management-regional-" // + Region
 )
 
+// Values of the config.ComponentTag tag.
+const (
+	ComponentHub           = "hub"
+	ComponentSpokeGlobal   = "spoke-global"
+	ComponentSpokeRegional = "spoke-regional"
+	ComponentOrg           = "org"
+)
+
+// Tag adds the configuration's tags and config.ComponentTag, naming the
+// component, to scope: a stack (its own tags, which CloudFormation also
+// passes on to its resources) and every taggable resource in it. A tag
+// added to a narrower scope (a StackSet in the org stack) overrides the
+// stack's: its priority is higher.
+func Tag(scope constructs.IConstruct, component string, tags map[string]string) {
+	props := &awscdk.TagProps{Priority: jsii.Number(100)}
+	if _, isStack := scope.(awscdk.Stack); !isStack {
+		props.Priority = jsii.Number(200)
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		awscdk.Tags_Of(scope).Add(jsii.String(k), jsii.String(tags[k]), props)
+	}
+	awscdk.Tags_Of(scope).Add(jsii.String(config.ComponentTag), jsii.String(component), props)
+}
+
 // Build adds every stack of the deployment to app.
 func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	if err := catalog.Validate(catalog.Specs()); err != nil {
@@ -49,8 +79,8 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	if cfg.Organization != nil {
 		orgID = cfg.Organization.ID
 	}
-	infrahub.NewStack(app, HubStack, &infrahub.Props{
-		StackProps:        awscdk.StackProps{Env: env(cfg.HubAccount, cfg.HomeRegion)},
+	hub := infrahub.NewStack(app, HubStack, &infrahub.Props{
+		StackProps:        awscdk.StackProps{Env: env(cfg.HubAccount, cfg.HomeRegion), TerminationProtection: jsii.Bool(cfg.TerminationProtected())},
 		Specs:             catalog.Specs(),
 		AssetDir:          assetDir,
 		AlertEmails:       cfg.Alerts.Emails,
@@ -59,19 +89,22 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		Regions:           cfg.Regions,
 		SweepSchedule:     cfg.Sweep.ScheduleExpression(),
 	})
+	Tag(hub, ComponentHub, cfg.Tags)
 	// Stacks without assets need no CDK bootstrap: only the hub's account
 	// and home Region must be bootstrapped.
 	bootstrapless := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
 	spokes := func(account, globalName, regionalPrefix string, specs []guardrail.Spec, unmanaged []string) {
-		spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()},
+		g := spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()},
 			Hub: h, Specs: specs, Regions: cfg.Regions, Sweep: len(specs) > 0})
+		Tag(g, ComponentSpokeGlobal, cfg.Tags)
 		for _, r := range cfg.Regions {
-			spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
+			rs := spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
 				StackProps: awscdk.StackProps{Env: env(account, r), Synthesizer: bootstrapless()}, Hub: h, Specs: catalog.Specs(),
 				CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias, Unmanaged: unmanaged,
 			})
+			Tag(rs, ComponentSpokeRegional, cfg.Tags)
 		}
 	}
 	if cfg.SingleAccount() {
@@ -87,11 +120,17 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 			return err
 		}
 	}
-	org.NewStack(app, OrgStack, &org.Props{
-		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}, Synthesizer: bootstrapless()},
-		Org:        *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,
+	orgStack := org.NewStack(app, OrgStack, &org.Props{
+		StackProps: awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.HomeRegion)}, Synthesizer: bootstrapless(),
+			TerminationProtection: jsii.Bool(cfg.TerminationProtected())},
+		Org: *cfg.Organization, HomeRegion: cfg.HomeRegion, Regions: cfg.Regions,
 		GlobalTemplate: global, RegionalTemplate: regional,
 	})
+	Tag(orgStack, ComponentOrg, cfg.Tags)
+	// Tags on a StackSet propagate to its stack instances and their
+	// resources: each StackSet carries its spoke's component.
+	Tag(org.GlobalStackSet(orgStack), ComponentSpokeGlobal, nil)
+	Tag(org.RegionalStackSet(orgStack), ComponentSpokeRegional, nil)
 	// The management account gets roles only for the guardrails the
 	// configuration opts in (organization.management_account_guardrails).
 	var mgmt []guardrail.Spec

@@ -48,6 +48,7 @@ hub_account: "123456789012"
 home_region: eu-west-1
 regions: [eu-west-1, us-east-1]
 alerts: {emails: [security@example.com]}
+tags: {CostCenter: "1234", Owner: security-team}
 `
 
 func synth(t *testing.T, name, yaml string) *deployment {

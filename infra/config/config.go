@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -38,6 +40,31 @@ type Config struct {
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
 	LogsKey    LogsKey                    `json:"logs_key,omitempty"`
 	Sweep      Sweep                      `json:"sweep,omitempty"`
+	// Tags are added to every stack kmsguard deploys and to every resource
+	// in them that takes tags, the StackSets' stack instances included,
+	// next to kmsguard's own kmsguard:component tag.
+	Tags map[string]string `json:"tags,omitempty"`
+	// TerminationProtection protects the hub and organization stacks from
+	// deletion (default true); false turns it off, for a test deployment
+	// that is torn down often.
+	TerminationProtection *bool `json:"termination_protection,omitempty"`
+}
+
+// ComponentTag is the tag kmsguard adds to every stack and resource: its
+// value names the component (hub, spoke-global, spoke-regional, org).
+const ComponentTag = "kmsguard:component"
+
+// MaxTags is AWS's limit of user tags per resource, kmsguard's own included.
+const MaxTags = 50
+
+// MaxFileSize is the largest configuration file Load reads: a real one is a
+// few KB.
+const MaxFileSize = 1 << 20
+
+// TerminationProtected reports whether the hub and organization stacks get
+// termination protection (the default).
+func (c *Config) TerminationProtected() bool {
+	return c.TerminationProtection == nil || *c.TerminationProtection
 }
 
 // Sweep configures the scheduled sweep.
@@ -45,9 +72,10 @@ type Sweep struct {
 	// Schedule is an EventBridge Scheduler expression (default rate(1 day)).
 	Schedule string `json:"schedule,omitempty"`
 	// Accounts to sweep. Default: the hub account; in organization mode
-	// also the management account and every active account under
-	// organization.organizational_units, found at each run (the hub needs
-	// read access to AWS Organizations; see docs/deploy.md).
+	// also the management account (when it has guardrails) and every
+	// active account under organization.organizational_units, found at
+	// each run (the hub needs read access to AWS Organizations; see
+	// docs/deploy.md). Listing accounts replaces that discovery.
 	Accounts []string `json:"accounts,omitempty"`
 }
 
@@ -135,13 +163,9 @@ func (c *Config) SingleAccount() bool { return c.Organization == nil }
 // Load reads and validates a configuration file. A configuration that is
 // not valid returns an *Error naming the file and each problem's line.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("cannot read the configuration file %s: %w", path, err)
+		return nil, err
 	}
 	c, err := Parse(b)
 	var ce *Error
@@ -149,6 +173,38 @@ func Load(path string) (*Config, error) {
 		ce.File = path
 	}
 	return c, err
+}
+
+// readFile reads path, refusing a file over MaxFileSize before parsing
+// it (a huge file would take the YAML parser many seconds).
+func readFile(path string) ([]byte, error) {
+	cannot := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot read the configuration file %s: %w", path, err)
+	}
+	tooBig := func(size string) error {
+		return fmt.Errorf("the configuration file %s is %s, over the limit of %d bytes (1 MiB); a kmsguard configuration is a few KB: check that this is the right file", path, size, MaxFileSize)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cannot(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
+		return nil, tooBig(fmt.Sprintf("%d bytes", fi.Size()))
+	}
+	// Not a regular file (a pipe): read no more than the limit allows.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, cannot(err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooBig("more than " + fmt.Sprint(MaxFileSize) + " bytes")
+	}
+	return b, nil
 }
 
 // Parse decodes YAML (or JSON) strictly and validates it. Every problem is
@@ -188,18 +244,21 @@ func Parse(b []byte) (*Config, error) {
 }
 
 var (
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	orgRE      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	ouRE       = regexp.MustCompile(`^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$`)
 	emailRE    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$`)
+	// tagRE is the characters AWS allows in tag keys and values: letters,
+	// digits, spaces and _ . : / = + - @ (Tagging AWS resources, "Tag
+	// naming limits and requirements").
+	tagRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 // Validate reports every problem at once, one per line, each with its path.
 func (c *Config) Validate() error {
 	var p problems
-	if !regionRE.MatchString(c.HomeRegion) {
-		p.add("home_region", c.HomeRegion, "set the Region of the hub, for example eu-west-1")
+	if !IsRegion(c.HomeRegion) {
+		p.add("home_region", c.HomeRegion, "set the Region of the hub, for example eu-west-1"+regionHint(c.HomeRegion))
 	}
 	if len(c.Regions) == 0 {
 		p.add("regions", "", "list the Regions to guard, the home Region included")
@@ -208,14 +267,14 @@ func (c *Config) Validate() error {
 	for i, r := range c.Regions {
 		path := fmt.Sprintf("regions[%d]", i)
 		switch {
-		case !regionRE.MatchString(r):
-			p.add(path, r, "use a Region name such as us-east-1")
+		case !IsRegion(r):
+			p.add(path, r, "use a Region code such as us-east-1"+regionHint(r))
 		case seen[r]:
 			p.add(path, r, "remove the duplicate")
 		}
 		seen[r] = true
 	}
-	if regionRE.MatchString(c.HomeRegion) && len(c.Regions) > 0 && !seen[c.HomeRegion] {
+	if IsRegion(c.HomeRegion) && len(c.Regions) > 0 && !seen[c.HomeRegion] {
 		p.add("regions", strings.Join(c.Regions, ","), "add the home Region "+c.HomeRegion)
 	}
 	if !guardrail.ValidAccountID(c.HubAccount) {
@@ -224,10 +283,19 @@ func (c *Config) Validate() error {
 	if len(c.Alerts.Emails) == 0 {
 		p.add("alerts.emails", "", "list at least one address; each confirms its subscription once")
 	}
+	emails := map[string]int{}
 	for i, e := range c.Alerts.Emails {
+		path := fmt.Sprintf("alerts.emails[%d]", i)
 		if !emailRE.MatchString(e) {
-			p.add(fmt.Sprintf("alerts.emails[%d]", i), e, "use an email address")
+			p.add(path, e, "use an email address")
+			continue
 		}
+		// SNS would get the same subscription twice (synth fails).
+		if first, dup := emails[strings.ToLower(e)]; dup {
+			p.add(path, e, fmt.Sprintf("it repeats alerts.emails[%d] (addresses are compared ignoring case): remove the duplicate", first))
+			continue
+		}
+		emails[strings.ToLower(e)] = i
 	}
 	if o := c.Organization; o != nil {
 		if !orgRE.MatchString(o.ID) {
@@ -252,9 +320,15 @@ func (c *Config) Validate() error {
 				p.add(fmt.Sprintf("organization.organizational_units[%d]", i), ou, "use an OU id such as ou-ab12-cd34ef56 or a root id such as r-ab12")
 			}
 		}
+		accountList(&p, "organization.excluded_accounts", o.ExcludedAccounts)
 		for i, a := range o.ExcludedAccounts {
-			if !guardrail.ValidAccountID(a) {
-				p.add(fmt.Sprintf("organization.excluded_accounts[%d]", i), a, "use a 12-digit account id, quoted")
+			path := fmt.Sprintf("organization.excluded_accounts[%d]", i)
+			switch a {
+			case "":
+			case c.HubAccount:
+				p.add(path, a, "this is hub_account, and the hub account must be guarded: excluding it leaves kmsguard's own account without the spokes (no roles, no event forwarding); remove it")
+			case o.ManagementAccount:
+				p.add(path, a, "this is organization.management_account, which StackSets never deploy to anyway (it gets the kmsguard-management-* stacks; choose its guardrails with organization.management_account_guardrails); remove it")
 			}
 		}
 		switch o.CallAs {
@@ -277,11 +351,15 @@ func (c *Config) Validate() error {
 	if sc := c.Sweep.Schedule; sc != "" && !scheduleRE.MatchString(sc) {
 		p.add("sweep.schedule", sc, "use rate(N minutes|hours|days) or cron(...), for example rate(1 day)")
 	}
-	for i, a := range c.Sweep.Accounts {
-		if !guardrail.ValidAccountID(a) {
-			p.add(fmt.Sprintf("sweep.accounts[%d]", i), a, "use a 12-digit account id, quoted")
+	accountList(&p, "sweep.accounts", c.Sweep.Accounts)
+	if o := c.Organization; o != nil {
+		for i, a := range c.Sweep.Accounts {
+			if j := slices.Index(o.ExcludedAccounts, a); a != "" && j >= 0 && slices.Index(c.Sweep.Accounts, a) == i {
+				p.add(fmt.Sprintf("sweep.accounts[%d]", i), a, fmt.Sprintf("it is also organization.excluded_accounts[%d], so it has no kmsguard roles and the sweep cannot read it: remove it from one of the two lists", j))
+			}
 		}
 	}
+	c.validateTags(&p)
 	if a := c.LogsKey.ExistingAlias; a != "" && (!strings.HasPrefix(a, "alias/") || strings.HasPrefix(a, "alias/aws/")) {
 		p.add("logs_key.existing_alias", a, "name a customer managed key's alias (alias/..., not alias/aws/...)")
 	}
@@ -306,7 +384,83 @@ func (c *Config) Validate() error {
 // tier; standard holds 4,096): https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html
 const MaxRuntimeConfigBytes = 8192
 
-type problems struct{ lines []string }
+// accountList checks a list of account ids: each valid, none twice.
+func accountList(p *problems, field string, accounts []string) {
+	seen := map[string]int{}
+	for i, a := range accounts {
+		path := fmt.Sprintf("%s[%d]", field, i)
+		if !guardrail.ValidAccountID(a) {
+			p.add(path, a, "use a 12-digit account id, quoted")
+			continue
+		}
+		if first, dup := seen[a]; dup {
+			p.add(path, a, fmt.Sprintf("it repeats %s[%d]: remove the duplicate", field, first))
+			continue
+		}
+		seen[a] = i
+	}
+}
+
+// regionHint suggests the Region a misspelt code resembles, or says why a
+// code of another partition is refused.
+func regionHint(code string) string {
+	if strings.HasPrefix(code, "us-gov-") || strings.HasPrefix(code, "cn-") || strings.HasPrefix(code, "eusc-") {
+		return " (kmsguard deploys only to the commercial partition: GovCloud, China and the European Sovereign Cloud are not supported)"
+	}
+	codes := make([]string, len(Regions))
+	for i, r := range Regions {
+		codes[i] = r.Code
+	}
+	return didYouMean(code, codes, " (did you mean %s?)")
+}
+
+// validateTags checks tags against AWS's tagging rules, so that a bad tag
+// is reported here rather than by CloudFormation halfway through a
+// deployment.
+func (c *Config) validateTags(p *problems) {
+	if n := len(c.Tags); n > MaxTags-1 {
+		p.addMsg("tags", fmt.Sprintf("%d tags, over the limit of %d: AWS allows %d tags per resource and kmsguard adds %s; remove %d", n, MaxTags-1, MaxTags, ComponentTag, n-(MaxTags-1)))
+	}
+	keys := make([]string, 0, len(c.Tags))
+	for k := range c.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, path := c.Tags[k], "tags."+k
+		switch n := utf8.RuneCountInString(k); {
+		case n == 0:
+			p.addMsg("tags", "a tag key is empty; give it 1-128 characters")
+		case n > 128:
+			p.addMsg(path, fmt.Sprintf("the key has %d characters; AWS allows 1-128: shorten it", n))
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			p.addMsg(path, "keys beginning with aws: are reserved for AWS; use another prefix")
+		case k == ComponentTag:
+			p.addMsg(path, "kmsguard sets this tag itself (the component: hub, spoke-global, spoke-regional, org); use another key")
+		case !tagRE.MatchString(k):
+			p.addMsg(path, fmt.Sprintf("the key %q has characters AWS does not allow in tags; use letters, digits, spaces and _ . : / = + - @", k))
+		}
+		switch n := utf8.RuneCountInString(v); {
+		case n > 256:
+			p.addMsg(path, fmt.Sprintf("the value has %d characters; AWS allows 0-256: shorten it", n))
+		case !tagRE.MatchString(v):
+			p.addMsg(path, fmt.Sprintf("the value %q has characters AWS does not allow in tags; use letters, digits, spaces and _ . : / = + - @", v))
+		}
+	}
+}
+
+// problems collects Validate's findings. A line is "path: message"; list
+// holds problems whose path cannot be told from a line (a tag key with a
+// space or ": " in it).
+type problems struct {
+	lines []string
+	list  []Problem
+}
+
+// addMsg records a problem with its own wording.
+func (p *problems) addMsg(path, msg string) {
+	p.list = append(p.list, Problem{Path: path, Message: msg})
+}
 
 func (p *problems) add(path, value, fix string) {
 	if value == "" {
@@ -318,10 +472,10 @@ func (p *problems) add(path, value, fix string) {
 
 // err is an *Error with one Problem per line; a line is "path: message".
 func (p *problems) err() error {
-	if len(p.lines) == 0 {
+	if len(p.lines) == 0 && len(p.list) == 0 {
 		return nil
 	}
-	e := &Error{}
+	e := &Error{Problems: slices.Clone(p.list)}
 	for _, l := range p.lines {
 		path, msg, ok := strings.Cut(l, ": ")
 		if !ok || strings.ContainsAny(path, " \t") {

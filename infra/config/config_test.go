@@ -338,3 +338,120 @@ func TestParse_ModesOutgrowTheParameter(t *testing.T) {
 		t.Errorf("bad OU id: %v", err)
 	}
 }
+
+const orgMinimal = minimal + `organization:
+  id: o-a1b2c3d4e5
+  management_account: "111111111111"
+  organizational_units: [ou-ab12-cd34ef56]
+`
+
+// Each rule of Validate added for deployment hygiene: the snippet, and the
+// path and words the error must have.
+func TestParse_HygieneRules(t *testing.T) {
+	long := strings.Repeat("k", 129)
+	var many strings.Builder
+	many.WriteString("tags:\n")
+	for i := range 50 {
+		fmt.Fprintf(&many, "  T%d: v\n", i)
+	}
+	tests := []struct {
+		name, yaml string
+		path, msg  string
+	}{
+		{"duplicate email", strings.Replace(minimal, "[sec@example.com]", "[sec@example.com, b@example.com, sec@example.com]", 1), "alerts.emails[2]", "repeats alerts.emails[0]"},
+		{"duplicate email ignoring case", strings.Replace(minimal, "[sec@example.com]", "[sec@example.com, Sec@Example.com]", 1), "alerts.emails[1]", "ignoring case"},
+		{"duplicate excluded account", orgMinimal + `  excluded_accounts: ["222222222222", "222222222222"]` + "\n", "organization.excluded_accounts[1]", "repeats organization.excluded_accounts[0]"},
+		{"duplicate sweep account", minimal + `sweep: {accounts: ["222222222222", "333333333333", "222222222222"]}` + "\n", "sweep.accounts[2]", "repeats sweep.accounts[0]"},
+		{"swept and excluded", orgMinimal + `  excluded_accounts: ["222222222222"]` + "\n" + `sweep: {accounts: ["222222222222"]}` + "\n", "sweep.accounts[0]", "also organization.excluded_accounts[0]"},
+		{"hub excluded", orgMinimal + `  excluded_accounts: ["123456789012"]` + "\n", "organization.excluded_accounts[0]", "the hub account must be guarded"},
+		{"management excluded", orgMinimal + `  excluded_accounts: ["111111111111"]` + "\n", "organization.excluded_accounts[0]", "StackSets never deploy to anyway"},
+		{"unknown Region", strings.Replace(minimal, "regions: [eu-west-1]", "regions: [eu-west-1, eu-west-9]", 1), "regions[1]", "use a Region code"},
+		{"misspelt Region", strings.Replace(minimal, "regions: [eu-west-1]", "regions: [eu-west-1, us-esat-1]", 1), "regions[1]", "did you mean us-east-1?"},
+		{"unknown home Region", strings.Replace(minimal, "home_region: eu-west-1", "home_region: eu-east-1", 1), "home_region", `"eu-east-1" is not valid`},
+		{"GovCloud Region", strings.Replace(minimal, "regions: [eu-west-1]", "regions: [eu-west-1, us-gov-west-1]", 1), "regions[1]", "commercial partition"},
+		{"tag key too long", minimal + "tags: {" + long + ": v}\n", "tags." + long, "1-128"},
+		{"tag value too long", minimal + "tags: {Owner: " + strings.Repeat("v", 257) + "}\n", "tags.Owner", "0-256"},
+		{"aws: tag", minimal + "tags: {\"AWS:Owner\": x}\n", "tags.AWS:Owner", "reserved for AWS"},
+		{"our tag", minimal + "tags: {\"kmsguard:component\": x}\n", "tags.kmsguard:component", "kmsguard sets this tag itself"},
+		{"bad tag key characters", minimal + "tags: {\"Owner!\": x}\n", "tags.Owner!", "letters, digits, spaces"},
+		{"bad tag value characters", minimal + "tags: {\"Cost Center\": \"a;b\"}\n", "tags.Cost Center", `the value "a;b"`},
+		{"too many tags", minimal + many.String(), "tags", "50 tags, over the limit of 49"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml))
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want an *Error, got %v", err)
+			}
+			for _, p := range ce.Problems {
+				if p.Path == tt.path && strings.Contains(p.Message, tt.msg) {
+					return
+				}
+			}
+			t.Errorf("no problem at %s saying %q:\n%v", tt.path, tt.msg, err)
+		})
+	}
+}
+
+// Valid tags, Regions and accounts pass.
+func TestParse_HygieneAccepted(t *testing.T) {
+	c, err := config.Parse([]byte(strings.Replace(orgMinimal, "regions: [eu-west-1]", "regions: [eu-west-1, af-south-1, mx-central-1]", 1) +
+		"  excluded_accounts: [\"222222222222\"]\n" +
+		"tags: {\"Cost Center\": \"a/b=c+d-e@f.g:h_i\", Owner: \"\", \"Équipe\": sécurité}\ntermination_protection: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TerminationProtected() || len(c.Tags) != 3 {
+		t.Errorf("%+v", c)
+	}
+	if c, _ := config.Parse([]byte(minimal)); !c.TerminationProtected() {
+		t.Error("termination protection is on by default")
+	}
+}
+
+// All of a file's problems are reported at once, the new rules included.
+func TestParse_HygieneAllAtOnce(t *testing.T) {
+	y := strings.Replace(orgMinimal, "[sec@example.com]", "[sec@example.com, SEC@example.com]", 1) +
+		"  excluded_accounts: [\"123456789012\"]\ntags: {\"aws:x\": y}\n"
+	y = strings.Replace(y, "regions: [eu-west-1]", "regions: [eu-west-1, xx-west-1]", 1)
+	_, err := config.Parse([]byte(y))
+	for _, w := range []string{"alerts.emails[1]", "organization.excluded_accounts[0]", "tags.aws:x", "regions[1]"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %s: %v", w, err)
+		}
+	}
+}
+
+func TestRegions(t *testing.T) {
+	if !config.IsOptIn("af-south-1") || !config.IsOptIn("mx-central-1") || config.IsOptIn("eu-west-1") || config.IsOptIn("nowhere-1") {
+		t.Error("IsOptIn")
+	}
+	seen := map[string]bool{}
+	for _, r := range config.Regions {
+		if seen[r.Code] {
+			t.Errorf("%s twice", r.Code)
+		}
+		seen[r.Code] = true
+	}
+	for _, code := range []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+		"ap-southeast-1", "ap-southeast-2", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1"} {
+		if r, ok := config.LookupRegion(code); !ok || r.OptIn {
+			t.Errorf("%s: enabled by default, got %+v %v", code, r, ok)
+		}
+	}
+}
+
+// A file over 1 MiB is refused before it is parsed, with its name, size
+// and the limit.
+func TestLoad_TooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	b := []byte(minimal + "# " + strings.Repeat("x", config.MaxFileSize) + "\n")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fmt.Sprint(len(b))) || !strings.Contains(err.Error(), "1048576") {
+		t.Errorf("%v", err)
+	}
+}

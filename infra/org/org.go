@@ -50,6 +50,16 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 	return stack
 }
 
+// GlobalStackSet is the global spoke's StackSet in the organization stack.
+func GlobalStackSet(stack awscdk.Stack) awscloudformation.CfnStackSet {
+	return stack.Node().FindChild(jsii.String("Global")).(awscloudformation.CfnStackSet)
+}
+
+// RegionalStackSet is the regional spoke's StackSet in the organization stack.
+func RegionalStackSet(stack awscdk.Stack) awscloudformation.CfnStackSet {
+	return stack.Node().FindChild(jsii.String("Regional")).(awscloudformation.CfnStackSet)
+}
+
 func stackSet(stack awscdk.Stack, id, name, description, template string, regions []string, props *Props) awscloudformation.CfnStackSet {
 	o := props.Org
 	tolerance, concurrency := 10, 25

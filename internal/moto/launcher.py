@@ -13,6 +13,11 @@ Added:
         is an InvalidParameterException, a key policy without an Allow for
         the service principal logs.<region>.amazonaws.com an
         AccessDeniedException (conditions are not evaluated)
+  cloudformation  UpdateTerminationProtection (cdk deploy calls it for a
+        stack with termination protection: the hub and organization stacks)
+  cloudformation  Tags as CloudFormation takes them on AWS::SSM::Parameter
+        (a mapping; moto expects a list) and AWS::KMS::Key (a list of
+        Key/Value; moto expects TagKey/TagValue): moto failed the resource
   kms   EnableKeyRotation keeps RotationPeriodInDays (90-2560, default 365)
         and GetKeyRotationStatus returns it; EnableKeyRotation refuses
         Disabled keys (DisabledException), keys pending deletion
@@ -29,9 +34,12 @@ if moto.__version__ != PINNED:
     sys.exit(f"kmsguard moto launcher: moto {PINNED} required, found {moto.__version__}")
 
 import moto.cloudformation.models as cfn_models  # noqa: E402
+import moto.kms.models as kms_models  # noqa: E402
+import moto.ssm.models as ssm_models  # noqa: E402
 import moto.cloudformation.responses as cfn_responses  # noqa: E402
 import moto.cloudformation.utils as cfn_utils  # noqa: E402
 from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.kms.responses import KmsResponse  # noqa: E402
 from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException  # noqa: E402
@@ -106,6 +114,33 @@ def get_stack_from_s3_url(template_url, account_id, partition):
 cfn_utils.get_stack_from_s3_url = get_stack_from_s3_url
 cfn_models.get_stack_from_s3_url = get_stack_from_s3_url
 cfn_responses.get_stack_from_s3_url = get_stack_from_s3_url
+
+def update_termination_protection(self):
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
+
+
+cfn_responses.CloudFormationResponse.update_termination_protection = update_termination_protection
+
+def _fix_cfn_tags(model, convert):
+    """Wraps model's create_from_cloudformation_json to convert its Tags."""
+    create = model.create_from_cloudformation_json.__func__
+
+    def wrapped(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json.get("Properties", {})
+        if props.get("Tags"):
+            props = dict(props, Tags=convert(props["Tags"]))
+            cloudformation_json = dict(cloudformation_json, Properties=props)
+        return create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    model.create_from_cloudformation_json = classmethod(wrapped)
+
+
+_fix_cfn_tags(ssm_models.Parameter,
+              lambda t: [{"Key": k, "Value": v} for k, v in t.items()] if isinstance(t, dict) else t)
+_fix_cfn_tags(kms_models.Key,
+              lambda t: [{"TagKey": e["Key"], "TagValue": e["Value"]} if "Key" in e else e for e in t])
 
 LogsResponse.associate_kms_key = associate_kms_key
 LogsResponse.disassociate_kms_key = disassociate_kms_key
