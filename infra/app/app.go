@@ -131,6 +131,9 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	// resources: each StackSet carries its spoke's component.
 	Tag(org.GlobalStackSet(orgStack), ComponentSpokeGlobal, nil)
 	Tag(org.RegionalStackSet(orgStack), ComponentSpokeRegional, nil)
+	for _, r := range org.OptInRegions(cfg.Regions) {
+		Tag(org.OptInStackSet(orgStack, r), ComponentSpokeRegional, nil)
+	}
 	// The management account gets roles only for the guardrails the
 	// configuration opts in (organization.management_account_guardrails).
 	var mgmt []guardrail.Spec

@@ -479,3 +479,36 @@ func TestPreventiveLayer(t *testing.T) {
 		t.Errorf("single-account mode created %d policies", n)
 	}
 }
+
+// An opt-in Region gets its own StackSet that tolerates every account
+// failing, so an account that has not enabled it cannot roll back the
+// organization stack; Regions enabled by default stay in the shared one.
+func TestOrganization_OptInRegionsStandAlone(t *testing.T) {
+	d := synth(t, "org-opt-in", strings.Replace(orgYAML, "regions: [eu-west-1, us-east-1]", "regions: [eu-west-1, us-east-1, af-south-1, me-central-1]", 1))
+	byName := map[string]map[string]any{}
+	for _, s := range resources(d.templates[app.OrgStack], "AWS::CloudFormation::StackSet") {
+		p := props(s)
+		byName[p["StackSetName"].(string)] = p
+	}
+	regionsOf := func(p map[string]any) []string {
+		return tpltest.Strings(p["StackInstancesGroup"].([]any)[0].(map[string]any)["Regions"])
+	}
+	tolerance := func(p map[string]any) any { return p["OperationPreferences"].(map[string]any)["FailureTolerancePercentage"] }
+	if p := byName[org.RegionalStackSetName]; p == nil || !slices.Equal(regionsOf(p), []string{"eu-west-1", "us-east-1"}) || tolerance(p) != 10.0 {
+		t.Errorf("shared regional StackSet: %v", p)
+	}
+	for _, r := range []string{"af-south-1", "me-central-1"} {
+		p := byName[org.OptInStackSetName(r)]
+		if p == nil || !slices.Equal(regionsOf(p), []string{r}) || tolerance(p) != 100.0 || !strings.Contains(tpltest.JSON(p["Tags"]), "spoke-regional") {
+			t.Errorf("%s StackSet: %v", r, p)
+		}
+	}
+	if len(byName) != 4 {
+		t.Errorf("%d StackSets", len(byName))
+	}
+	// The home Region must be enabled in every account.
+	_, err := config.Parse([]byte(strings.Replace(strings.Replace(orgYAML, "regions: [eu-west-1, us-east-1]", "regions: [af-south-1, us-east-1]", 1), "home_region: eu-west-1", "home_region: af-south-1", 1)))
+	if err == nil || !strings.Contains(err.Error(), "home_region") || !strings.Contains(err.Error(), "enabled by default") {
+		t.Errorf("opt-in home Region: %v", err)
+	}
+}

@@ -259,6 +259,8 @@ func (c *Config) Validate() error {
 	var p problems
 	if !IsRegion(c.HomeRegion) {
 		p.add("home_region", c.HomeRegion, "set the Region of the hub, for example eu-west-1"+regionHint(c.HomeRegion))
+	} else if IsOptIn(c.HomeRegion) && c.Organization != nil {
+		p.add("home_region", c.HomeRegion, "choose a Region enabled by default in every account: the global spoke (the roles) deploys to the home Region of every account, and an opt-in Region is missing wherever it was not enabled")
 	}
 	if len(c.Regions) == 0 {
 		p.add("regions", "", "list the Regions to guard, the home Region included")

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/infra/config"
 )
 
@@ -43,7 +44,28 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 	}
 	stack := awscdk.NewStack(parent, &id, &sp)
 	stackSet(stack, "Global", GlobalStackSetName, "kmsguard global spoke: a role per guardrail, the sweep's read-only role and the event-forwarding role", props.GlobalTemplate, []string{props.HomeRegion}, props)
-	stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, props.Regions, props)
+	// Regions enabled by default share one StackSet. Each opt-in Region
+	// gets its own, which tolerates every account failing: an account that
+	// has not enabled the Region fails its instance there, and with the
+	// default tolerance that failure would mark the operation FAILED and
+	// roll back the organization stack ("If the number of failed stacks
+	// within a Region exceeds the failure tolerance, the status of the
+	// operation ... is set to FAILED", CloudFormation API reference,
+	// StackSetOperationSummary). kmsguard preflight and the sweep's digest
+	// list the accounts where a configured Region is not enabled.
+	var std []string
+	for _, r := range props.Regions {
+		if !runconfig.IsOptIn(r) {
+			std = append(std, r)
+		}
+	}
+	stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, std, props)
+	for _, r := range OptInRegions(props.Regions) {
+		all := 100
+		opt := *props
+		opt.Org.FailureTolerancePercentage = &all
+		stackSet(stack, OptInConstructID(r), OptInStackSetName(r), "kmsguard regional spoke in opt-in Region "+r+" (accounts that have not enabled it fail alone)", props.RegionalTemplate, []string{r}, &opt)
+	}
 	if pv := props.Org.Preventive; pv != nil && pv.Enabled {
 		protectionPolicy(stack, props.Org)
 	}
@@ -58,6 +80,28 @@ func GlobalStackSet(stack awscdk.Stack) awscloudformation.CfnStackSet {
 // RegionalStackSet is the regional spoke's StackSet in the organization stack.
 func RegionalStackSet(stack awscdk.Stack) awscloudformation.CfnStackSet {
 	return stack.Node().FindChild(jsii.String("Regional")).(awscloudformation.CfnStackSet)
+}
+
+// OptInRegions are the opt-in Regions among regions, in order.
+func OptInRegions(regions []string) []string {
+	var out []string
+	for _, r := range regions {
+		if runconfig.IsOptIn(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// OptInStackSetName names the StackSet of one opt-in Region.
+func OptInStackSetName(region string) string { return RegionalStackSetName + "-" + region }
+
+// OptInConstructID is the construct id of one opt-in Region's StackSet.
+func OptInConstructID(region string) string { return "Regional-" + region }
+
+// OptInStackSet is one opt-in Region's StackSet in the organization stack.
+func OptInStackSet(stack awscdk.Stack, region string) awscloudformation.CfnStackSet {
+	return stack.Node().FindChild(jsii.String(OptInConstructID(region))).(awscloudformation.CfnStackSet)
 }
 
 func stackSet(stack awscdk.Stack, id, name, description, template string, regions []string, props *Props) awscloudformation.CfnStackSet {
