@@ -493,7 +493,9 @@ func TestOrganization_OptInRegionsStandAlone(t *testing.T) {
 	regionsOf := func(p map[string]any) []string {
 		return tpltest.Strings(p["StackInstancesGroup"].([]any)[0].(map[string]any)["Regions"])
 	}
-	tolerance := func(p map[string]any) any { return p["OperationPreferences"].(map[string]any)["FailureTolerancePercentage"] }
+	tolerance := func(p map[string]any) any {
+		return p["OperationPreferences"].(map[string]any)["FailureTolerancePercentage"]
+	}
 	if p := byName[org.RegionalStackSetName]; p == nil || !slices.Equal(regionsOf(p), []string{"eu-west-1", "us-east-1"}) || tolerance(p) != 10.0 {
 		t.Errorf("shared regional StackSet: %v", p)
 	}
