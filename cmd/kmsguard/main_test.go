@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/account"
+	accounttypes "github.com/aws/aws-sdk-go-v2/service/account/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -29,6 +31,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/moto"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -440,6 +443,34 @@ func TestPreflight(t *testing.T) {
 	if code, out := run(); code != exitFailed || !strings.Contains(out, "org does not record KMS write management events") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
+	// An opt-in Region the member has not enabled is one FAIL with the
+	// fix, and nothing else is checked there (moto has no ListRegions:
+	// a fake answers as Account Management does).
+	old := newAccountAPI
+	t.Cleanup(func() { newAccountAPI = old })
+	newAccountAPI = func(aws.Config) sweep.AccountAPI { return regionsOnly{"123456789012": {"af-south-1"}} }
+	code, out, errOut := runCLI(t, "preflight", "--accounts", fixtures.Account, "--regions", "eu-west-1,af-south-1")
+	out += errOut
+	if code != exitFailed || !strings.Contains(out, "FAIL  111122223333/af-south-1") || !strings.Contains(out, "aws account enable-region --account-id 111122223333 --region-name af-south-1") ||
+		!strings.Contains(out, "kmsguard-regional-af-south-1") || strings.Count(out, "111122223333/af-south-1") != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// regionsOnly answers ListRegions with each account's enabled opt-in
+// Regions (AccountId empty: the caller's own account).
+type regionsOnly map[string][]string
+
+func (r regionsOnly) ListRegions(_ context.Context, in *account.ListRegionsInput, _ ...func(*account.Options)) (*account.ListRegionsOutput, error) {
+	acct := aws.ToString(in.AccountId)
+	if acct == "" {
+		acct = "123456789012"
+	}
+	out := &account.ListRegionsOutput{}
+	for _, name := range r[acct] {
+		out.Regions = append(out.Regions, accounttypes.Region{RegionName: aws.String(name), RegionOptStatus: accounttypes.RegionOptStatusEnabled})
+	}
+	return out, nil
 }
 
 // Two operators changing modes at once never lose each other's change:

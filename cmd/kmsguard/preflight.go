@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/account"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -19,10 +20,19 @@ import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
 // check is one preflight result.
+// newAccountAPI reads accounts' Regions (AWS Account Management answers in
+// us-east-1); tests replace it, as moto has no ListRegions.
+var newAccountAPI = func(cfg aws.Config) sweep.AccountAPI {
+	c := cfg.Copy()
+	c.Region = "us-east-1"
+	return account.NewFromConfig(c)
+}
+
 type check struct {
 	ok          bool
 	where, what string
@@ -35,8 +45,10 @@ func preflightCommand() *command {
 		summary: "Check that kmsguard can work: trail, forwarding rules, logs key, remediator role",
 		help: `Checks, per account and Region, that kmsguard can work: a CloudTrail trail
 is logging and records KMS write management events, the forwarding rules are
-deployed and enabled, the logs key is usable by CloudWatch Logs, and (for
-accounts other than the caller's) the hub can assume the remediator role.
+deployed and enabled, the logs key is usable by CloudWatch Logs, (for
+accounts other than the caller's) the hub can assume the remediator role,
+and each configured opt-in Region is enabled in the account (AWS Account
+Management ListRegions).
 PASS or FAIL per check, with the fix. Run it with the hub's credentials.`,
 		setup: func(f *flags) runFunc {
 			var a preflightArgs
@@ -110,7 +122,20 @@ func preflight(ctx context.Context, c *call, a preflightArgs) int {
 				continue
 			}
 		}
+		// Opt-in Regions the account has not enabled: kmsguard cannot be
+		// there (the opt-in StackSets skip them); say so, check the rest.
+		off, err := sweep.NotEnabled(ctx, newAccountAPI(base), acct, me, regs)
+		if err != nil {
+			checks = append(checks, check{false, acct, "opt-in Regions enabled", "give the hub account:ListRegions (as the management account or the Account Management delegated administrator): " + errText(err)})
+		}
+		for _, r := range off {
+			checks = append(checks, check{false, acct + "/" + r, "opt-in Region " + r + " is enabled in the account",
+				fmt.Sprintf("enable it (aws account enable-region --account-id %s --region-name %s, then wait for ENABLED) and redeploy the StackSet %s, or remove it from regions", acct, r, kgconfig.OptInStackSetName(r))})
+		}
 		for _, r := range regs {
+			if slices.Contains(off, r) {
+				continue
+			}
 			c := cfg.Copy()
 			c.Region = r
 			where := acct + "/" + r

@@ -76,6 +76,7 @@ type Env struct {
 	alerts   alert.Publisher
 	log      *slog.Logger
 	base     aws.Config
+	hub      string
 }
 
 // Load builds the hub runtime. Errors name what is misconfigured.
@@ -142,6 +143,7 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		return nil, fmt.Errorf("%s=%q is not a 12-digit account id", runconfig.EnvHubAccount, hubAccount)
 	}
 	// The session name tells CloudTrail readers which guardrail acted.
+	h.hub = hubAccount
 	h.provider = awsenv.NewProvider(h.base, hubAccount, guardrail.MemberRoleName(guardrail.SweepID), "kmsguard")
 	if o.TopicARN != "" {
 		region, err := arnRegion(o.TopicARN)
@@ -215,6 +217,9 @@ func (h *Env) Log() *slog.Logger { return h.log }
 
 // AWS is the base SDK configuration.
 func (h *Env) AWS() aws.Config { return h.base }
+
+// HubAccount is the account whose credentials the runtime uses directly.
+func (h *Env) HubAccount() string { return h.hub }
 
 // Provider is the per-account configuration source of the sweep's
 // listing: the read-only member role, with its sessions named sessionName.

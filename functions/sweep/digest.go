@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/account"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -30,6 +31,9 @@ func Digest(r *Report) alert.Message {
 	}
 	if len(r.Errors) > 0 && rank(sev) > rank(guardrail.SeverityHigh) {
 		sev = guardrail.SeverityHigh
+	}
+	if len(r.NotEnabled) > 0 && rank(sev) > rank(guardrail.SeverityWarning) {
+		sev = guardrail.SeverityWarning
 	}
 	fixed := r.Actions()
 	var b alert.Body
@@ -75,6 +79,17 @@ func Digest(r *Report) alert.Message {
 		b.Section("Orphaned keys")
 		b.Line("%d customer managed keys are Enabled and have no alias (often left by failed deployments); kmsguard audit lists them.", len(r.Orphans))
 	}
+	if len(r.NotEnabled) > 0 {
+		b.Section("Regions not enabled")
+		b.Line("%d account-Regions were not swept: the account has not enabled the opt-in Region, so kmsguard is not deployed there and nothing there can be used. Enable the Region (aws account enable-region --account-id ACCOUNT --region-name REGION) to guard it, or remove it from regions.", len(r.NotEnabled))
+		for i, t := range r.NotEnabled {
+			if i == MaxDigestItems {
+				b.Line("… and %d more.", len(r.NotEnabled)-MaxDigestItems)
+				break
+			}
+			b.Line("%s/%s", t.Account, t.Region)
+		}
+	}
 	if len(r.Errors) > 0 {
 		b.Section("Not checked")
 		for i, e := range r.Errors {
@@ -93,6 +108,9 @@ func Digest(r *Report) alert.Message {
 	verdict := fmt.Sprintf("%d findings, %d fixed", len(r.Findings), fixed)
 	if len(r.Errors) > 0 {
 		verdict += fmt.Sprintf(", %d not checked", len(r.Errors))
+	}
+	if len(r.NotEnabled) > 0 {
+		verdict += fmt.Sprintf(", %d Regions not enabled", len(r.NotEnabled))
 	}
 	return alert.Message{
 		Severity: string(sev), Guardrail: "sweep", Account: "all", Region: "all",
@@ -177,6 +195,8 @@ type Summary struct {
 	Findings int `json:"findings"`
 	Fixed    int `json:"fixed"`
 	Errors   int `json:"errors"`
+	// NotEnabled counts account-Regions skipped: opt-in Region not enabled.
+	NotEnabled int `json:"regions_not_enabled"`
 }
 
 // Scheduled sweeps the configured scope and publishes the digest.
@@ -190,11 +210,14 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 	if len(targets) == 0 {
 		return Summary{}, fmt.Errorf("the configuration has no sweep scope (sweep.accounts and regions)")
 	}
-	rep, err := Run(ctx, h, Options{Targets: targets, Progress: func(l string) { h.Log().InfoContext(ctx, l) }})
+	acctCfg := h.AWS().Copy()
+	acctCfg.Region = "us-east-1" // AWS Account Management answers in us-east-1
+	rep, err := Run(ctx, h, Options{Targets: targets, Progress: func(l string) { h.Log().InfoContext(ctx, l) },
+		Accounts: account.NewFromConfig(acctCfg), Self: h.HubAccount()})
 	if err != nil {
 		return Summary{}, err
 	}
-	sum := Summary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors)}
+	sum := Summary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors), NotEnabled: len(rep.NotEnabled)}
 	h.Log().InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors)
 	if h.Alerts() != nil {
 		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {

@@ -56,6 +56,12 @@ type Options struct {
 	Progress func(line string)
 	// Now is the sweep's clock (default time.Now).
 	Now func() time.Time
+	// Accounts, when set, tells which opt-in Regions each account has
+	// enabled: targets in a Region the account has not enabled are not
+	// swept (nothing of kmsguard's can be there) and are counted in the
+	// digest. Self is the caller's own account.
+	Accounts AccountAPI
+	Self     string
 }
 
 // Finding is one resource a guardrail did not find compliant: an alert-only
@@ -92,6 +98,9 @@ type Report struct {
 	Orphans  []OrphanKey `json:"orphaned_keys"`
 	// Errors are targets or resources that could not be checked.
 	Errors []string `json:"errors"`
+	// NotEnabled are targets in an opt-in Region the account has not
+	// enabled: not swept.
+	NotEnabled []Target `json:"regions_not_enabled"`
 }
 
 // Actions counts the findings where something was changed.
@@ -141,10 +150,11 @@ func Run(ctx context.Context, h *bootstrap.Env, o Options) (*Report, error) {
 		}
 		byKind[e.Spec.Sweep.Kind] = append(byKind[e.Spec.Sweep.Kind], r)
 	}
-	s := &sweep{h: h, o: o, keyGs: byKind[guardrail.KindKMSKey], groupGs: byKind[guardrail.KindLogGroup], rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}}}
+	s := &sweep{h: h, o: o, keyGs: byKind[guardrail.KindKMSKey], groupGs: byKind[guardrail.KindLogGroup], rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}, NotEnabled: []Target{}}}
+	targets := s.enabled(ctx, o.Targets)
 	sem := make(chan struct{}, o.TargetConcurrency)
 	var wg sync.WaitGroup
-	for _, t := range o.Targets {
+	for _, t := range targets {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(t Target) {
@@ -165,6 +175,44 @@ func Run(ctx context.Context, h *bootstrap.Env, o Options) (*Report, error) {
 	sort.Slice(s.rep.Orphans, func(i, j int) bool { return s.rep.Orphans[i].KeyID < s.rep.Orphans[j].KeyID })
 	sort.Strings(s.rep.Errors)
 	return s.rep, nil
+}
+
+// enabled drops the targets in opt-in Regions their account has not
+// enabled (one ListRegions per account, only when an opt-in Region is
+// configured), recording them in the report. When the Regions cannot be
+// read the targets are swept as they are, and the report says why once.
+func (s *sweep) enabled(ctx context.Context, targets []Target) []Target {
+	if s.o.Accounts == nil {
+		return targets
+	}
+	regions := map[string][]string{}
+	var accounts []string
+	for _, t := range targets {
+		if _, ok := regions[t.Account]; !ok {
+			accounts = append(accounts, t.Account)
+		}
+		regions[t.Account] = append(regions[t.Account], t.Region)
+	}
+	off := map[Target]bool{}
+	for _, a := range accounts {
+		regs, err := NotEnabled(ctx, s.o.Accounts, a, s.o.Self, regions[a])
+		if err != nil {
+			s.rep.Errors = append(s.rep.Errors, "opt-in Regions not checked: "+err.Error())
+			return targets
+		}
+		for _, r := range regs {
+			off[Target{Account: a, Region: r}] = true
+		}
+	}
+	var out []Target
+	for _, t := range targets {
+		if off[t] {
+			s.rep.NotEnabled = append(s.rep.NotEnabled, t)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func rank(s guardrail.Severity) int {

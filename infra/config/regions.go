@@ -20,3 +20,11 @@ func IsRegion(code string) bool { return runconfig.IsRegion(code) }
 
 // IsOptIn reports whether region is an opt-in Region.
 func IsOptIn(region string) bool { return runconfig.IsOptIn(region) }
+
+// RegionalStackSetName is the StackSet of the regional spoke in the Regions
+// enabled by default.
+const RegionalStackSetName = "kmsguard-regional"
+
+// OptInStackSetName names the StackSet of the regional spoke in one opt-in
+// Region (infra/org; kmsguard preflight names it in its fix).
+func OptInStackSetName(region string) string { return RegionalStackSetName + "-" + region }

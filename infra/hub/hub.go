@@ -423,7 +423,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	}
 	// The sweep enumerates keys and log groups before it reads each, and
 	// lists the organization's accounts.
-	for _, a := range append(sweep.Actions, sweep.DiscoveryActions...) {
+	for _, a := range append(append(sweep.Actions, sweep.DiscoveryActions...), sweep.RegionActions...) {
 		if !slices.Contains(actions, a) {
 			actions = append(actions, a)
 		}

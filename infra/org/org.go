@@ -19,7 +19,7 @@ const MaxTemplateBody = 51200
 // StackSet names.
 const (
 	GlobalStackSetName   = "kmsguard-global"
-	RegionalStackSetName = "kmsguard-regional"
+	RegionalStackSetName = config.RegionalStackSetName
 )
 
 // Props configure the organization stack.
@@ -94,7 +94,7 @@ func OptInRegions(regions []string) []string {
 }
 
 // OptInStackSetName names the StackSet of one opt-in Region.
-func OptInStackSetName(region string) string { return RegionalStackSetName + "-" + region }
+func OptInStackSetName(region string) string { return config.OptInStackSetName(region) }
 
 // OptInConstructID is the construct id of one opt-in Region's StackSet.
 func OptInConstructID(region string) string { return "Regional-" + region }

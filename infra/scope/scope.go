@@ -24,6 +24,7 @@ var accountLevelActions = map[string]bool{
 	"organizations:ListAccountsForParent": true,
 	"organizations:ListOrganizationalUnitsForParent": true,
 	"organizations:DescribeOrganization":             true,
+	"account:ListRegions":                            true,
 	// Read-only health checks (kmsguard preflight).
 	"cloudtrail:DescribeTrails":    true,
 	"cloudtrail:GetTrailStatus":    true,
@@ -92,7 +93,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	var keys, logs, params, accountLevel, global []string
 	for _, a := range actions {
 		switch {
-		case accountLevelActions[a] && strings.HasPrefix(a, "organizations:"):
+		case accountLevelActions[a] && (strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "account:")):
 			global = append(global, a) // a global service: not limited to Regions
 		case accountLevelActions[a]:
 			accountLevel = append(accountLevel, a)
