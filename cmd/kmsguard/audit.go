@@ -141,6 +141,10 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 	}
 	if !*a.fix {
 		opts.Mode = guardrail.ModeAlert // read-only: every decision is alert-only
+	} else if paramErr == nil {
+		// The hub is deployed here: its mode store's rules (kmsguard mode
+		// set) apply on top of the file's, as they do in the Lambdas.
+		opts.ModeStore = true
 	}
 	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {
@@ -153,7 +157,8 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 			targets = append(targets, sweep.Target{Account: acct, Region: r})
 		}
 	}
-	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Progress: func(l string) { fmt.Fprintln(c.stderr, c.path+":", l) }})
+	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Progress: func(l string) { fmt.Fprintln(c.stderr, c.path+":", l) },
+		Accounts: newAccountAPI(awsCfg), Self: me})
 	if err != nil {
 		return c.failed(err)
 	}
@@ -204,8 +209,9 @@ func readParam(ctx context.Context, cfg aws.Config, name string) (string, error)
 	return aws.ToString(out.Parameter.Value), nil
 }
 
-// drift compares the modes in the file with the ones in the parameter
-// (changed by `kmsguard mode set`, or a deployment not made yet).
+// drift compares the modes in the file with the ones in the parameter (a
+// deployment not made yet, or the parameter changed by hand; the rules of
+// `kmsguard mode set` live in the mode store, not in the parameter).
 func drift(fileJSON, paramJSON string, paramErr error, name string) []string {
 	if fileJSON == "" {
 		return []string{}

@@ -516,3 +516,41 @@ func TestMode_ConcurrentOperatorsLoseNothing(t *testing.T) {
 		}
 	}
 }
+
+// audit --fix follows the mode store as the Lambdas do: an account set to
+// alert with `kmsguard mode set` is not remediated although the file says
+// remediate.
+func TestAudit_FixFollowsTheModeStore(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	t.Setenv(runconfig.EnvHubAccount, fixtures.Account)
+	ctx := context.Background()
+	pending := pendingKey(t, sb)
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	member, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
+	creds, err := member.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	api := ssm.NewFromConfig(member)
+	for name, v := range map[string]string{"/kmsguard/config": `{"modes":{"default":"remediate"}}`, runconfig.RuleParameter(fixtures.Account, "", ""): "alert"} {
+		if _, err := api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(v), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFile := filepath.Join(t.TempDir(), "kmsguard.yaml")
+	_ = os.WriteFile(cfgFile, []byte("hub_account: \"111122223333\"\nhome_region: eu-west-1\nregions: [eu-west-1]\nalerts: {emails: [s@example.com]}\nmodes: {default: remediate}\n"), 0o644)
+	code, stdout, stderr := runCLI(t, "audit", "--fix", "--config", cfgFile, "--accounts", fixtures.Account, "--guardrails", "key-deletion", "--format", "json")
+	if s, _ := sb.KeyState(ctx, fixtures.Account, pending); s != "PendingDeletion" {
+		t.Fatalf("audit --fix remediated an account the mode store sets to alert: %s (exit %d)\n%s\n%s", s, code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `"mode": "alert"`) {
+		t.Errorf("the finding is not in alert mode:\n%s", stdout)
+	}
+}

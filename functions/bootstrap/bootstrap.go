@@ -41,6 +41,10 @@ type Options struct {
 	HubAccount string
 	// Mode, when set, overrides every mode decision.
 	Mode guardrail.Mode
+	// ModeStore adds the mode store's rules (runconfig.ModesPath, in the
+	// AWS config's account and Region) to ConfigJSON's modes, as the
+	// deployed Lambdas do (kmsguard audit --fix).
+	ModeStore bool
 	// AWS is the base SDK config; nil loads the default chain.
 	AWS *aws.Config
 	// Log receives the decision lines; nil picks the Lambda logger in
@@ -124,6 +128,13 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		orgCfg := h.base.Copy()
 		orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
 		h.cfg, h.modes = rc, &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(orgCfg), log: log, now: time.Now}
+	}
+	if o.ModeStore && o.ConfigParameter == "" {
+		pm := &paramModes{name: "the configuration file", log: log, now: time.Now}
+		pm.set(h.cfg.Modes, time.Now())
+		orgCfg := h.base.Copy()
+		orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
+		h.modes = &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(orgCfg), log: log, now: time.Now}
 	}
 	if o.Mode != "" {
 		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {

@@ -78,6 +78,11 @@ func (p *paramModes) Resolve(account, guardrailID string, specDefault guardrail.
 // current returns the modes, refreshed when a minute old; false when no
 // good modes were ever read.
 func (p *paramModes) current() (runconfig.ModeConfig, bool) {
+	if p.api == nil { // fixed modes (a configuration file): nothing to re-read
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.modes, p.good
+	}
 	p.mu.Lock()
 	stale := p.now().Sub(p.fetched) >= RefreshEvery
 	p.mu.Unlock()
