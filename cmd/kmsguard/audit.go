@@ -122,7 +122,11 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 	if file != nil && me != file.HubAccount && slices.ContainsFunc(accts, func(x string) bool { return x != me }) {
 		return c.failed(wrongAccount(o, me, file.HubAccount, *a.cfgFile, "audit reaches other accounts through the hub's role"))
 	}
-	paramJSON, paramErr := readParam(ctx, awsCfg, *a.param)
+	hubCfg := awsCfg.Copy() // the parameter and the mode store are in the hub's home Region
+	if file != nil {
+		hubCfg.Region = file.HomeRegion
+	}
+	paramJSON, paramErr := readParam(ctx, hubCfg, *a.param)
 
 	opts.Guardrails, opts.Known = catalog.Entries(), catalog.IDs()
 	if picked != nil {
@@ -141,10 +145,11 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 	}
 	if !*a.fix {
 		opts.Mode = guardrail.ModeAlert // read-only: every decision is alert-only
-	} else if paramErr == nil {
-		// The hub is deployed here: its mode store's rules (kmsguard mode
-		// set) apply on top of the file's, as they do in the Lambdas.
-		opts.ModeStore = true
+	} else if file != nil || paramErr == nil {
+		// The mode store's rules (kmsguard mode set) apply on top of the
+		// file's, as they do in the Lambdas; a store that cannot be read
+		// makes the accounts it would decide alert only.
+		opts.ModeStore, opts.ModeStoreRegion = true, hubCfg.Region
 	}
 	h, err := bootstrap.Load(ctx, opts)
 	if err != nil {

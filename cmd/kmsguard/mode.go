@@ -119,6 +119,9 @@ Lambdas apply it within a minute.`,
 				if store == nil {
 					return code
 				}
+				if *ou != "" && store.file != nil && store.file.Organization == nil {
+					return c.usageError("--ou: %s has no organization; rules per organizational unit apply only in organization mode", *p.cfgFile)
+				}
 				name := runconfig.RuleParameter(*account, *ou, *id)
 				if err := store.setRule(ctx, name, string(m)); err != nil {
 					return c.failed(err)
@@ -207,7 +210,7 @@ func (p *paramFlags) open(ctx context.Context, c *call) (*paramStore, int) {
 	if file != nil && me != file.HubAccount {
 		return nil, c.failed(wrongAccount(o, me, file.HubAccount, *p.cfgFile, "the configuration parameter is in the hub account"))
 	}
-	return &paramStore{api: ssm.NewFromConfig(cfg), cfg: cfg, name: *p.param, account: me, region: cfg.Region}, exitOK
+	return &paramStore{api: ssm.NewFromConfig(cfg), cfg: cfg, file: file, name: *p.param, account: me, region: cfg.Region}, exitOK
 }
 
 func specDefault(id string) guardrail.Mode {
@@ -229,6 +232,7 @@ type ssmAPI interface {
 type paramStore struct {
 	api             ssmAPI
 	cfg             aws.Config
+	file            *kgconfig.Config // nil without --config
 	name            string
 	account, region string // where it is, for the messages
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -45,6 +44,9 @@ type Options struct {
 	// AWS config's account and Region) to ConfigJSON's modes, as the
 	// deployed Lambdas do (kmsguard audit --fix).
 	ModeStore bool
+	// ModeStoreRegion is the hub's home Region, where the mode store is
+	// (default: the AWS config's Region).
+	ModeStoreRegion string
 	// AWS is the base SDK config; nil loads the default chain.
 	AWS *aws.Config
 	// Log receives the decision lines; nil picks the Lambda logger in
@@ -125,16 +127,16 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		pm.set(rc.Modes, time.Now())
 		// The mode store's rules (kmsguard mode set) sit beside the
 		// parameter; OUs are looked up only when rules per OU exist.
-		orgCfg := h.base.Copy()
-		orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
-		h.cfg, h.modes = rc, &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(orgCfg), log: log, now: time.Now}
+		h.cfg, h.modes = rc, newStoreModes(pm, h.base, rc.OrganizationID != "", log)
 	}
 	if o.ModeStore && o.ConfigParameter == "" {
 		pm := &paramModes{name: "the configuration file", log: log, now: time.Now}
 		pm.set(h.cfg.Modes, time.Now())
-		orgCfg := h.base.Copy()
-		orgCfg.Region = "us-east-1" // AWS Organizations answers in us-east-1
-		h.modes = &storeModes{file: pm, api: ssm.NewFromConfig(h.base), parents: organizations.NewFromConfig(orgCfg), log: log, now: time.Now}
+		store := h.base.Copy()
+		if o.ModeStoreRegion != "" {
+			store.Region = o.ModeStoreRegion
+		}
+		h.modes = newStoreModes(pm, store, h.cfg.OrganizationID != "", log)
 	}
 	if o.Mode != "" {
 		if _, err := guardrail.ParseMode(string(o.Mode)); err != nil {

@@ -22,6 +22,10 @@ import (
 // themselves are re-read every minute.
 const ParentsEvery = 15 * time.Minute
 
+// MaxStale is how long the last good rules or OUs are used while reads
+// keep failing; past it the account resolves to alert.
+const MaxStale = 5 * time.Minute
+
 // StoreAPI is what reading the mode store takes.
 type StoreAPI interface {
 	GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
@@ -53,11 +57,22 @@ func ReadRules(ctx context.Context, api StoreAPI, scope string) (runconfig.Rules
 // AnyOURules reports whether the store holds a rule for any organizational
 // unit (one call: the first result answers).
 func AnyOURules(ctx context.Context, api StoreAPI) (bool, error) {
-	out, err := api.GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String(runconfig.ModesPath + "/ous"), Recursive: aws.Bool(true), MaxResults: aws.Int32(1)})
-	if err != nil {
-		return false, fmt.Errorf("look for rules per organizational unit: %w", err)
+	pg := ssm.NewGetParametersByPathPaginator(api, &ssm.GetParametersByPathInput{Path: aws.String(runconfig.ModesPath + "/ous"), Recursive: aws.Bool(true), MaxResults: aws.Int32(10)})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("look for rules per organizational unit: %w", err)
+		}
+		for _, p := range out.Parameters {
+			// Only a parameter at /kmsguard/modes/ous/<ou id>/<rule>
+			// counts: a stray one must not make every account alert.
+			rest := strings.TrimPrefix(aws.ToString(p.Name), runconfig.ModesPath+"/ous/")
+			if ou, rule, ok := strings.Cut(rest, "/"); ok && runconfig.ValidOU(ou) && !strings.Contains(rule, "/") {
+				return true, nil
+			}
+		}
 	}
-	return len(out.Parameters) > 0 || aws.ToString(out.NextToken) != "", nil
+	return false, nil
 }
 
 // Parents lists an account's organizational units, nearest first, up to
@@ -103,15 +118,17 @@ type storeModes struct {
 }
 
 type cachedRules struct {
-	rules runconfig.Rules
-	good  bool
-	at    time.Time
+	rules  runconfig.Rules
+	good   bool
+	at     time.Time // last read attempt
+	goodAt time.Time // last successful read
 }
 
 type cachedChain struct {
-	ous  []string
-	good bool
-	at   time.Time
+	ous    []string
+	good   bool
+	at     time.Time
+	goodAt time.Time
 }
 
 type cachedBool struct {
@@ -140,10 +157,14 @@ func (s *storeModes) rules(scope string) (runconfig.Rules, bool) {
 		}
 		s.mu.Lock()
 		c.at = s.now() // retry in a minute, not on every event
-		if err != nil {
+		switch {
+		case err == nil:
+			c.rules, c.good, c.goodAt = r, true, c.at
+		case c.good && c.at.Sub(c.goodAt) > MaxStale:
+			c.good = false
+			s.log.Error("mode rules unreadable for too long; the account alerts only", "scope", scope, "error", err.Error())
+		default:
 			s.log.Error("mode rules not refreshed; keeping the last good ones", "scope", scope, "error", err.Error())
-		} else {
-			c.rules, c.good = r, true
 		}
 		s.mu.Unlock()
 	}
@@ -190,7 +211,9 @@ func (s *storeModes) chain(account string) ([]string, bool) {
 		c = &cachedChain{}
 		s.chains[account] = c
 	}
-	fresh := !c.at.IsZero() && (s.now().Sub(c.at) < ParentsEvery && c.good || s.now().Sub(c.at) < RefreshEvery)
+	// Good OUs are kept ParentsEvery; after a failed read, retried each
+	// minute.
+	fresh := !c.at.IsZero() && (c.good && s.now().Sub(c.goodAt) < ParentsEvery || s.now().Sub(c.at) < RefreshEvery)
 	s.mu.Unlock()
 	if !fresh {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -198,16 +221,32 @@ func (s *storeModes) chain(account string) ([]string, bool) {
 		cancel()
 		s.mu.Lock()
 		c.at = s.now()
-		if err != nil {
+		switch {
+		case err == nil:
+			c.ous, c.good, c.goodAt = ous, true, c.at
+		case c.good && c.at.Sub(c.goodAt) > MaxStale+ParentsEvery:
+			c.good = false
+			s.log.Error("organizational units unreadable for too long", "account", account, "error", err.Error())
+		default:
 			s.log.Error("organizational units not read", "account", account, "error", err.Error())
-		} else {
-			c.ous, c.good = ous, true
 		}
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return c.ous, c.good
+}
+
+// newStoreModes reads the mode store with cfg; the account's OUs only in
+// an organization (AWS Organizations answers in us-east-1).
+func newStoreModes(file *paramModes, cfg aws.Config, organization bool, log *slog.Logger) *storeModes {
+	s := &storeModes{file: file, api: ssm.NewFromConfig(cfg), log: log, now: time.Now}
+	if organization {
+		orgCfg := cfg.Copy()
+		orgCfg.Region = "us-east-1"
+		s.parents = organizations.NewFromConfig(orgCfg)
+	}
+	return s
 }
 
 // Resolve implements guardrail.ModeLookup.
@@ -225,7 +264,8 @@ func (s *storeModes) Resolve(account, id string, specDefault guardrail.Mode) gua
 		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "mode store " + runconfig.ScopePath(account, "") + " unreadable (alert only until it is)"}
 	}
 	l := runconfig.Layers{File: file, Global: global, Account: acct, StoreNote: "mode store " + runconfig.ModesPath}
-	if len(file.OrganizationalUnits) > 0 || s.hasOURules() {
+	// Outside an organization there are no OUs: rules per OU do not apply.
+	if s.parents != nil && (len(file.OrganizationalUnits) > 0 || s.hasOURules()) {
 		ous, known := s.chain(account)
 		l.OUs, l.OUsUnknown = ous, !known
 		l.OURules = map[string]runconfig.Rules{}

@@ -104,11 +104,15 @@ func (f *fakeOrg) ListParents(_ context.Context, in *organizations.ListParentsIn
 	return &organizations.ListParentsOutput{Parents: []orgtypes.Parent{{Id: aws.String(p), Type: typ}}}, nil
 }
 
-func newStoreModes(file runconfig.ModeConfig, api StoreAPI, org ParentsAPI, now *time.Time) *storeModes {
+func testStoreModes(file runconfig.ModeConfig, api StoreAPI, org ParentsAPI, now *time.Time) *storeModes {
 	clock := func() time.Time { return *now }
-	pm := &paramModes{api: &fakeSSM{value: "{}"}, name: ConfigParameter, log: slog.New(slog.DiscardHandler), now: clock}
+	pm := &paramModes{name: ConfigParameter, log: slog.New(slog.DiscardHandler), now: clock} // fixed file modes
 	pm.set(file, *now)
-	return &storeModes{file: pm, api: api, parents: org, log: slog.New(slog.DiscardHandler), now: clock}
+	s := &storeModes{file: pm, api: api, log: slog.New(slog.DiscardHandler), now: clock}
+	if org != nil {
+		s.parents = org
+	}
+	return s
 }
 
 // 5,000 per-account rules and rules per OU: every account resolves to its
@@ -143,7 +147,7 @@ func TestStoreModes_5000Accounts(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := newStoreModes(runconfig.ModeConfig{}, api, org, &now)
+	s := testStoreModes(runconfig.ModeConfig{}, api, org, &now)
 	for i := 0; i < n+300; i++ {
 		a := account(i)
 		if r := s.Resolve(a, "key-deletion", guardrail.ModeAlert); r.Mode != want[a] {
@@ -178,14 +182,14 @@ func TestStoreModes_SafeSide(t *testing.T) {
 
 	// The store cannot be read: alert only, and the reason says why.
 	broken := &storeSSM{err: errors.New("AccessDeniedException")}
-	if r := newStoreModes(file, broken, nil, &now).Resolve(acct, "key-deletion", guardrail.ModeRemediate); r.Mode != guardrail.ModeAlert || !strings.Contains(r.Source, "unreadable") {
+	if r := testStoreModes(file, broken, nil, &now).Resolve(acct, "key-deletion", guardrail.ModeRemediate); r.Mode != guardrail.ModeAlert || !strings.Contains(r.Source, "unreadable") {
 		t.Errorf("unreadable store: %+v", r)
 	}
 	// Rules per OU exist, the account's OUs cannot be read: alert, unless
 	// the account has its own rule.
 	api := &storeSSM{params: map[string]string{runconfig.RuleParameter("", "ou-ab12-prod0001", ""): "alert"}}
 	denied := &fakeOrg{err: errors.New("AccessDeniedException")}
-	s := newStoreModes(file, api, denied, &now)
+	s := testStoreModes(file, api, denied, &now)
 	if r := s.Resolve(acct, "key-deletion", guardrail.ModeRemediate); r.Mode != guardrail.ModeAlert || !strings.Contains(r.Source, "could not be read") {
 		t.Errorf("unknown OUs: %+v", r)
 	}
@@ -202,8 +206,53 @@ func TestStoreModes_SafeSide(t *testing.T) {
 	}
 	// No rule per OU anywhere: Organizations is never called.
 	org := &fakeOrg{}
-	newStoreModes(file, &storeSSM{params: map[string]string{}}, org, &now).Resolve(acct, "key-deletion", guardrail.ModeAlert)
+	testStoreModes(file, &storeSSM{params: map[string]string{}}, org, &now).Resolve(acct, "key-deletion", guardrail.ModeAlert)
 	if org.calls != 0 {
 		t.Errorf("%d ListParents calls without rules per OU", org.calls)
+	}
+}
+
+// What cannot be trusted resolves to alert: a rule that is not a mode (or
+// a kill switch that is not on or off), and rules that stay unreadable
+// past MaxStale. A stray parameter under ous/ does not count as a rule per
+// OU, and outside an organization (no ParentsAPI) rules per OU do not apply.
+func TestStoreModes_UntrustedResolvesToAlert(t *testing.T) {
+	const acct = "111122223333"
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	file := runconfig.ModeConfig{Default: guardrail.ModeRemediate}
+	for name, value := range map[string]string{
+		runconfig.KillSwitchParameter:         "ON",
+		runconfig.RuleParameter("", "", ""):   "Alert",
+		runconfig.RuleParameter(acct, "", ""): "enforce",
+		runconfig.ScopePath(acct, "") + "/x":  "remediate",
+	} {
+		api := &storeSSM{params: map[string]string{name: value}}
+		r := testStoreModes(file, api, nil, &now).Resolve(acct, "key-deletion", guardrail.ModeRemediate)
+		if r.Mode != guardrail.ModeAlert {
+			t.Errorf("%s=%q: %+v", name, value, r)
+		}
+	}
+	api := &storeSSM{params: map[string]string{runconfig.RuleParameter(acct, "", ""): "remediate"}}
+	s := testStoreModes(runconfig.ModeConfig{}, api, nil, &now)
+	if r := s.Resolve(acct, "key-deletion", guardrail.ModeAlert); r.Mode != guardrail.ModeRemediate {
+		t.Fatalf("%+v", r)
+	}
+	api.err = errors.New("ThrottlingException")
+	now = now.Add(4 * time.Minute)
+	if r := s.Resolve(acct, "key-deletion", guardrail.ModeAlert); r.Mode != guardrail.ModeRemediate {
+		t.Errorf("within MaxStale the last good rules hold: %+v", r)
+	}
+	now = now.Add(2 * time.Minute)
+	if r := s.Resolve(acct, "key-deletion", guardrail.ModeAlert); r.Mode != guardrail.ModeAlert || !strings.Contains(r.Source, "unreadable") {
+		t.Errorf("past MaxStale: %+v", r)
+	}
+	stray := &storeSSM{params: map[string]string{runconfig.ModesPath + "/ous/notes": "x"}}
+	denied := &fakeOrg{err: errors.New("AccessDeniedException")}
+	if r := testStoreModes(file, stray, denied, &now).Resolve(acct, "key-deletion", guardrail.ModeAlert); r.Mode != guardrail.ModeRemediate || denied.calls != 0 {
+		t.Errorf("a stray parameter under ous/: %+v, %d ListParents", r, denied.calls)
+	}
+	ouRule := &storeSSM{params: map[string]string{runconfig.RuleParameter("", "ou-ab12-prod0001", ""): "alert"}}
+	if r := testStoreModes(file, ouRule, nil, &now).Resolve(acct, "key-deletion", guardrail.ModeAlert); r.Mode != guardrail.ModeRemediate {
+		t.Errorf("outside an organization rules per OU do not apply: %+v", r)
 	}
 }

@@ -37,6 +37,9 @@ type RuntimeConfig struct {
 	// guardrails (the management account, for those not opted in): their
 	// events are reported from the event alone, nothing is read or fixed.
 	Unmanaged map[string][]string `json:"unmanaged,omitempty"`
+	// OrganizationID is set in organization mode: only then are rules per
+	// organizational unit looked up.
+	OrganizationID string `json:"organization_id,omitempty"`
 }
 
 // SweepScope is every account and Region the scheduled sweep reconciles:

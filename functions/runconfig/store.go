@@ -71,10 +71,17 @@ type Rules struct {
 	KillSwitch bool                      `json:"kill_switch,omitempty"`
 	Mode       guardrail.Mode            `json:"mode,omitempty"`
 	Guardrails map[string]guardrail.Mode `json:"guardrails,omitempty"`
+	// Invalid names a parameter of this scope that is not a valid rule
+	// ("ON" for the kill switch, "Alert" for a mode): the scope then
+	// resolves to alert rather than fall through to a rule that may
+	// remediate.
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // Empty reports a scope with no rule.
-func (r Rules) Empty() bool { return !r.KillSwitch && r.Mode == "" && len(r.Guardrails) == 0 }
+func (r Rules) Empty() bool {
+	return !r.KillSwitch && r.Mode == "" && len(r.Guardrails) == 0 && r.Invalid == ""
+}
 
 // ParseRules reads one scope's parameters (full name → value). A value that
 // is not a mode, or a name that is not a rule, is a problem naming the
@@ -100,12 +107,15 @@ func ParseRules(scope string, params map[string]string) (Rules, []string) {
 			case "off":
 			default:
 				problems = append(problems, fmt.Sprintf("%s: %q is not on or off; kmsguard mode kill-switch on|off writes it", name, v))
+				r.KillSwitch = true // unclear: the safe reading
+				r.Invalid = name
 			}
 			continue
 		}
 		m, err := guardrail.ParseMode(v)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v; kmsguard mode set writes it", name, err))
+			r.Invalid = name
 			continue
 		}
 		switch {
@@ -118,6 +128,7 @@ func ParseRules(scope string, params map[string]string) (Rules, []string) {
 			r.Guardrails[strings.TrimPrefix(rule, ruleGuardrail)] = m
 		default:
 			problems = append(problems, fmt.Sprintf("%s: not a mode rule (expected %s or %s<guardrail>)", name, ruleMode, ruleGuardrail))
+			r.Invalid = name
 		}
 	}
 	return r, problems
@@ -180,6 +191,22 @@ func (l Layers) Resolve(account, id string, specDefault guardrail.Mode) guardrai
 	}
 	if l.File.KillSwitch {
 		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "kill switch"}
+	}
+	invalid := func(r Rules) (guardrail.ResolvedMode, bool) {
+		if r.Invalid == "" {
+			return guardrail.ResolvedMode{}, false
+		}
+		return guardrail.ResolvedMode{Mode: guardrail.ModeAlert, Source: "the mode rule " + r.Invalid + " is not valid (alert only until it is fixed with kmsguard mode set)"}, true
+	}
+	for _, r := range []Rules{l.Global, l.Account} {
+		if m, bad := invalid(r); bad {
+			return m
+		}
+	}
+	for _, ou := range l.OUs {
+		if m, bad := invalid(l.OURules[ou]); bad {
+			return m
+		}
 	}
 	type level struct {
 		store, file guardrail.Mode

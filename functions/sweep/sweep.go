@@ -178,9 +178,11 @@ func Run(ctx context.Context, h *bootstrap.Env, o Options) (*Report, error) {
 }
 
 // enabled drops the targets in opt-in Regions their account has not
-// enabled (one ListRegions per account, only when an opt-in Region is
-// configured), recording them in the report. When the Regions cannot be
-// read the targets are swept as they are, and the report says why once.
+// enabled (one ListRegions per account, eight at a time, only when an
+// opt-in Region is configured), recording them in the report. An account
+// whose Regions cannot be read (the management account, asked by a
+// delegated administrator, for one) is swept as it is, and the report
+// says so once per account.
 func (s *sweep) enabled(ctx context.Context, targets []Target) []Target {
 	if s.o.Accounts == nil {
 		return targets
@@ -194,16 +196,28 @@ func (s *sweep) enabled(ctx context.Context, targets []Target) []Target {
 		regions[t.Account] = append(regions[t.Account], t.Region)
 	}
 	off := map[Target]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
 	for _, a := range accounts {
-		regs, err := NotEnabled(ctx, s.o.Accounts, a, s.o.Self, regions[a])
-		if err != nil {
-			s.rep.Errors = append(s.rep.Errors, "opt-in Regions not checked: "+err.Error())
-			return targets
-		}
-		for _, r := range regs {
-			off[Target{Account: a, Region: r}] = true
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			regs, err := NotEnabled(ctx, s.o.Accounts, a, s.o.Self, regions[a])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				s.rep.Errors = append(s.rep.Errors, a+": opt-in Regions not checked: "+err.Error())
+				return
+			}
+			for _, r := range regs {
+				off[Target{Account: a, Region: r}] = true
+			}
+		}()
 	}
+	wg.Wait()
 	var out []Target
 	for _, t := range targets {
 		if off[t] {

@@ -122,9 +122,11 @@ func byKmsguardMode(ev *cloudtrail.Event) bool {
 func (logic) Decide(in guardrail.Input[State]) guardrail.Decision {
 	ev := in.Event
 	switch {
-	case deployment(ev):
+	case deployment(ev) && !modeRule(ev): // deployments never write the mode store
 		return guardrail.Decision{Reason: "a CloudFormation deployment made the change"}
-	case byKmsguardMode(ev) && (ev.Name() != "DeleteParameter" || modeRule(ev)):
+	case byKmsguardMode(ev) && (ev.Name() == "PutParameter" || ev.Name() == "DeleteParameter" && modeRule(ev)):
+		// kmsguard mode writes rules with PutParameter and removes them
+		// with DeleteParameter; it never deletes in bulk or labels.
 		// The user agent can be imitated: a warning, never silence.
 		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityWarning, Verdict: "changed by kmsguard mode", NoExemption: true,
 			Reason: "kmsguard mode changed the configuration (its user agent says so, which anyone can imitate; the diff shows what)"}

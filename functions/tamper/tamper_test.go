@@ -156,4 +156,12 @@ func TestHandle_ModeRule(t *testing.T) {
 	if out, err := runner(&fakeSSM{}, a).Handle(context.Background(), []byte(del)); err != nil || out.Severity != guardrail.SeverityWarning {
 		t.Errorf("kmsguard mode inherit: %+v %v", out, err)
 	}
+	// A deployment role never writes the mode store: CRITICAL.
+	cfn := strings.Replace(string(raw), `"sessionContext": {`, `"invokedBy": "cloudformation.amazonaws.com", "sessionContext": {`, 1)
+	cfn = strings.ReplaceAll(cfn, "role/Admin", "role/cdk-hnb659fds-cfn-exec-role")
+	cfn = strings.Replace(cfn, `"userName": "Admin"`, `"userName": "cdk-hnb659fds-cfn-exec-role"`, 1)
+	a = &alerttest.Recorder{}
+	if out, err := runner(&fakeSSM{}, a).Handle(context.Background(), []byte(cfn)); err != nil || out.Severity != guardrail.SeverityCritical {
+		t.Errorf("a deployment role writing a mode rule: %+v %v", out, err)
+	}
 }

@@ -508,6 +508,13 @@ func TestOrganization_OptInRegionsStandAlone(t *testing.T) {
 	if len(byName) != 4 {
 		t.Errorf("%d StackSets", len(byName))
 	}
+	// Created after the shared StackSet has dropped the Region (an upgrade
+	// moves it): the names of the spoke's resources are the same.
+	for id, r := range tpltest.Resources(d.templates[app.OrgStack], "AWS::CloudFormation::StackSet") {
+		if name := props(r)["StackSetName"]; name != org.RegionalStackSetName && name != org.GlobalStackSetName && !strings.Contains(tpltest.JSON(r["DependsOn"]), "Regional") {
+			t.Errorf("%s (%v) does not wait for the shared regional StackSet: %v", id, name, r["DependsOn"])
+		}
+	}
 	// The home Region must be enabled in every account.
 	_, err := config.Parse([]byte(strings.Replace(strings.Replace(orgYAML, "regions: [eu-west-1, us-east-1]", "regions: [af-south-1, us-east-1]", 1), "home_region: eu-west-1", "home_region: af-south-1", 1)))
 	if err == nil || !strings.Contains(err.Error(), "home_region") || !strings.Contains(err.Error(), "enabled by default") {

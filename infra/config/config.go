@@ -493,6 +493,9 @@ func (p *problems) err() error {
 // setting says so (its from tag: the organization id, the logs key alias).
 func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
+	if c.Organization != nil {
+		rc.OrganizationID = c.Organization.ID
+	}
 	ids := catalog.IDs()
 	var unknown []string
 	for id := range c.Guardrails {

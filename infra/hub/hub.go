@@ -105,15 +105,14 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 	if cfgJSON == "" {
 		cfgJSON = "{}"
 	}
-	tier := awsssm.ParameterTier_STANDARD
-	if len(cfgJSON) > 4096 {
-		tier = awsssm.ParameterTier_ADVANCED
-	}
+	// Intelligent-Tiering: standard up to 4 KB, advanced above, and no
+	// failed update when the configuration shrinks again (SSM cannot turn
+	// an advanced parameter back into a standard one).
 	param := awsssm.NewStringParameter(stack, jsii.String("Config"), &awsssm.StringParameterProps{
 		ParameterName: jsii.String(bootstrap.ConfigParameter),
-		Description:   jsii.String("kmsguard runtime configuration: modes and guardrail settings (kmsguard mode get|set edits it)"),
+		Description:   jsii.String("kmsguard runtime configuration from kmsguard.yaml: modes and guardrail settings (kmsguard mode writes the mode store under /kmsguard/modes instead)"),
 		StringValue:   jsii.String(cfgJSON),
-		Tier:          tier,
+		Tier:          awsssm.ParameterTier_INTELLIGENT_TIERING,
 	})
 	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction}
 	var ruleARNs []*string

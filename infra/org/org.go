@@ -59,12 +59,16 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 			std = append(std, r)
 		}
 	}
-	stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, std, props)
+	regional := stackSet(stack, "Regional", RegionalStackSetName, "kmsguard regional spoke: event forwarding and the regional logs key", props.RegionalTemplate, std, props)
 	for _, r := range OptInRegions(props.Regions) {
 		all := 100
 		opt := *props
 		opt.Org.FailureTolerancePercentage = &all
-		stackSet(stack, OptInConstructID(r), OptInStackSetName(r), "kmsguard regional spoke in opt-in Region "+r+" (accounts that have not enabled it fail alone)", props.RegionalTemplate, []string{r}, &opt)
+		set := stackSet(stack, OptInConstructID(r), OptInStackSetName(r), "kmsguard regional spoke in opt-in Region "+r+" (accounts that have not enabled it fail alone)", props.RegionalTemplate, []string{r}, &opt)
+		// An existing deployment had this Region in the shared StackSet:
+		// its instances (same rule, queue and alias names) must be gone
+		// before these are created.
+		set.AddDependency(regional)
 	}
 	if pv := props.Org.Preventive; pv != nil && pv.Enabled {
 		protectionPolicy(stack, props.Org)
