@@ -334,15 +334,7 @@ func TestAudit_ReadOnlyThenFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The CLI runs with the member's credentials in this test.
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
-	member, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
-	creds, err := member.Credentials.Retrieve(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	asMember(t)
 
 	code, stdout, stderr := runCLI(t, "audit", "--accounts", fixtures.Account, "--regions", "eu-west-1")
 	if code != exitFailed {
@@ -529,15 +521,7 @@ func TestAudit_FixFollowsTheModeStore(t *testing.T) {
 	t.Setenv(runconfig.EnvHubAccount, fixtures.Account)
 	ctx := context.Background()
 	pending := pendingKey(t, sb)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
-	member, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
-	creds, err := member.Credentials.Retrieve(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	member := asMember(t)
 	api := ssm.NewFromConfig(member)
 	for name, v := range map[string]string{"/kmsguard/config": `{"modes":{"default":"remediate"}}`, runconfig.RuleParameter(fixtures.Account, "", ""): "alert"} {
 		if _, err := api.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(v), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
@@ -553,4 +537,21 @@ func TestAudit_FixFollowsTheModeStore(t *testing.T) {
 	if !strings.Contains(stdout, `"mode": "alert"`) {
 		t.Errorf("the finding is not in alert mode:\n%s", stdout)
 	}
+}
+
+// asMember makes the CLI run with the member account's credentials on the
+// emulator, and returns that account's SDK config.
+func asMember(t *testing.T) aws.Config {
+	t.Helper()
+	ctx := context.Background()
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	member, _ := srv.AccountConfig(ctx, fixtures.Account, "eu-west-1")
+	creds, err := member.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	return member
 }
