@@ -98,7 +98,9 @@ func (r *Runner) logOutcome(ctx context.Context, out Outcome, start time.Time, e
 	case err != nil:
 		level = slog.LevelError
 	}
-	r.log.Log(ctx, level, "decision",
+	// One line: the decision, and its metrics in the embedded metric
+	// format.
+	attrs := []any{
 		"guardrail", out.Guardrail,
 		"event_id", out.EventID,
 		"event_name", out.EventName,
@@ -116,7 +118,83 @@ func (r *Runner) logOutcome(ctx context.Context, out Outcome, start time.Time, e
 		"error", out.Error,
 		"terminal", err != nil && IsTerminal(err),
 		"duration_ms", r.now().Sub(start).Milliseconds(),
-	)
+	}
+	r.log.Log(ctx, level, "decision", append(attrs, metricAttrs(out, err, r.now(), r.now().Sub(start))...)...)
+}
+
+// MetricsNamespace is the CloudWatch namespace of kmsguard's metrics.
+const MetricsNamespace = "kmsguard"
+
+// Metric names of each invocation (embedded metric format).
+const (
+	MetricEvents       = "Events"
+	MetricRemediations = "Remediations"
+	MetricAlerts       = "Alerts"
+	MetricFailures     = "Failures"
+	MetricDuration     = "Duration"
+)
+
+// Outcome classes, the Outcome dimension: few values, so the metrics stay
+// cheap (each combination is a custom metric).
+const (
+	OutcomeRemediated = "remediated"
+	OutcomeAlerted    = "alerted"
+	OutcomeNothing    = "nothing"
+	OutcomeFailed     = "failed"
+	OutcomeRejected   = "rejected"
+)
+
+// OutcomeClass sorts an invocation into one Outcome dimension value.
+func OutcomeClass(out Outcome, err error) string {
+	switch {
+	case err != nil && IsTerminal(err):
+		return OutcomeRejected
+	case err != nil:
+		return OutcomeFailed
+	case out.Action != ActionNone && out.Action != "":
+		return OutcomeRemediated
+	case out.Alerted:
+		return OutcomeAlerted
+	}
+	return OutcomeNothing
+}
+
+// metricAttrs are one log line in CloudWatch's embedded metric format: the
+// line the Lambda already writes becomes the metrics, with no API call
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+// The Lambdas log JSON (LoggingFormat JSON), so every attribute is a
+// top-level member, as the format requires.
+func metricAttrs(out Outcome, err error, now time.Time, d time.Duration) []any {
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	class := OutcomeClass(out, err)
+	return []any{
+		"_aws", map[string]any{
+			"Timestamp": now.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricsNamespace,
+				"Dimensions": [][]string{{"Guardrail"}, {"Guardrail", "Outcome"}},
+				"Metrics": []any{
+					map[string]string{"Name": MetricEvents, "Unit": "Count"},
+					map[string]string{"Name": MetricRemediations, "Unit": "Count"},
+					map[string]string{"Name": MetricAlerts, "Unit": "Count"},
+					map[string]string{"Name": MetricFailures, "Unit": "Count"},
+					map[string]string{"Name": MetricDuration, "Unit": "Milliseconds"},
+				},
+			}},
+		},
+		"Guardrail", out.Guardrail,
+		"Outcome", class,
+		MetricEvents, 1,
+		MetricRemediations, b(class == OutcomeRemediated),
+		MetricAlerts, b(out.Alerted),
+		MetricFailures, b(class == OutcomeFailed),
+		MetricDuration, d.Milliseconds(),
+	}
 }
 
 // LambdaHandler adapts the runner to aws-lambda-go: terminal problems end the

@@ -163,3 +163,72 @@ func TestSpecValidate(t *testing.T) {
 		t.Errorf("schema %+v %v", schema, err)
 	}
 }
+
+// Every decision line is a valid embedded-metric-format document: _aws
+// with a millisecond Timestamp and one directive, every dimension and
+// metric a top-level member (dimension values strings, metric values
+// numbers), at most 100 metrics and 30 dimensions per set; the values say
+// what happened.
+func TestRunner_DecisionLineIsEMF(t *testing.T) {
+	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
+	msg := &alert.Message{Severity: "CRITICAL", Guardrail: "key-deletion", Account: "111122223333", Region: "eu-west-1", Action: "x", Verdict: "v", Body: "b"}
+	tests := []struct {
+		name                   string
+		g                      stubGuardrail
+		outcome                string
+		remediations, failures float64
+		alerts                 float64
+	}{
+		{"remediated", stubGuardrail{res: guardrail.Result{Outcome: guardrail.Outcome{Action: "CancelKeyDeletion"}, Alert: msg}}, guardrail.OutcomeRemediated, 1, 0, 1},
+		{"alerted", stubGuardrail{res: guardrail.Result{Alert: msg}}, guardrail.OutcomeAlerted, 0, 0, 1},
+		{"nothing", stubGuardrail{}, guardrail.OutcomeNothing, 0, 0, 0},
+		{"failed", stubGuardrail{err: errors.New("throttled")}, guardrail.OutcomeFailed, 0, 1, 0},
+		{"rejected", stubGuardrail{err: guardrail.Terminal(errors.New("forged"))}, guardrail.OutcomeRejected, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			_, _ = guardrail.NewRunner(tt.g, &pub{}, slog.New(slog.NewJSONHandler(&buf, nil))).Handle(context.Background(), raw)
+			line := decisionLines(t, &buf)[0]
+			aws, ok := line["_aws"].(map[string]any)
+			if !ok {
+				t.Fatalf("no _aws member: %v", line)
+			}
+			if ts, ok := aws["Timestamp"].(float64); !ok || ts < 1e12 {
+				t.Errorf("Timestamp %v is not epoch milliseconds", aws["Timestamp"])
+			}
+			directives := aws["CloudWatchMetrics"].([]any)
+			if len(directives) != 1 {
+				t.Fatalf("%d directives", len(directives))
+			}
+			d := directives[0].(map[string]any)
+			if d["Namespace"] != guardrail.MetricsNamespace {
+				t.Errorf("namespace %v", d["Namespace"])
+			}
+			for _, set := range d["Dimensions"].([]any) {
+				if len(set.([]any)) > 30 {
+					t.Errorf("dimension set too large: %v", set)
+				}
+				for _, dim := range set.([]any) {
+					if _, ok := line[dim.(string)].(string); !ok {
+						t.Errorf("dimension %v is not a top-level string: %v", dim, line[dim.(string)])
+					}
+				}
+			}
+			metrics := d["Metrics"].([]any)
+			if len(metrics) > 100 {
+				t.Errorf("%d metrics", len(metrics))
+			}
+			for _, m := range metrics {
+				name := m.(map[string]any)["Name"].(string)
+				if _, ok := line[name].(float64); !ok {
+					t.Errorf("metric %s is not a top-level number: %v", name, line[name])
+				}
+			}
+			if line["Guardrail"] != "key-deletion" || line["Outcome"] != tt.outcome || line[guardrail.MetricEvents] != 1.0 ||
+				line[guardrail.MetricRemediations] != tt.remediations || line[guardrail.MetricFailures] != tt.failures || line[guardrail.MetricAlerts] != tt.alerts {
+				t.Errorf("values: %v", line)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/account"
@@ -218,7 +219,15 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors), NotEnabled: len(rep.NotEnabled)}
-	h.Log().InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors)
+	// The summary line carries the sweep's metrics in the embedded metric
+	// format (the hub dashboard's "Sweep results").
+	h.Log().InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors,
+		"_aws", map[string]any{"Timestamp": time.Now().UnixMilli(), "CloudWatchMetrics": []any{map[string]any{
+			"Namespace": guardrail.MetricsNamespace, "Dimensions": [][]string{{"Guardrail"}},
+			"Metrics": []any{map[string]string{"Name": "SweepFindings", "Unit": "Count"}, map[string]string{"Name": "SweepFixed", "Unit": "Count"},
+				map[string]string{"Name": "SweepErrors", "Unit": "Count"}, map[string]string{"Name": "SweepRegionsNotEnabled", "Unit": "Count"}},
+		}}},
+		"Guardrail", guardrail.SweepID, "SweepFindings", sum.Findings, "SweepFixed", sum.Fixed, "SweepErrors", sum.Errors, "SweepRegionsNotEnabled", sum.NotEnabled)
 	if h.Alerts() != nil {
 		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {
 			return sum, fmt.Errorf("publish the sweep digest: %w", err)

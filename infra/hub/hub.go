@@ -114,7 +114,7 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 		StringValue:   jsii.String(cfgJSON),
 		Tier:          awsssm.ParameterTier_INTELLIGENT_TIERING,
 	})
-	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction}
+	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction, dlqs: &[]namedQueue{{"delivery", deliveryDLQ}}}
 	var ruleARNs []*string
 	for _, spec := range props.Specs {
 		if err := spec.Validate(); err != nil {
@@ -125,6 +125,7 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 	if props.SweepSchedule != "" {
 		sweepFunction(stack, props, sh)
 	}
+	dashboard(stack, props.Specs, *sh.dlqs, props.SweepSchedule != "", alarmAction)
 	// EventBridge may only send to the delivery DLQ from our rules.
 	if len(ruleARNs) > 0 {
 		deliveryDLQ.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -222,6 +223,13 @@ type shared struct {
 	param       awsssm.StringParameter
 	retention   awslogs.RetentionDays
 	alarmAction awscloudwatch.IAlarmAction
+	// dlqs are every hub DLQ, for the dashboard.
+	dlqs *[]namedQueue
+}
+
+type namedQueue struct {
+	name  string
+	queue awssqs.Queue
 }
 
 // function describes one hub Lambda.
@@ -297,6 +305,7 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 	failures := encryptedQueue(group, "FailureDLQ", key)
 	scope.Suppress(failures, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
 	queueAlarm(group, "FailureDLQAlarm", failures, "kmsguard "+f.ID+": "+f.FailureText, alarmAction)
+	*sh.dlqs = append(*sh.dlqs, namedQueue{f.ID, failures})
 
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadConfiguration"),
@@ -436,6 +445,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	}, sh)
 	dlq := encryptedQueue(group, "ScheduleDLQ", sh.key)
 	scope.Suppress(dlq, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
+	*sh.dlqs = append(*sh.dlqs, namedQueue{"sweep schedule", dlq})
 	invoker := awsiam.NewRole(group, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		Description: jsii.String("kmsguard: EventBridge Scheduler invokes the sweep"),
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil), &map[string]any{

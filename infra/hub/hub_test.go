@@ -300,8 +300,9 @@ func TestAlertsAndAlarms(t *testing.T) {
 	tpl, _ := template(t)
 	tpl.ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(2))
 	tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "security@example.com"})
-	// Delivery DLQ + per function (guardrails and the sweep): failure DLQ and errors.
-	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*(len(catalog.Specs())+1)))
+	// Delivery DLQ + per function (guardrails and the sweep): failure DLQ
+	// and errors; per guardrail: failure rate.
+	tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*(len(catalog.Specs())+1)+len(catalog.Specs())))
 	for _, a := range resources(t, "AWS::CloudWatch::Alarm") {
 		if a["AlarmActions"] == nil {
 			t.Errorf("alarm without an action: %v", a["AlarmDescription"])
@@ -327,5 +328,45 @@ func TestCfnLint(t *testing.T) {
 func TestGrants_UnknownServiceIsAnError(t *testing.T) {
 	if _, err := scope.Grants([]string{"kms:DescribeKey", "s3:PutBucketPolicy"}, jsii.String("123456789012")); err == nil || !strings.Contains(err.Error(), "s3:PutBucketPolicy") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The dashboard shows every guardrail's metrics (the names the runner
+// writes), every DLQ's depth and the sweep; each guardrail has a
+// failure-rate alarm that notifies the alert topic.
+func TestDashboardAndFailureRateAlarms(t *testing.T) {
+	dash := resources(t, "AWS::CloudWatch::Dashboard")
+	if len(dash) != 1 {
+		t.Fatalf("%d dashboards", len(dash))
+	}
+	var body string
+	for _, d := range dash {
+		body = tpltest.JSON(d["DashboardBody"])
+	}
+	for _, want := range []string{guardrail.MetricsNamespace, guardrail.MetricEvents, guardrail.MetricRemediations, guardrail.MetricAlerts, guardrail.MetricFailures, guardrail.MetricDuration, "ApproximateNumberOfMessagesVisible", "SweepFindings"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+	for _, s := range catalog.Specs() {
+		if !strings.Contains(body, `\"Guardrail\",\"`+s.ID+`\"`) {
+			t.Errorf("dashboard lacks guardrail %s", s.ID)
+		}
+	}
+	queues := len(resources(t, "AWS::SQS::Queue"))
+	if n := strings.Count(body, "ApproximateNumberOfMessagesVisible"); n != queues {
+		t.Errorf("dashboard shows %d DLQ depths, the hub has %d queues", n, queues)
+	}
+	rates := 0
+	for _, a := range resources(t, "AWS::CloudWatch::Alarm") {
+		if strings.Contains(tpltest.JSON(a["Metrics"]), "failures / events") {
+			rates++
+			if a["Threshold"] != 0.1 || a["AlarmActions"] == nil {
+				t.Errorf("failure-rate alarm %v", a)
+			}
+		}
+	}
+	if rates != len(catalog.Specs()) {
+		t.Errorf("%d failure-rate alarms for %d guardrails", rates, len(catalog.Specs()))
 	}
 }
