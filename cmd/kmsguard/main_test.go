@@ -132,7 +132,6 @@ func TestReplay_BadInput(t *testing.T) {
 		"no file":         {"replay"},
 		"missing file":    {"replay", filepath.Join(t.TempDir(), "nope.json")},
 		"not json":        {"replay", writeEvent(t, []byte("hello"))},
-		"matches nothing": {"replay", writeEvent(t, fixtures.Get("none/schedule-key-deletion-failed").Raw)},
 		"bad mode":        {"replay", "--mode", "enforce", writeEvent(t, fixtures.Get("key-deletion/disable-key").Raw)},
 		"bad config":      {"replay", "--config", writeEvent(t, []byte(`{"modes":{"default":"x"}}`)), writeEvent(t, fixtures.Get("key-deletion/disable-key").Raw)},
 		"unknown command": {"frobnicate"},
@@ -143,6 +142,22 @@ func TestReplay_BadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d with a message", code, stderr, exitBadInput)
 			}
 		})
+	}
+}
+
+// A valid event that no pattern selects is not bad input: exit 0, one
+// outcome with action none and the reason (a failed call says its error).
+func TestReplay_FilteredEventExitsZero(t *testing.T) {
+	useMoto(t, srv.URL, "")
+	for name, want := range map[string]string{
+		"none/schedule-key-deletion-failed": "the call failed (AccessDenied",
+		"none/create-log-group-encrypted":   "kmsguard does not watch it",
+	} {
+		code, stdout, stderr := runCLI(t, "replay", writeEvent(t, fixtures.Get(name).Raw))
+		var out guardrail.Outcome
+		if err := json.Unmarshal([]byte(stdout), &out); code != exitOK || err != nil || out.Action != guardrail.ActionNone || !strings.Contains(out.Reason, want) || out.EventID == "" {
+			t.Errorf("%s: exit %d, %+v %v\n%s", name, code, out, err, stderr)
+		}
 	}
 }
 

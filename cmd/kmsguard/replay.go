@@ -31,8 +31,10 @@ func replayCommand() *command {
 endpoint of the environment, in the event's Region, and prints one JSON
 object per guardrail on stdout (guardrail, event_id, account, region,
 resource, action, reason, mode, findings, alerted). EVENT.json is an
-EventBridge event; - reads standard input. Alerts go to $KMSGUARD_TOPIC_ARN
-when it is set; $KMSGUARD_HUB_ACCOUNT, when set, saves asking STS.`,
+EventBridge event; - reads standard input. An event no pattern selects (a
+failed call, one kmsguard does not watch) prints one object with action
+none and the reason, and exits 0. Alerts go to $KMSGUARD_TOPIC_ARN when it
+is set; $KMSGUARD_HUB_ACCOUNT, when set, saves asking STS.`,
 		setup: func(f *flags) runFunc {
 			mode := f.Enum("mode", "", "force this mode for every account (default: the configured modes)", []string{string(guardrail.ModeRemediate), string(guardrail.ModeAlert)}, nil)
 			cfgFile := f.Config("the modes and guardrail settings: kmsguard.yaml, or the hub parameter's runtime configuration (JSON)")
@@ -70,7 +72,17 @@ func replay(ctx context.Context, c *call, mode guardrail.Mode, cfgFile string, o
 		return c.badInput(err)
 	}
 	if len(selected) == 0 {
-		return c.badInput(errors.New("the event matches no guardrail pattern (a failed call, kmsguard's own remediation, or an event kmsguard does not watch)"))
+		// A valid event the patterns filter out is not bad input: the
+		// Lambdas would never see it. Say so, exit 0.
+		reason := "no guardrail pattern selects this event: kmsguard does not watch it (or it is kmsguard's own call), so nothing would run"
+		if code := ev.Record.ErrorCode; code != "" {
+			reason = fmt.Sprintf("no guardrail pattern selects this event: the call failed (%s), so nothing changed and the patterns skip it", code)
+		}
+		out := guardrail.Outcome{EventID: ev.EventID(), EventName: ev.Name(), Account: ev.AccountID(), Region: ev.RegionName(), Action: guardrail.ActionNone, Reason: reason, Findings: []string{}}
+		b, _ := json.Marshal(out)
+		fmt.Fprintf(c.stdout, "%s\n", b)
+		fmt.Fprintf(c.stderr, "%s: %s\n", c.path, reason)
+		return exitOK
 	}
 
 	// Throttling and 5xx are retried with backoff before the remediation
