@@ -161,6 +161,27 @@ func TestReplay_FilteredEventExitsZero(t *testing.T) {
 	}
 }
 
+// An event whose key ARN names another Region than the event is handled
+// where the key is (not reported missing in the event's Region).
+func TestReplay_KeyInAnotherRegion(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	id := pendingKey(t, sb) // in us-east-1
+	raw := fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw, id, "", "")
+	raw = bytes.ReplaceAll(raw, []byte("arn:aws:kms:eu-west-1:"), []byte("arn:aws:kms:us-east-1:")) // the event stays in eu-west-1
+	code, stdout, stderr := runCLI(t, "replay", writeEvent(t, raw))
+	var out guardrail.Outcome
+	if err := json.Unmarshal([]byte(stdout), &out); code != exitOK || err != nil || out.Region != "us-east-1" || out.Action == guardrail.ActionNone {
+		t.Fatalf("exit %d, %+v %v\n%s", code, out, err, stderr)
+	}
+	if s, _ := sb.KeyState(context.Background(), fixtures.Account, id); s != "Enabled" {
+		t.Errorf("key is %s", s)
+	}
+}
+
 func TestReplay_FailureExitsOne(t *testing.T) {
 	// Nothing listens on this port: every AWS call fails.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

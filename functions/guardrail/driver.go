@@ -251,6 +251,12 @@ func NewDriver[API, S any](spec Spec, l Logic[API, S], clients Clients[API], mod
 // Spec is the guardrail's spec.
 func (d *Driver[API, S]) Spec() Spec { return d.spec }
 
+// Locator is implemented by a Logic whose target can name its own Region
+// (an ARN): TargetRegion returns it, or "".
+type Locator interface {
+	TargetRegion(ev *cloudtrail.Event) string
+}
+
 // Evaluate handles one event.
 func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Result, error) {
 	out := NewOutcome(ev, d.modes.Resolve(ev.AccountID(), d.spec.ID, d.spec.DefaultMode))
@@ -276,6 +282,14 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		return Reject(out, err)
 	}
 	out.Resource = target
+	// A resource whose ARN names another Region than the event (a key ARN
+	// in requestParameters) is handled where it really is, not looked up
+	// in the event's Region and reported missing.
+	if l, ok := any(d.logic).(Locator); ok {
+		if r := l.TargetRegion(ev); r != "" && r != out.Region {
+			out.Region = r
+		}
+	}
 	var zero S
 	if d.unmanagedIn(out.Account) {
 		c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode}

@@ -229,6 +229,16 @@ type Common[API ReadAPI, S any] struct {
 // Target is the key id (or alias) the event names.
 func (Common[API, S]) Target(ev *cloudtrail.Event) (string, error) { return FromEvent(ev) }
 
+// TargetRegion is the Region in the key ARN the event names, if any: the
+// key is handled there (guardrail.Locator).
+func (Common[API, S]) TargetRegion(ev *cloudtrail.Event) string {
+	ref, err := ev.Record.KeyRef()
+	if err != nil {
+		return ""
+	}
+	return ref.Region
+}
+
 // Exempt reads the key's tags (once) and checks tag=true.
 func (m Common[API, S]) Exempt(ctx context.Context, c *guardrail.Call[API], s *S, tag string) (bool, error) {
 	k := m.Key(s)
