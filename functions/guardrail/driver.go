@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -251,6 +252,9 @@ func NewDriver[API, S any](spec Spec, l Logic[API, S], clients Clients[API], mod
 // Spec is the guardrail's spec.
 func (d *Driver[API, S]) Spec() Spec { return d.spec }
 
+// regionPattern is the shape of a Region name (us-east-1, ap-southeast-5).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+
 // Locator is implemented by a Logic whose target can name its own Region
 // (an ARN): TargetRegion returns it, or "".
 type Locator interface {
@@ -286,7 +290,11 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 	// in requestParameters) is handled where it really is, not looked up
 	// in the event's Region and reported missing.
 	if l, ok := any(d.logic).(Locator); ok {
-		if r := l.TargetRegion(ev); r != "" && r != out.Region {
+		// (A malformed event Region is rejected below, as before.)
+		if r := l.TargetRegion(ev); r != "" && r != out.Region && regionPattern.MatchString(out.Region) {
+			if !regionPattern.MatchString(r) {
+				return Reject(out, fmt.Errorf("the resource %s names Region %q, which is not a Region name", target, r))
+			}
 			out.Region = r
 		}
 	}

@@ -232,6 +232,9 @@ func (Common[API, S]) Target(ev *cloudtrail.Event) (string, error) { return From
 // TargetRegion is the Region in the key ARN the event names, if any: the
 // key is handled there (guardrail.Locator).
 func (Common[API, S]) TargetRegion(ev *cloudtrail.Event) string {
+	if ev.Record == nil { // an AWS service event names its key in resources, in its own Region
+		return ""
+	}
 	ref, err := ev.Record.KeyRef()
 	if err != nil {
 		return ""
