@@ -31,7 +31,11 @@ func (l *logic) Happened(b *alert.Body, a *A) {
 	if f := a.State.Analysis.Findings; len(f) > 0 {
 		b.Section("Findings")
 		for _, f := range f {
-			b.Line("%s (statement %s): %s", f.Code, f.Statement, f.Message)
+			where := "statement " + f.Statement
+			if f.Statement == "" || f.Statement == "-" {
+				where = "whole policy" // a finding about what no statement does
+			}
+			b.Line("%s (%s): %s", f.Code, where, f.Message)
 		}
 	}
 }
@@ -59,10 +63,18 @@ func (l *logic) Details(b *alert.Body, a *A) {
 		b.Field("Console", kmskey.ConsoleURL(region, key.ID()))
 	}
 	if !key.Found || !alert.ShellSafe(key.ARN()) || !alert.ShellSafe(region) {
+		b.Section("What you can do")
+		b.Line("Find the key named in the event (%s) in account %s and read its policy with aws kms get-key-policy; if the key is gone, nothing is left to fix.", alert.Clean(a.Outcome.Resource, alert.MaxField), a.Outcome.Account)
 		return
 	}
 	k := fmt.Sprintf("--key-id %s --region %s", key.ARN(), region)
 	b.Section("What you can do")
+	if a.State.Analysis.LockedOut && !(a.Acted && !a.Failed()) {
+		// Nobody in the account can call PutKeyPolicy, nor (most likely)
+		// tag the key: do not suggest commands that cannot work.
+		b.Line("Nobody in account %s can change this key policy any more, so no command run from the account can fix it. Open a case with AWS Support (the AWS Support Center, account %s) and ask them to restore access to the key %s; the key keeps working for whatever the policy still allows. Meanwhile find who wrote the policy (Who, above) and what else that session did in CloudTrail.", a.Outcome.Account, a.Outcome.Account, key.ARN())
+		return
+	}
 	b.Line("Read the policy in place:")
 	b.Command("aws kms get-key-policy --policy-name default --output text --query Policy " + k)
 	if a.Acted && !a.Failed() {

@@ -73,6 +73,9 @@ type Analysis struct {
 	// NeedsOrganization: a statement names an organization and the context
 	// did not say the account's own; knowing it would settle the findings.
 	NeedsOrganization bool
+	// LockedOut: nobody in the account can change the policy any more
+	// (no statement allows kms:PutKeyPolicy, or one denies it to everyone).
+	LockedOut bool
 }
 
 // Codes returns the distinct finding codes, sorted.
@@ -766,7 +769,13 @@ func Analyze(policy string, c Context) Analysis {
 			}
 		}
 	}
+	for _, f := range a.Findings {
+		if f.Code == CodeLockout {
+			a.LockedOut = true // a Deny of kms:PutKeyPolicy to everyone
+		}
+	}
 	if !canChangePolicy {
+		a.LockedOut = true
 		a.Findings = append(a.Findings, Finding{Code: CodeLockout, Statement: "-", Index: -1,
 			Message: "no statement lets the account or a principal in it call kms:PutKeyPolicy: only AWS Support can restore access to this key."})
 	}
