@@ -49,6 +49,8 @@ func (l *logic) Details(b *alert.Body, a *A) {
 	}
 	t := s.Target
 	if !t.Found || !alert.ShellSafe(t.ARN()) || !alert.ShellSafe(s.Region) {
+		b.Section("What you can do")
+		b.Line("Nothing to do about rotation until the key can be read: check that the key named in the event still exists in account %s, Region %s.", a.Outcome.Account, region)
 		return
 	}
 	k := fmt.Sprintf("--key-id %s --region %s", t.ARN(), s.Region)
@@ -61,5 +63,10 @@ func (l *logic) Details(b *alert.Body, a *A) {
 	case a.Decision.Severity != guardrail.SeverityInfo:
 		b.Line("To turn rotation on yourself:")
 		b.Command(fmt.Sprintf("aws kms enable-key-rotation --rotation-period-in-days %d %s", l.settings.period(), k))
+	default:
+		// INFO: KMS cannot rotate this key automatically (asymmetric,
+		// HMAC, imported material, custom key store).
+		b.Line("Nothing is needed for automatic rotation: KMS does not rotate this kind of key. To replace its key material, create a new key, move the alias to it (aws kms update-alias), and re-encrypt or re-sign with the new key; keep the old key until nothing needs it. To silence these notices, exempt the key:")
+		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
 	}
 }

@@ -212,6 +212,12 @@ func TestHandle_Cases(t *testing.T) {
 				if h.alerts.Msgs[0].Verdict != tt.verdict {
 					t.Errorf("verdict %q, want %q", h.alerts.Msgs[0].Verdict, tt.verdict)
 				}
+				// Every alert says what to do, the INFO one for a key KMS
+				// cannot rotate included.
+				_, todo, ok := strings.Cut(h.alerts.Msgs[0].Text(), "\nWhat you can do\n")
+				if todo, _, _ = strings.Cut(todo, "\n\n"); !ok || strings.TrimSpace(todo) == "" {
+					t.Errorf("no \"What you can do\":\n%s", h.alerts.Msgs[0].Text())
+				}
 			}
 		})
 	}
