@@ -106,6 +106,12 @@ func (b *Body) Actor(rec *cloudtrail.Record) {
 	}
 	u := rec.UserIdentity
 	b.Section("Who")
+	if w := u.Words(); w != "" {
+		b.Field("Actor", Clean(w, MaxField))
+	}
+	if u.Type == "Root" {
+		b.Line("The root user made this call: root should not be used for day-to-day work; check who holds its credentials and MFA.")
+	}
 	b.Field("Principal", u.Principal())
 	b.Field("Type", u.Type)
 	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
