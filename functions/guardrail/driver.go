@@ -513,6 +513,12 @@ func (d *Driver[API, S]) fail(out Outcome, c *Call[API], st S, err error) (Resul
 // headline, what happened, what it did and the resource; the driver the
 // mode, who, where and the event.
 func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
+	// A call by the root user is one level more severe, and the subject
+	// says so: root should not be doing day-to-day work.
+	root := c.Event.Record != nil && c.Event.Record.UserIdentity.Type == "Root"
+	if root {
+		out.Severity = BumpSeverity(out.Severity)
+	}
 	a := &Alert[S]{Outcome: out, Event: c.Event, Decision: dec, State: st, Acted: acted, Err: err, ExemptionTag: d.tag, OwnRole: c.ownRole}
 	ev := c.Event
 	var b alert.Body
@@ -554,10 +560,26 @@ func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, a
 	if err != nil && !acted {
 		verdict = VerdictCheckFailed
 	}
+	if root {
+		verdict += " (by root)"
+	}
 	msg := alert.Message{
 		Severity: string(out.Severity), Guardrail: d.spec.ID, Account: out.Account, Region: out.Region,
 		Resource: out.Resource, Action: out.Action, Verdict: verdict, EventID: out.EventID, Findings: out.Findings,
 		Body: b.String(),
 	}
 	return Result{Outcome: out, Alert: &msg}
+}
+
+// BumpSeverity is one level more severe: INFO → WARNING → HIGH → CRITICAL.
+func BumpSeverity(s Severity) Severity {
+	switch s {
+	case SeverityInfo:
+		return SeverityWarning
+	case SeverityWarning:
+		return SeverityHigh
+	case SeverityHigh, SeverityCritical:
+		return SeverityCritical
+	}
+	return s
 }

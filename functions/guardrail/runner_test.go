@@ -232,3 +232,14 @@ func TestRunner_DecisionLineIsEMF(t *testing.T) {
 		})
 	}
 }
+
+func TestBumpSeverity(t *testing.T) {
+	for in, want := range map[guardrail.Severity]guardrail.Severity{
+		guardrail.SeverityInfo: guardrail.SeverityWarning, guardrail.SeverityWarning: guardrail.SeverityHigh,
+		guardrail.SeverityHigh: guardrail.SeverityCritical, guardrail.SeverityCritical: guardrail.SeverityCritical, "": "",
+	} {
+		if got := guardrail.BumpSeverity(in); got != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+}
