@@ -184,7 +184,11 @@ func (h *Env) Runner(id string) (*guardrail.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return guardrail.NewRunner(g, h.alerts, h.log), nil
+	r := guardrail.NewRunner(g, h.alerts, h.log)
+	if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		r.WithMetrics() // the Lambda logs JSON (LoggingFormat JSON): CloudWatch reads the metrics from it
+	}
+	return r, nil
 }
 
 func (h *Env) guardrail(id string) (guardrail.Guardrail, error) {

@@ -266,6 +266,7 @@ func (s *storeModes) Resolve(account, id string, specDefault guardrail.Mode) gua
 	l := runconfig.Layers{File: file, Global: global, Account: acct, StoreNote: "mode store " + runconfig.ModesPath}
 	// Outside an organization there are no OUs: rules per OU do not apply.
 	if s.parents != nil && (len(file.OrganizationalUnits) > 0 || s.hasOURules()) {
+		l.StoreHasOURules = s.hasOURules()
 		ous, known := s.chain(account)
 		l.OUs, l.OUsUnknown = ous, !known
 		l.OURules = map[string]runconfig.Rules{}
@@ -276,7 +277,6 @@ func (s *storeModes) Resolve(account, id string, specDefault guardrail.Mode) gua
 			}
 			l.OURules[ou] = r
 		}
-		l.StoreHasOURules = true
 	}
 	r := l.Resolve(account, id, specDefault)
 	if !strings.Contains(r.Source, "mode store") {

@@ -34,6 +34,17 @@ type Runner struct {
 	alerts alert.Publisher // nil: no alerts are sent
 	log    *slog.Logger
 	now    func() time.Time
+	// metrics adds the embedded-metric-format members to the decision
+	// line: only where CloudWatch Logs reads it (a Lambda logging JSON),
+	// not on an operator's terminal.
+	metrics bool
+}
+
+// WithMetrics makes each decision line a CloudWatch embedded-metric-format
+// document too (the deployed Lambdas).
+func (r *Runner) WithMetrics() *Runner {
+	r.metrics = true
+	return r
 }
 
 // NewRunner wires a guardrail to its publisher and logger. A nil publisher
@@ -119,7 +130,10 @@ func (r *Runner) logOutcome(ctx context.Context, out Outcome, start time.Time, e
 		"terminal", err != nil && IsTerminal(err),
 		"duration_ms", r.now().Sub(start).Milliseconds(),
 	}
-	r.log.Log(ctx, level, "decision", append(attrs, metricAttrs(out, err, r.now(), r.now().Sub(start))...)...)
+	if r.metrics {
+		attrs = append(attrs, metricAttrs(out, err, r.now(), r.now().Sub(start))...)
+	}
+	r.log.Log(ctx, level, "decision", attrs...)
 }
 
 // MetricsNamespace is the CloudWatch namespace of kmsguard's metrics.

@@ -188,7 +188,7 @@ func TestRunner_DecisionLineIsEMF(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			_, _ = guardrail.NewRunner(tt.g, &pub{}, slog.New(slog.NewJSONHandler(&buf, nil))).Handle(context.Background(), raw)
+			_, _ = guardrail.NewRunner(tt.g, &pub{}, slog.New(slog.NewJSONHandler(&buf, nil))).WithMetrics().Handle(context.Background(), raw)
 			line := decisionLines(t, &buf)[0]
 			aws, ok := line["_aws"].(map[string]any)
 			if !ok {
@@ -230,6 +230,15 @@ func TestRunner_DecisionLineIsEMF(t *testing.T) {
 				t.Errorf("values: %v", line)
 			}
 		})
+	}
+}
+
+// Without WithMetrics (the CLI), the decision line carries no metrics.
+func TestRunner_NoMetricsOffLambda(t *testing.T) {
+	var buf bytes.Buffer
+	_, _ = guardrail.NewRunner(stubGuardrail{}, &pub{}, slog.New(slog.NewJSONHandler(&buf, nil))).Handle(context.Background(), fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw)
+	if line := decisionLines(t, &buf)[0]; line["_aws"] != nil || line[guardrail.MetricEvents] != nil {
+		t.Errorf("metrics on a terminal line: %v", line)
 	}
 }
 

@@ -165,3 +165,11 @@ func TestHandle_ModeRule(t *testing.T) {
 		t.Errorf("a deployment role writing a mode rule: %+v %v", out, err)
 	}
 }
+
+// tamper keeps its own copies of the hub's names (it links no runtime);
+// they must be the runtime's.
+func TestNamesAreTheRuntimes(t *testing.T) {
+	if ModesPath != runconfig.ModesPath {
+		t.Errorf("ModesPath %q, runtime %q", ModesPath, runconfig.ModesPath)
+	}
+}
