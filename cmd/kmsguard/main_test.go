@@ -213,7 +213,7 @@ func TestDemo(t *testing.T) {
 		"Key state: Enabled",
 		"Rotation: enabled=true, every 365 days",
 		`Key policy statements now: "Enable IAM User Permissions"`,
-		"Subject: [kmsguard] WARNING log-encryption: /app/payments/api 111122223333 eu-west-1 — encrypted",
+		"Subject: [kmsguard] WARNING log-encryption: /app/payments/api 111122223333 eu-west-1 by payment… — encrypted",
 		"Log group /app/payments/api is encrypted with alias/kmsguard/logs",
 		"No alert: there was nothing to report.",
 		"— NOT cancelled",
@@ -223,12 +223,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
-	// A fixed key's alert names it by key id: the aliases cost a call that
-	// only alerts a person must act on spend.
+	// Every alert names the key by its alias, also when kmsguard fixed it,
+	// and the actor.
 	for _, want := range []string{
-		`Subject: \[kmsguard\] CRITICAL key-deletion: [0-9a-f]{8}-[0-9a-f-]+… 111122223333 eu-west-1 — cancelled`,
-		`Subject: \[kmsguard\] HIGH key-rotation: [0-9a-f]{8}-[0-9a-f-]+… 111122223333 eu-west-1 — rotation on, 365 days`,
-		`Subject: \[kmsguard\] CRITICAL key-policy: [0-9a-f]{8}-[0-9a-f-]+… 111122223333 eu-west-1 — statements removed`,
+		`Subject: \[kmsguard\] CRITICAL key-deletion: alias/payments 111122223333 eu-west-1 by alice — cancelled`,
+		`Subject: \[kmsguard\] HIGH key-rotation: alias/paymen… 111122223333 eu-west-1 by alice — rotation on, 365 days`,
+		`Subject: \[kmsguard\] CRITICAL key-policy: alias/payments 111122223333 eu-west-1 by alice — statements removed`,
 	} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("demo output lacks a line matching %s", want)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -79,6 +80,7 @@ type Env struct {
 	cfg      runconfig.RuntimeConfig
 	modes    guardrail.ModeLookup
 	provider *awsenv.Provider
+	names    *accountNames // nil outside an organization
 	alerts   alert.Publisher
 	log      *slog.Logger
 	base     aws.Config
@@ -158,6 +160,13 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 	// The session name tells CloudTrail readers which guardrail acted.
 	h.hub = hubAccount
 	h.provider = awsenv.NewProvider(h.base, hubAccount, guardrail.MemberRoleName(guardrail.SweepID), "kmsguard")
+	if h.cfg.OrganizationID != "" {
+		// Alerts name accounts as the organization does (AWS Organizations
+		// answers in us-east-1).
+		orgCfg := h.base.Copy()
+		orgCfg.Region = "us-east-1"
+		h.names = newAccountNames(organizations.NewFromConfig(orgCfg), log)
+	}
 	if o.TopicARN != "" {
 		region, err := arnRegion(o.TopicARN)
 		if err != nil {
@@ -204,6 +213,9 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 			// In member accounts each guardrail acts through its own role,
 			// which can call its spec's actions and nothing else.
 			g, err := e.Build(h.cfg.Guardrails[id], h.provider.As(guardrail.MemberRoleName(id), sessionName), h.modes)
+			if n, ok := g.(interface{ SetAccountNames(guardrail.AccountNames) }); ok && err == nil && h.names != nil {
+				n.SetAccountNames(h.names)
+			}
 			if u, ok := g.(interface{ SetUnmanaged([]string) }); ok && err == nil {
 				var accounts []string
 				for acct, ids := range h.cfg.Unmanaged {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -201,5 +203,35 @@ func TestIntegration_ConfigFromParameter(t *testing.T) {
 	// A missing or invalid parameter fails the cold start loudly.
 	if _, err := bootstrap.Load(w.ctx, bootstrap.Options{Guardrails: catalog.Entries(), AWS: &w.Config, HubAccount: sandbox.HubAccount, ConfigParameter: "/nope"}); err == nil || !strings.Contains(err.Error(), "/nope") {
 		t.Errorf("missing parameter: %v", err)
+	}
+}
+
+// Account names come from moto's Organizations: DescribeAccount read back.
+func TestIntegration_AccountNames(t *testing.T) {
+	ctx := context.Background()
+	// A management account of its own: the other tests' accounts stay
+	// outside any organization.
+	cfg, err := srv.AccountConfig(ctx, "777788889999", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := organizations.NewFromConfig(cfg)
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("payments-prod"), Email: aws.String("payments@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := org.DescribeCreateAccountStatus(ctx, &organizations.DescribeCreateAccountStatusInput{CreateAccountRequestId: acct.CreateAccountStatus.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bootstrap.NewAccountNamesForTest(org)
+	if got := n.AccountName(ctx, aws.ToString(st.CreateAccountStatus.AccountId)); got != "payments-prod" {
+		t.Errorf("name %q", got)
+	}
+	if got := n.AccountName(ctx, "999999999999"); got != "" {
+		t.Errorf("unknown account named %q", got)
 	}
 }

@@ -234,7 +234,20 @@ type Driver[API, S any] struct {
 	tag        string
 	// unmanaged are accounts where the guardrail has no role.
 	unmanaged []string
+	// names are the organization's account names, nil outside one.
+	names AccountNames
 }
+
+// AccountNames names accounts as the organization knows them, "" when it
+// cannot tell; it is best effort and bounded in time, never failing an
+// alert.
+type AccountNames interface {
+	AccountName(ctx context.Context, account string) string
+}
+
+// SetAccountNames gives the driver the organization's account names for
+// its alerts.
+func (d *Driver[API, S]) SetAccountNames(n AccountNames) { d.names = n }
 
 // SetUnmanaged names the accounts where the guardrail has no role: their
 // events are reported from the event alone (no read, no fix).
@@ -309,7 +322,7 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		}
 		dec = d.misuse(c, dec)
 		out.Reason, out.Severity = dec.Reason, dec.Severity
-		return d.result(out, c, dec, zero, false, nil), nil
+		return d.result(ctx, out, c, dec, zero, false, nil), nil
 	}
 	api, err := d.clients.Get(out.Account, out.Region)
 	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients}
@@ -322,14 +335,14 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		if IsTerminal(err) {
 			return Reject(out, err)
 		}
-		return d.fail(out, c, zero, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
+		return d.fail(ctx, out, c, zero, fmt.Errorf("AWS clients for %s/%s: %w", out.Account, out.Region, err))
 	}
 	st, err := d.logic.Observe(ctx, c)
 	if err != nil {
 		if IsTerminal(err) {
 			return Reject(out, err)
 		}
-		return d.fail(out, c, st, err)
+		return d.fail(ctx, out, c, st, err)
 	}
 	return d.decideAndAct(ctx, out, c, st)
 }
@@ -372,11 +385,11 @@ func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, 
 	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients}
 	var zero S
 	if err != nil {
-		return d.fail(out, c, zero, err)
+		return d.fail(ctx, out, c, zero, err)
 	}
 	st, relevant, err := sw.FromListing(ctx, c, resource)
 	if err != nil {
-		return d.fail(out, c, st, err)
+		return d.fail(ctx, out, c, st, err)
 	}
 	if !relevant {
 		return Result{}, nil
@@ -405,7 +418,7 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 	if dec.Kind != Ignore && !dec.NoExemption {
 		exempt, err := d.logic.Exempt(ctx, c, &st, d.tag)
 		if err != nil {
-			return d.fail(out, c, st, err)
+			return d.fail(ctx, out, c, st, err)
 		}
 		if exempt {
 			dec = d.exempt(dec, out.Findings)
@@ -423,7 +436,7 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 	case Ignore:
 		return Result{Outcome: out}, nil
 	case Notify:
-		return d.result(out, c, dec, st, false, nil), nil
+		return d.result(ctx, out, c, dec, st, false, nil), nil
 	}
 	action, err := d.logic.Act(ctx, c, &st, dec)
 	var declined *Declined
@@ -437,22 +450,24 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 		if dec.Kind == Ignore {
 			return Result{Outcome: out}, nil
 		}
-		return d.result(out, c, dec, st, false, nil), nil
+		return d.result(ctx, out, c, dec, st, false, nil), nil
 	}
 	if action != "" {
 		out.Action = action
 	}
+	// Every alert names the resource as a person knows it, also when
+	// kmsguard fixed it (the aliases are cached per account and Region).
+	d.logic.Enrich(ctx, c, &st)
+	if n := d.logic.Name(st); n != "" {
+		out.Resource = n
+	}
 	if err != nil {
-		d.logic.Enrich(ctx, c, &st)
-		if n := d.logic.Name(st); n != "" {
-			out.Resource = n
-		}
 		out.Severity = d.spec.FailureSeverity
 		out.Reason = dec.Reason + "; remediation failed: " + err.Error()
 		dec.Severity, dec.Verdict = out.Severity, VerdictRemediationFailed
-		return d.result(out, c, dec, st, true, err), err
+		return d.result(ctx, out, c, dec, st, true, err), err
 	}
-	return d.result(out, c, dec, st, true, nil), nil
+	return d.result(ctx, out, c, dec, st, true, nil), nil
 }
 
 // misuse raises a decision to CRITICAL when kmsguard's own role made a call
@@ -502,17 +517,17 @@ func (d *Driver[API, S]) noun() string {
 
 // fail ends an invocation whose reads failed: an alert says kmsguard could
 // not check the resource, and the error makes Lambda retry.
-func (d *Driver[API, S]) fail(out Outcome, c *Call[API], st S, err error) (Result, error) {
+func (d *Driver[API, S]) fail(ctx context.Context, out Outcome, c *Call[API], st S, err error) (Result, error) {
 	dec := d.misuse(c, Decision{Kind: Notify, Severity: SeverityHigh, Verdict: VerdictCheckFailed,
 		Reason: "kmsguard could not read " + d.spec.Reads + ", so it could not check it"})
 	out.Reason, out.Severity = dec.Reason, dec.Severity
-	return d.result(out, c, dec, st, false, err), err
+	return d.result(ctx, out, c, dec, st, false, err), err
 }
 
 // result fills the outcome and renders the alert: the guardrail writes the
 // headline, what happened, what it did and the resource; the driver the
 // mode, who, where and the event.
-func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
+func (d *Driver[API, S]) result(ctx context.Context, out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
 	// A call by the root user is one level more severe, and the subject
 	// says so: root should not be doing day-to-day work.
 	root := c.Event.Record != nil && c.Event.Record.UserIdentity.Type == "Root"
@@ -549,7 +564,11 @@ func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, a
 	}
 
 	b.Actor(ev.Record)
-	b.Where(out.Account, out.Region)
+	name := ""
+	if d.names != nil {
+		name = d.names.AccountName(ctx, out.Account)
+	}
+	b.Where(out.Account, name, out.Region)
 	d.logic.Details(&b, a)
 
 	b.Section("Event")
@@ -560,13 +579,13 @@ func (d *Driver[API, S]) result(out Outcome, c *Call[API], dec Decision, st S, a
 	if err != nil && !acted {
 		verdict = VerdictCheckFailed
 	}
-	if root {
-		verdict += " (by root)"
-	}
 	msg := alert.Message{
-		Severity: string(out.Severity), Guardrail: d.spec.ID, Account: out.Account, Region: out.Region,
+		Severity: string(out.Severity), Guardrail: d.spec.ID, Account: out.Account, AccountName: name, Region: out.Region,
 		Resource: out.Resource, Action: out.Action, Verdict: verdict, EventID: out.EventID, Findings: out.Findings,
 		Body: b.String(),
+	}
+	if ev.Record != nil {
+		msg.Actor = ev.Record.UserIdentity.Short() // "ROOT" for root: the subject flags it
 	}
 	return Result{Outcome: out, Alert: &msg}
 }

@@ -377,15 +377,15 @@ func TestHandle_HostileStrings(t *testing.T) {
 	}
 }
 
-// A remediation reads only what the decision needs; aliases are read only
-// for an alert a person has to act on.
+// A remediation reads only what the decision needs, and then the aliases
+// the alert names the key by (every alert reads them, after acting).
 func TestHandle_Calls(t *testing.T) {
 	raw := fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw
 	for name, tt := range map[string]struct {
 		mode  guardrail.Mode
 		calls []string
 	}{
-		"remediate": {guardrail.ModeRemediate, []string{"DescribeKey", "ListResourceTags", "CancelKeyDeletion", "EnableKey"}},
+		"remediate": {guardrail.ModeRemediate, []string{"DescribeKey", "ListResourceTags", "CancelKeyDeletion", "EnableKey", "ListAliases"}},
 		"alert":     {guardrail.ModeAlert, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -413,5 +413,32 @@ func TestHandle_NoRoleInTheAccount(t *testing.T) {
 	}
 	if m := h.alerts.Msgs[0]; m.Verdict != "NOT checked (no role)" || !strings.Contains(m.Text(), "no role for key-deletion") {
 		t.Errorf("%s\n%s", m.Subject(), m.Text())
+	}
+}
+
+type names map[string]string
+
+func (n names) AccountName(_ context.Context, account string) string { return n[account] }
+
+// A fixed key's alert names it by alias (read for every alert), the
+// account by its organization name and the actor in the subject (issue 16).
+func TestHandle_SubjectNamesAliasAccountAndActor(t *testing.T) {
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
+	d := newTestDriver(h.clients, runconfig.ModeConfig{}, Settings{})
+	d.SetAccountNames(names{fixtures.Account: "payments-prod"})
+	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil, "alias/payments")
+	out, err := guardrail.NewRunner(d, h.alerts, nil).Handle(context.Background(), fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw)
+	if err != nil || out.Action != "cancel-deletion,enable-key" || len(h.alerts.Msgs) != 1 {
+		t.Fatalf("%+v %v alerts %d", out, err, len(h.alerts.Msgs))
+	}
+	m := h.alerts.Msgs[0]
+	s := m.Subject()
+	for _, want := range []string{"alias/payments", "payments-prod", m.Actor} {
+		if want == "" || !strings.Contains(s, want) {
+			t.Errorf("subject %q lacks %q", s, want)
+		}
+	}
+	if !strings.Contains(m.Text(), "Account:      111122223333 (payments-prod)") {
+		t.Errorf("body does not name the account:\n%s", m.Text())
 	}
 }

@@ -3,7 +3,6 @@ package keydeletion_test
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -115,7 +114,7 @@ func TestIntegration_MemberAccountRemediated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "cancel-deletion,enable-key" || out.Account != memberAccount || out.Resource != id || !out.Alerted {
+	if out.Action != "cancel-deletion,enable-key" || out.Account != memberAccount || out.Resource != "alias/payments" || !out.Alerted {
 		t.Errorf("outcome %+v", out)
 	}
 	if s := w.state(memberAccount, id); s != kmstypes.KeyStateEnabled {
@@ -126,9 +125,9 @@ func TestIntegration_MemberAccountRemediated(t *testing.T) {
 		t.Fatalf("%d alerts, want 1", len(alerts))
 	}
 	a := alerts[0]
-	// A successful remediation does not spend a call on the aliases: the
-	// subject names the key id.
-	if !strings.HasPrefix(a.Subject, "[kmsguard] CRITICAL key-deletion: "+id[:8]) || !strings.HasSuffix(a.Subject, " 111122223333 eu-west-1 — cancelled") {
+	// Every alert names the key by its alias, also when kmsguard fixed it,
+	// and the actor.
+	if want := "[kmsguard] CRITICAL key-deletion: alias/payments 111122223333 eu-west-1 by alice — cancelled"; a.Subject != want {
 		t.Errorf("subject %q", a.Subject)
 	}
 	for k, want := range map[string]string{"severity": "CRITICAL", "guardrail": "key-deletion", "account": memberAccount, "region": region, "action": "cancel-deletion,enable-key"} {
@@ -177,7 +176,7 @@ func TestIntegration_HubAccountAndAlertMode(t *testing.T) {
 	if len(alerts) != 2 {
 		t.Fatalf("%d alerts, want 2", len(alerts))
 	}
-	if want := "[kmsguard] CRITICAL key-deletion: alias/member-key 111122223333 eu-west-1 — NOT cancelled"; alerts[1].Subject != want {
+	if want := "[kmsguard] CRITICAL key-deletion: alias/member-key 111122223333 eu-west-1 by bob — NOT cancelled"; alerts[1].Subject != want {
 		t.Errorf("subject %q", alerts[1].Subject)
 	}
 }

@@ -219,7 +219,7 @@ func TestHandle_Calls(t *testing.T) {
 		modes guardrail.ModeLookup
 		calls []string
 	}{
-		"remediate": {remediate, []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy"}},
+		"remediate": {remediate, []string{"DescribeKey", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListAliases"}},
 		"alert":     {runconfig.ModeConfig{}, []string{"DescribeKey", "ListResourceTags", "ListAliases"}},
 	} {
 		t.Run(name, func(t *testing.T) {

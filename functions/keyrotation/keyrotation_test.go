@@ -259,7 +259,7 @@ func TestHandle_Calls(t *testing.T) {
 		on    bool
 		calls []string
 	}{
-		"fix":        {false, []string{"GetKeyRotationStatus", "ListResourceTags", "EnableKeyRotation"}},
+		"fix":        {false, []string{"GetKeyRotationStatus", "ListResourceTags", "EnableKeyRotation", "ListAliases"}},
 		"already on": {true, []string{"GetKeyRotationStatus"}},
 	} {
 		t.Run(name, func(t *testing.T) {

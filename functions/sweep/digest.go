@@ -101,7 +101,7 @@ func Digest(r *Report) alert.Message {
 			b.Line("%s", e)
 		}
 	}
-	b.Where("all", "all")
+	b.Where("all", "", "all")
 	b.Section("Event")
 	b.Field("Event id", "sweep-"+r.Started.Format("20060102T150405Z"))
 	b.Field("Guardrail", "sweep")

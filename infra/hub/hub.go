@@ -323,9 +323,12 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 	}))
 	if props.OrganizationID != "" {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("FindAccountOUs"),
-			Actions:   jsii.Strings("organizations:ListParents"),
-			Resources: jsii.Strings("*"), // read-only; answers only in the management or delegated administrator account
+			Sid: jsii.String("ReadOrganization"),
+			// An account's OUs (rules per OU) and its name (alerts). Read
+			// only; they answer only in the management or delegated
+			// administrator account.
+			Actions:   jsii.Strings("organizations:DescribeAccount", "organizations:ListParents"),
+			Resources: jsii.Strings("*"),
 		}))
 	}
 	env := map[string]*string{

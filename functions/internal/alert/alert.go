@@ -17,9 +17,15 @@ type Message struct {
 	Severity  string `json:"severity"`
 	Guardrail string `json:"guardrail"`
 	Account   string `json:"account"`
-	Region    string `json:"region"`
+	// AccountName is the account's name in the organization, "" when it
+	// could not be read (the subject then shows the id).
+	AccountName string `json:"account_name,omitempty"`
+	Region      string `json:"region"`
 	// Resource is what a person recognises: an alias, else the key id.
 	Resource string `json:"resource"`
+	// Actor is who made the call, in a few words ("jane.doe@example.com",
+	// "ROOT"); "" for a sweep.
+	Actor string `json:"actor,omitempty"`
 	// Action is the machine-readable action ("none", "cancel-deletion", ...).
 	Action string `json:"action"`
 	// Verdict is the short human outcome for the subject ("cancelled").
@@ -36,16 +42,132 @@ type Message struct {
 // MaxSubject is SNS's limit: fewer than 100 characters.
 const MaxSubject = 99
 
-// Subject renders "[kmsguard] SEVERITY guardrail: resource account region — verdict",
-// shortening the resource first so the rest always fits.
+// minPart is how short the subject cuts the resource, the account or the
+// actor before it leaves one out: "alias/…" still tells a person where to
+// look.
+const minPart = 8
+
+// Subject renders
+//
+//	[kmsguard] SEVERITY guardrail: RESOURCE ACCOUNT REGION by ACTOR — VERDICT
+//
+// within SNS's limit. The severity, the guardrail, the account id, the
+// Region and the verdict always show in full; the resource, the account's
+// name and the actor share the rest: the actor is cut first, then the
+// name, then the resource, none below minPart; when even that does not
+// fit, the actor and then the account are left out (the body and the
+// message attributes carry both). A call by root keeps its actor ("by
+// ROOT") whatever else is cut.
 func (m Message) Subject() string {
 	head := fmt.Sprintf("[kmsguard] %s %s: ", Clean(m.Severity, 10), Clean(m.Guardrail, 24))
 	if m.Summary != "" {
 		return head + Clean(m.Summary, MaxSubject-utf8.RuneCountInString(head))
 	}
-	tail := fmt.Sprintf(" %s %s — %s", Clean(m.Account, 12), Clean(m.Region, 20), Clean(m.Verdict, 30))
-	room := MaxSubject - utf8.RuneCountInString(head) - utf8.RuneCountInString(tail)
-	return head + Clean(m.Resource, room) + tail
+	// The account's name may be cut; its id never is (a cut id names
+	// no account).
+	account := subjectPart{glue: " ", text: Clean(m.AccountName, 50), cut: 1}
+	if account.text == "" {
+		account = subjectPart{glue: " ", text: Clean(m.Account, 12), fixed: true}
+	}
+	verdict := " — " + Clean(m.Verdict, 30)
+	room := MaxSubject - utf8.RuneCountInString(head+verdict)
+	parts := []subjectPart{
+		{text: Clean(m.Resource, 256)},
+		account,
+		{glue: " ", text: Clean(m.Region, 20), fixed: true},
+		{glue: " by ", text: Clean(m.Actor, 128), cut: 2},
+	}
+	// What is left out first when the parts do not fit at their floors:
+	// the actor, then the account; for root, the account only.
+	tries := [][]int{{0, 1, 2, 3}, {0, 1, 2}, {0, 2}}
+	if m.Actor == "ROOT" {
+		tries = [][]int{{0, 1, 2, 3}, {0, 2, 3}}
+	}
+	var keep []subjectPart
+	for _, t := range tries {
+		keep = keep[:0]
+		for _, i := range t {
+			if parts[i].text != "" {
+				keep = append(keep, parts[i])
+			}
+		}
+		if floor(keep) <= room {
+			break
+		}
+	}
+	return head + fit(keep, room) + verdict
+}
+
+// subjectPart is a part of the subject and the glue before it; a fixed
+// part is never cut.
+type subjectPart struct {
+	glue, text string
+	fixed      bool
+	cut        int // the higher, the sooner it is cut
+}
+
+func width(p subjectPart, first bool) (glue, text int) {
+	g := p.glue
+	if first {
+		g = strings.TrimPrefix(g, " ")
+	}
+	return utf8.RuneCountInString(g), utf8.RuneCountInString(p.text)
+}
+
+func (p subjectPart) floor(t int) int {
+	if p.fixed {
+		return t
+	}
+	return min(t, minPart)
+}
+
+// floor is the parts' width with each cut to minPart.
+func floor(parts []subjectPart) int {
+	n := 0
+	for i, p := range parts {
+		g, t := width(p, i == 0)
+		n += g + p.floor(t)
+	}
+	return n
+}
+
+// fit renders the parts within room: while they do not fit, the part cut
+// first (the highest cut rank: the actor, then the account's name, then
+// the resource) loses runes down to minPart; when that is not enough, the
+// first part (the resource) is cut further.
+func fit(parts []subjectPart, room int) string {
+	w := make([]int, len(parts))
+	total := 0
+	for i, p := range parts {
+		g, t := width(p, i == 0)
+		w[i] = t
+		total += g + t
+	}
+	for rank := 2; rank >= 0 && total > room; rank-- {
+		for i, p := range parts {
+			if p.fixed || p.cut != rank {
+				continue
+			}
+			if over, spare := total-room, w[i]-minPart; over > 0 && spare > 0 {
+				n := min(over, spare)
+				w[i] -= n
+				total -= n
+			}
+		}
+	}
+	if total > room && len(parts) > 0 {
+		w[0] = max(0, w[0]-(total-room))
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		if i == 0 {
+			b.WriteString(strings.TrimPrefix(p.glue, " "))
+		} else {
+			b.WriteString(p.glue)
+		}
+		b.WriteString(truncate(p.text, w[i]))
+	}
+	return b.String()
 }
 
 // Attributes are the SNS message attributes subscription filter policies use.
@@ -132,6 +254,9 @@ func CleanText(s string, max int) string {
 }
 
 func truncate(s string, max int) string {
+	if max <= 0 {
+		return ""
+	}
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

@@ -2,6 +2,10 @@ package alert
 
 import (
 	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -82,5 +86,79 @@ func TestCleanText_KeepsLayout(t *testing.T) {
 	want := "Title\n  Label:   value \n    cmd --x "
 	if got := CleanText(in, 1000); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/subjects.golden")
+
+// TestSubject_Golden pins how subjects read with real and with very long
+// names: the actor, the alias and the account's name share the room, the
+// longest cut first; root always shows.
+func TestSubject_Golden(t *testing.T) {
+	base := Message{Severity: "CRITICAL", Guardrail: "key-deletion", Account: "111122223333", Region: "eu-west-1", Verdict: "cancelled, key re-enabled"}
+	long := strings.Repeat("x", 60)
+	cases := []struct {
+		name string
+		edit func(m *Message)
+	}{
+		{"typical", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/orders", "payments-prod", "jane.doe"
+		}},
+		{"short verdict", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor, m.Verdict = "alias/orders", "payments-prod", "jane.doe", "NOT cancelled"
+		}},
+		{"no name, no alias, sweep", func(m *Message) { m.Resource = "1234abcd-12ab-34cd-56ef-1234567890ab" }},
+		{"long alias", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/"+long, "payments-prod", "jane.doe"
+		}},
+		{"long account name", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/orders", "Payments Production EU (regulated, PCI-DSS scope) "+long, "jane.doe"
+		}},
+		{"long actor", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/orders", "payments-prod", "OrganizationAccountAccessRole/"+long
+		}},
+		{"everything long", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/"+long, "Payments "+long, "Deployer/"+long
+			m.Severity, m.Guardrail, m.Region, m.Verdict = "CRITICAL", "log-encryption", "ap-southeast-5", "remediation FAILED"
+		}},
+		{"root, everything long", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/"+long, "Payments "+long, "ROOT"
+			m.Verdict = "deletion allowed"
+		}},
+		{"hostile", func(m *Message) {
+			m.Resource, m.AccountName, m.Actor = "alias/a\nBcc: x@evil", "acct\u202e", "eve\r\n"
+		}},
+	}
+	var b strings.Builder
+	for _, c := range cases {
+		m := base
+		c.edit(&m)
+		s := m.Subject()
+		if n := utf8.RuneCountInString(s); n > MaxSubject {
+			t.Errorf("%s: %d runes: %q", c.name, n, s)
+		}
+		if !strings.HasSuffix(s, "— "+m.Verdict) {
+			t.Errorf("%s: verdict cut: %q", c.name, s)
+		}
+		if m.Actor == "ROOT" && !strings.Contains(s, " by ROOT ") {
+			t.Errorf("%s: root not flagged: %q", c.name, s)
+		}
+		fmt.Fprintf(&b, "%s (%d)\n  %s\n", c.name, utf8.RuneCountInString(s), s)
+	}
+	golden := filepath.Join("testdata", "subjects.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./functions/internal/alert -update)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("subjects changed (go test ./functions/internal/alert -update):\n%s", b.String())
 	}
 }

@@ -126,9 +126,13 @@ func (b *Body) Actor(rec *cloudtrail.Record) {
 	}
 }
 
-// Where adds the "Where" section.
-func (b *Body) Where(account, region string) {
+// Where adds the "Where" section; name is the account's name in the
+// organization, "" when unknown.
+func (b *Body) Where(account, name, region string) {
 	b.Section("Where")
+	if name = Clean(name, MaxField); name != "" {
+		account += " (" + name + ")"
+	}
 	b.Field("Account", account)
 	b.Field("Region", region)
 }

@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,8 +31,8 @@ type ReadAPI interface {
 
 // Key is a key's current state, as far as it has been read. Guardrails read
 // only what their decision needs: the metadata (Described), the tags
-// (TagsRead) when a decision would act or alert, and the aliases only for an
-// alert that asks a person to act.
+// (TagsRead) when a decision would act or alert, and the aliases for
+// every alert.
 type Key struct {
 	// Found is false when KMS says the key does not exist (any more).
 	Found bool
@@ -93,12 +96,20 @@ func (k *Key) ReadTags(ctx context.Context, api ReadAPI) error {
 
 // ReadAliases adds the key's aliases, for an alert a person acts on. It is
 // best effort: an alert without aliases still names the key by its ARN, so
-// an error is only returned for the log.
+// an error is only returned for the log. Aliases are cached per key (so per
+// account and Region) for AliasesFor: every alert reads them, a burst of
+// events about one key reads them once.
 func (k *Key) ReadAliases(ctx context.Context, api ReadAPI) error {
 	if !k.Found || len(k.Aliases) > 0 {
 		return nil
 	}
+	ck, cacheable := aliasKey(api, k.ARN())
+	if a, ok := aliasCache.get(ck); ok && cacheable {
+		k.Aliases = a
+		return nil
+	}
 	id := k.ID()
+	var found []string
 	p := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{KeyId: aws.String(id)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -109,10 +120,66 @@ func (k *Key) ReadAliases(ctx context.Context, api ReadAPI) error {
 			if a.TargetKeyId != nil && aws.ToString(a.TargetKeyId) != id {
 				continue // an emulator may ignore the KeyId filter
 			}
-			k.Aliases = append(k.Aliases, aws.ToString(a.AliasName))
+			found = append(found, aws.ToString(a.AliasName))
 		}
 	}
+	k.Aliases = found
+	if cacheable {
+		aliasCache.put(ck, found)
+	}
 	return nil
+}
+
+// aliasKey is the cache key of a key's aliases: the client (one per
+// account and Region; a test's fake is its own world) and the key ARN.
+func aliasKey(api ReadAPI, arn string) (cacheKey, bool) {
+	t := reflect.TypeOf(api)
+	return cacheKey{api, arn}, arn != "" && t != nil && t.Comparable()
+}
+
+type cacheKey struct {
+	api any
+	arn string
+}
+
+// AliasesFor is how long a key's aliases are reused: short, so a renamed
+// key reads right in the next minutes' alerts.
+const AliasesFor = 2 * time.Minute
+
+var aliasCache = &ttlCache{ttl: AliasesFor, max: 4096, now: time.Now}
+
+// ttlCache is a small map of key ARN to aliases, each kept for ttl; when
+// it holds max entries it starts again (a Lambda sees few keys).
+type ttlCache struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[cacheKey]cachedAliases
+}
+
+type cachedAliases struct {
+	aliases []string
+	at      time.Time
+}
+
+func (c *ttlCache) get(k cacheKey) ([]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || c.now().Sub(e.at) >= c.ttl {
+		return nil, false
+	}
+	return slices.Clone(e.aliases), true
+}
+
+func (c *ttlCache) put(k cacheKey, aliases []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = map[cacheKey]cachedAliases{}
+	}
+	c.m[k] = cachedAliases{aliases: slices.Clone(aliases), at: c.now()}
 }
 
 // ID is the bare key id.
