@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -23,6 +24,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
+	"github.com/kmsguard/kmsguard/functions/internal/findings"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
@@ -196,8 +198,29 @@ func (h *Env) Runner(id string) (*guardrail.Runner, error) {
 	r := guardrail.NewRunner(g, h.alerts, h.log)
 	if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
 		r.WithMetrics() // the Lambda logs JSON (LoggingFormat JSON): CloudWatch reads the metrics from it
+		if f := h.Findings(id); f != nil {
+			r.WithFindings(f)
+		}
 	}
 	return r, nil
+}
+
+// Findings is the Security Hub reporter of guardrail id: each finding is
+// imported in the resource's account and Region through the guardrail's
+// own member role (the hub's credentials in the hub account). Nil when
+// alerts.security_hub is off, and for a guardrail that decides from the
+// event alone (it has no role in member accounts).
+func (h *Env) Findings(id string) *findings.Reporter {
+	if !h.cfg.SecurityHub {
+		return nil
+	}
+	for _, e := range h.entries {
+		if e.Spec.ID == id && !e.Spec.EventOnly {
+			src := h.provider.As(guardrail.MemberRoleName(id), guardrail.SessionName(id))
+			return findings.NewReporter(guardrail.ClientsOf(src, func(c aws.Config) findings.API { return securityhub.NewFromConfig(c) }))
+		}
+	}
+	return nil
 }
 
 func (h *Env) guardrail(id string) (guardrail.Guardrail, error) {

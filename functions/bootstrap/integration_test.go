@@ -12,6 +12,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -233,5 +235,96 @@ func TestIntegration_AccountNames(t *testing.T) {
 	}
 	if got := n.AccountName(ctx, "999999999999"); got != "" {
 		t.Errorf("unknown account named %q", got)
+	}
+}
+
+// Alerts become Security Hub findings in the resource's own account and
+// Region (issue 16): RESOLVED when kmsguard fixed it, NEW when it only
+// alerted; alerts.security_hub off means no reporter.
+func TestIntegration_SecurityHubFindings(t *testing.T) {
+	w := newWorld(t, `{"security_hub":true,"modes":{"guardrails":{"key-deletion":"alert"}}}`)
+	mcfg, err := srv.AccountConfig(w.ctx, member, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := securityhub.NewFromConfig(mcfg)
+	if _, err := sh.EnableSecurityHub(w.ctx, &securityhub.EnableSecurityHubInput{}); err != nil {
+		t.Fatal(err)
+	}
+	handle := func(id string, raw []byte) guardrail.Outcome {
+		t.Helper()
+		events, err := w.Deliver(w.ctx, raw)
+		if err != nil || len(events) == 0 {
+			t.Fatalf("deliver: %v (%d events)", err, len(events))
+		}
+		r, err := w.hub.Runner(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := w.hub.Findings(id)
+		if f == nil {
+			t.Fatal("no Security Hub reporter with security_hub on")
+		}
+		out, err := r.WithFindings(f).Handle(w.ctx, events[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	finding := func(resource string) shtypes.AwsSecurityFinding {
+		t.Helper()
+		got, err := sh.GetFindings(w.ctx, &securityhub.GetFindingsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range got.Findings {
+			if len(f.Resources) > 0 && aws.ToString(f.Resources[0].Id) == resource {
+				return f
+			}
+		}
+		t.Fatalf("no finding about %s among %d", resource, len(got.Findings))
+		return shtypes.AwsSecurityFinding{}
+	}
+
+	// Fixed: rotation turned back on.
+	rot, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := handle("key-rotation", fixtures.WithKey(fixtures.Get("key-rotation/disable-key-rotation").Raw, rot, "", ""))
+	if out.Action != "enable-rotation" {
+		t.Fatalf("%+v", out)
+	}
+	f := finding(out.ResourceID)
+	if f.Workflow == nil || f.Workflow.Status != shtypes.WorkflowStatusResolved || f.Compliance.Status != shtypes.ComplianceStatusPassed ||
+		aws.ToString(f.AwsAccountId) != member || aws.ToString(f.ProductArn) != "arn:aws:securityhub:eu-west-1:"+member+":product/"+member+"/default" ||
+		aws.ToString(f.Resources[0].Type) != "AwsKmsKey" || f.Severity.Label != shtypes.SeverityLabelHigh {
+		t.Errorf("fixed finding %+v workflow %+v", f, f.Workflow)
+	}
+	if f.Remediation == nil || !strings.Contains(aws.ToString(f.Remediation.Recommendation.Text), "aws kms") {
+		t.Errorf("remediation %+v", f.Remediation)
+	}
+
+	// Alerted only: the deletion is left for a person.
+	del, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/ledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.kms().ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(del), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	out = handle("key-deletion", fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw, del, "", ""))
+	if out.Action != guardrail.ActionNone || !out.Alerted {
+		t.Fatalf("%+v", out)
+	}
+	f = finding(out.ResourceID)
+	if f.Workflow == nil || f.Workflow.Status != shtypes.WorkflowStatusNew || f.Compliance.Status != shtypes.ComplianceStatusFailed ||
+		f.Severity.Label != shtypes.SeverityLabelCritical || !strings.Contains(aws.ToString(f.Title), "NOT cancelled") {
+		t.Errorf("alerted finding %+v workflow %+v", f, f.Workflow)
+	}
+
+	off := newWorld(t, `{"modes":{"guardrails":{"key-deletion":"alert"}}}`)
+	if off.hub.Findings("key-rotation") != nil {
+		t.Error("a reporter with security_hub off")
 	}
 }

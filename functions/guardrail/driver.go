@@ -135,6 +135,13 @@ type Logic[API, S any] interface {
 	Details(b *alert.Body, a *Alert[S])
 }
 
+// Identifier is implemented by a Logic whose resources have a stable
+// identifier other than what the event named (a key's ARN, where the event
+// may name an alias or a bare id); "" when unknown.
+type Identifier[S any] interface {
+	ResourceID(s S) string
+}
+
 // Sweeper is implemented by a Logic the sweep hands listed resources to:
 // a kmskey.Key for KindKMSKey, a loggroup.Group for KindLogGroup. It
 // returns the state to decide on, or relevant=false to skip the resource
@@ -298,7 +305,7 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 	if err != nil {
 		return Reject(out, err)
 	}
-	out.Resource = target
+	out.Resource, out.ResourceID = target, target
 	// A resource whose ARN names another Region than the event (a key ARN
 	// in requestParameters) is handled where it really is, not looked up
 	// in the event's Region and reported missing.
@@ -380,7 +387,7 @@ func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, 
 	}
 	ev := SweepEvent(account, region, d.eventSource(d.spec.Sweep.EventName), d.spec.Sweep.EventName, resource.ID(), now)
 	out := NewOutcome(ev, d.modes.Resolve(account, d.spec.ID, d.spec.DefaultMode))
-	out.Resource = resource.ID()
+	out.Resource, out.ResourceID = resource.ID(), resource.ID()
 	api, err := d.clients.Get(account, region)
 	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients}
 	var zero S
@@ -528,6 +535,11 @@ func (d *Driver[API, S]) fail(ctx context.Context, out Outcome, c *Call[API], st
 // headline, what happened, what it did and the resource; the driver the
 // mode, who, where and the event.
 func (d *Driver[API, S]) result(ctx context.Context, out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
+	if id, ok := d.logic.(Identifier[S]); ok {
+		if v := id.ResourceID(st); v != "" {
+			out.ResourceID = v
+		}
+	}
 	// A call by the root user is one level more severe, and the subject
 	// says so: root should not be doing day-to-day work.
 	root := c.Event.Record != nil && c.Event.Record.UserIdentity.Type == "Root"

@@ -53,12 +53,15 @@ const (
 // Outcome is what one invocation decided and did. `kmsguard replay` prints it
 // as JSON; the Lambda logs it as its decision line.
 type Outcome struct {
-	Guardrail  string   `json:"guardrail"`
-	EventID    string   `json:"event_id"`
-	EventName  string   `json:"event_name"`
-	Account    string   `json:"account"`
-	Region     string   `json:"region"`
-	Resource   string   `json:"resource"`
+	Guardrail string `json:"guardrail"`
+	EventID   string `json:"event_id"`
+	EventName string `json:"event_name"`
+	Account   string `json:"account"`
+	Region    string `json:"region"`
+	Resource  string `json:"resource"`
+	// ResourceID is the resource's stable identifier (a key's ARN, a log
+	// group's name): what a finding about it is keyed by.
+	ResourceID string   `json:"resource_id,omitempty"`
 	Actor      string   `json:"actor,omitempty"`
 	Action     string   `json:"action"`
 	Reason     string   `json:"reason"`

@@ -38,6 +38,21 @@ type Runner struct {
 	// line: only where CloudWatch Logs reads it (a Lambda logging JSON),
 	// not on an operator's terminal.
 	metrics bool
+	// findings copies each alert to Security Hub; nil: off.
+	findings FindingReporter
+}
+
+// FindingReporter copies an alert-worthy outcome somewhere security teams
+// triage (Security Hub). Its failure is logged, never fails the
+// invocation: the alert is the product.
+type FindingReporter interface {
+	Report(ctx context.Context, out Outcome, m alert.Message) error
+}
+
+// WithFindings reports every alerted outcome to f as well.
+func (r *Runner) WithFindings(f FindingReporter) *Runner {
+	r.findings = f
+	return r
 }
 
 // WithMetrics makes each decision line a CloudWatch embedded-metric-format
@@ -95,6 +110,11 @@ func (r *Runner) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 			out.Error = err.Error()
 		} else {
 			out.Alerted = true
+		}
+	}
+	if res.Alert != nil && r.findings != nil {
+		if ferr := r.findings.Report(ctx, out, *res.Alert); ferr != nil {
+			r.log.WarnContext(ctx, "finding not reported to Security Hub", "guardrail", spec.ID, "account", out.Account, "region", out.Region, "error", ferr.Error())
 		}
 	}
 	r.logOutcome(ctx, out, start, err)

@@ -40,6 +40,9 @@ type RuntimeConfig struct {
 	// OrganizationID is set in organization mode: only then are rules per
 	// organizational unit looked up.
 	OrganizationID string `json:"organization_id,omitempty"`
+	// SecurityHub copies every alert to AWS Security Hub as a finding, in
+	// the resource's account and Region (alerts.security_hub).
+	SecurityHub bool `json:"security_hub,omitempty"`
 }
 
 // SweepScope is every account and Region the scheduled sweep reconciles:

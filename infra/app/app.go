@@ -88,6 +88,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		RuntimeConfigJSON: rc,
 		Regions:           cfg.Regions,
 		SweepSchedule:     cfg.Sweep.ScheduleExpression(),
+		SecurityHub:       cfg.Alerts.SecurityHubOn(),
 	})
 	Tag(hub, ComponentHub, cfg.Tags)
 	// Stacks without assets need no CDK bootstrap: only the hub's account
@@ -97,7 +98,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 	}
 	spokes := func(account, globalName, regionalPrefix string, specs []guardrail.Spec, unmanaged []string) {
 		g := spoke.NewGlobalStack(app, globalName, &spoke.GlobalProps{StackProps: awscdk.StackProps{Env: env(account, cfg.HomeRegion), Synthesizer: bootstrapless()},
-			Hub: h, Specs: specs, Regions: cfg.Regions, Sweep: len(specs) > 0})
+			Hub: h, Specs: specs, Regions: cfg.Regions, Sweep: len(specs) > 0, SecurityHub: cfg.Alerts.SecurityHubOn()})
 		Tag(g, ComponentSpokeGlobal, cfg.Tags)
 		for _, r := range cfg.Regions {
 			rs := spoke.NewRegionalStack(app, regionalPrefix+r, &spoke.RegionalProps{
@@ -163,7 +164,7 @@ func Templates(cfg *config.Config) (global, regional string, err error) {
 	synth := func() awscdk.IStackSynthesizer {
 		return awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})
 	}
-	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(), Regions: cfg.Regions, Sweep: true})
+	spoke.NewGlobalStack(a, "global", &spoke.GlobalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(), Regions: cfg.Regions, Sweep: true, SecurityHub: cfg.Alerts.SecurityHubOn()})
 	spoke.NewRegionalStack(a, "regional", &spoke.RegionalProps{StackProps: awscdk.StackProps{Synthesizer: synth()}, Hub: h, Specs: catalog.Specs(),
 		CreateLogsKey: cfg.LogsKey.Create(), LogsKeyAlias: config.DefaultLogsKeyAlias})
 	asm := a.Synth(nil)

@@ -324,7 +324,9 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 			}
 			continue
 		}
-		check(s.ID, s.Actions, s.ID, guardrail.SweepID)
+		// alerts.security_hub defaults to on: each guardrail reports its
+		// findings in the account (scope.ReportFindings).
+		check(s.ID, append(slices.Clone(s.Actions), "securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"), s.ID, guardrail.SweepID)
 	}
 	check(guardrail.SweepID, append(slices.Clone(sweep.Actions), sweep.HealthActions...), guardrail.SweepID)
 	if _, ok := roles["kmsguard-remediator"]; ok {

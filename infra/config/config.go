@@ -133,7 +133,14 @@ type Preventive struct {
 type Alerts struct {
 	// Emails each get one subscription (one confirmation per address).
 	Emails []string `json:"emails"`
+	// SecurityHub copies every alert to AWS Security Hub as a finding in
+	// the resource's account and Region (default true; Security Hub must
+	// be enabled there to receive it).
+	SecurityHub *bool `json:"security_hub,omitempty"`
 }
+
+// SecurityHubOn reports whether alerts are copied to Security Hub.
+func (a Alerts) SecurityHubOn() bool { return a.SecurityHub == nil || *a.SecurityHub }
 
 // LogsKey chooses the regional logs key: kmsguard creates alias/kmsguard/logs
 // in every guarded account and Region, or uses an existing alias (LZA's
@@ -492,7 +499,7 @@ func (p *problems) err() error {
 // settings, with values the deployment implies filled in where a spec's
 // setting says so (its from tag: the organization id, the logs key alias).
 func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
-	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}}
+	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}, SecurityHub: c.Alerts.SecurityHubOn()}
 	if c.Organization != nil {
 		rc.OrganizationID = c.Organization.ID
 	}

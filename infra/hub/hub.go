@@ -52,6 +52,9 @@ type Props struct {
 	// OrganizationID, when set, lets every account of the organization put
 	// events on the hub bus and scopes role assumption to the organization.
 	OrganizationID string
+	// SecurityHub lets each guardrail's role report findings about the hub
+	// account's resources to Security Hub (alerts.security_hub).
+	SecurityHub bool
 	// RuntimeConfigJSON is runconfig.RuntimeConfig as JSON, written to the
 	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
@@ -242,6 +245,8 @@ type function struct {
 	MemoryMB       float64
 	// FailureText explains the failure DLQ alarm.
 	FailureText string
+	// Findings lets it report findings to Security Hub in the hub account.
+	Findings bool
 }
 
 // hubFunction builds a hub Lambda: its role (the function's actions on the
@@ -321,6 +326,9 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		Actions:   jsii.Strings("ssm:GetParametersByPath"),
 		Resources: &[]*string{modesARN, awscdk.Fn_Join(jsii.String(""), &[]*string{modesARN, jsii.String("/*")})},
 	}))
+	if f.Findings {
+		role.AddToPrincipalPolicy(scope.ReportFindings(account, props.Regions...))
+	}
 	if props.OrganizationID != "" {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("ReadOrganization"),
@@ -378,7 +386,7 @@ func guardrailFunction(stack awscdk.Stack, spec guardrail.Spec, sh shared, bus a
 	fn, group := hubFunction(stack, function{
 		ID: spec.ID, RoleName: guardrail.HubRoleName(spec.ID), Summary: spec.Summary, Actions: spec.Actions,
 		MemberRoles:    []string{guardrail.MemberRoleName(spec.ID)},
-		TimeoutSeconds: 60, MemoryMB: 256,
+		TimeoutSeconds: 60, MemoryMB: 256, Findings: sh.props.SecurityHub && !spec.EventOnly,
 		FailureText: "an event failed after Lambda's retries; the key or log group may be unprotected. Inspect the queue and the function's logs.",
 	}, sh)
 	var ruleARNs []*string

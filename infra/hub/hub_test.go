@@ -40,6 +40,7 @@ func template(t *testing.T) (assertions.Template, map[string]any) {
 			OrganizationID:    orgID,
 			RuntimeConfigJSON: `{"modes":{"default":"alert"}}`,
 			SweepSchedule:     "rate(1 day)",
+			SecurityHub:       true,
 		})
 		tmpl = assertions.Template_FromStack(stack, nil)
 		b, err := json.Marshal(tmpl.ToJSON())
@@ -368,5 +369,42 @@ func TestDashboardAndFailureRateAlarms(t *testing.T) {
 	}
 	if rates != len(catalog.Specs()) {
 		t.Errorf("%d failure-rate alarms for %d guardrails", rates, len(catalog.Specs()))
+	}
+}
+
+// Each guardrail with a role reports its findings to Security Hub in the
+// hub account only: BatchImportFindings on the account's own default
+// product, BatchUpdateFindings on its hub; the tamper guardrail (event
+// only) and the sweep do not.
+func TestRoles_ReportFindingsScoped(t *testing.T) {
+	roles := resources(t, "AWS::IAM::Role")
+	policies := resources(t, "AWS::IAM::Policy")
+	for _, s := range catalog.Specs() {
+		var roleID string
+		for id, r := range roles {
+			if r["RoleName"] == guardrail.HubRoleName(s.ID) {
+				roleID = id
+			}
+		}
+		var stmt string
+		for _, p := range policies {
+			if !strings.Contains(tpltest.JSON(p["Roles"]), `"`+roleID+`"`) {
+				continue
+			}
+			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				if m := st.(map[string]any); m["Sid"] == "ReportFindings" {
+					stmt = tpltest.JSON(m)
+				}
+			}
+		}
+		switch {
+		case s.EventOnly && stmt != "":
+			t.Errorf("%s decides from the event alone but may report findings: %s", s.ID, stmt)
+		case s.EventOnly:
+		case stmt == "":
+			t.Errorf("%s cannot report findings", s.ID)
+		case !strings.Contains(stmt, ":product/") || !strings.Contains(stmt, "/default") || !strings.Contains(stmt, ":hub/default") || strings.Contains(stmt, `"*"`):
+			t.Errorf("%s findings not scoped to the account's product and hub: %s", s.ID, stmt)
+		}
 	}
 }

@@ -122,6 +122,26 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	return out, nil
 }
 
+// ReportFindings lets a role import kmsguard's findings into Security Hub
+// in one account (any Region) and resolve them: BatchImportFindings on the
+// account's default product ARN, BatchUpdateFindings on its hub
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecurityhub.html).
+func ReportFindings(account *string, regions ...string) awsiam.PolicyStatement {
+	arn := func(rest ...*string) *string {
+		parts := append([]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":securityhub:*:"), account}, rest...)
+		return awscdk.Fn_Join(jsii.String(""), &parts)
+	}
+	return Grant{
+		Sid:     "ReportFindings",
+		Actions: []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"},
+		Resources: []*string{
+			arn(jsii.String(":product/"), account, jsii.String("/default")),
+			arn(jsii.String(":hub/default")),
+		},
+		Regions: regions,
+	}.Statement()
+}
+
 // ConstructID turns a kebab-case id ("key-deletion") into a construct id
 // ("KeyDeletion").
 func ConstructID(id string) string {

@@ -138,6 +138,9 @@ type GlobalProps struct {
 	Regions []string
 	// Sweep adds the sweep's read-only role.
 	Sweep bool
+	// SecurityHub lets each guardrail's role report its findings to
+	// Security Hub in this account (alerts.security_hub).
+	SecurityHub bool
 }
 
 // NewGlobalStack builds the global spoke (deploy it in the home Region only:
@@ -159,7 +162,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 	roleARN := func(name string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, name))})
 	}
-	member := func(id, description string, actions []string, trusted ...string) {
+	member := func(id, description string, actions []string, findings bool, trusted ...string) {
 		var hubRoles []*string
 		for _, t := range trusted {
 			hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(t)))
@@ -179,6 +182,9 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		for _, g := range grants {
 			role.AddToPrincipalPolicy(g.Statement())
 		}
+		if findings {
+			role.AddToPrincipalPolicy(scope.ReportFindings(awscdk.Aws_ACCOUNT_ID(), props.Regions...))
+		}
 		role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
 		role.AddToPrincipalPolicy(scope.DenyKmsguardKeyChanges())
 		scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
@@ -188,11 +194,11 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 			continue // decides from the event: needs no role here
 		}
 		member(spec.ID, "kmsguard "+spec.ID+": assumed by the hub to "+strings.ToLower(spec.Summary[:1])+spec.Summary[1:],
-			spec.Actions, spec.ID, guardrail.SweepID)
+			spec.Actions, props.SecurityHub, spec.ID, guardrail.SweepID)
 	}
 	if props.Sweep {
 		member(guardrail.SweepID, "kmsguard sweep and preflight: read-only listing of keys and log groups, and kmsguard's own health",
-			append(slices.Clone(sweep.Actions), sweep.HealthActions...), guardrail.SweepID)
+			append(slices.Clone(sweep.Actions), sweep.HealthActions...), false, guardrail.SweepID)
 	}
 
 	forwarder := awsiam.NewRole(stack, jsii.String("Forwarder"), &awsiam.RoleProps{

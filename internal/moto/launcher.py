@@ -23,6 +23,15 @@ Added:
         Disabled keys (DisabledException), keys pending deletion
         (KMSInvalidStateException) and keys that cannot rotate: asymmetric,
         HMAC, imported material (UnsupportedOperationException).
+  securityhub  BatchImportFindings as AWS takes it: refused where Security
+        Hub is not enabled (InvalidAccessException); a finding whose
+        AwsAccountId or ProductArn names another account than the caller's
+        fails (the default product ARN imports only the caller's own
+        findings); a new finding starts Workflow NEW; an update keeps
+        Workflow, Note, UserDefinedFields and VerificationState (providers
+        cannot change them) and sets Workflow NEW again when Compliance turns
+        from PASSED to FAILED or the record from ARCHIVED to ACTIVE.
+        BatchUpdateFindings (Workflow status and Note), which moto lacks.
 """
 import json
 import sys
@@ -188,6 +197,90 @@ def get_key_rotation_status(self):
 
 KmsResponse.enable_key_rotation = enable_key_rotation
 KmsResponse.get_key_rotation_status = get_key_rotation_status
+
+import moto.securityhub.urls as securityhub_urls  # noqa: E402
+from moto.securityhub.models import securityhub_backends  # noqa: E402
+from moto.securityhub.responses import SecurityHubResponse  # noqa: E402
+
+
+class _SecurityHubError(JsonRESTError):
+    code = 401
+
+    def __init__(self, error_type, message):
+        super().__init__(error_type, message)
+
+
+def _securityhub(resp):
+    backend = securityhub_backends[resp.current_account][resp.region]
+    if not backend.enabled:
+        raise _SecurityHubError("InvalidAccessException",
+                                f"Account {resp.current_account} is not subscribed to AWS Security Hub")
+    return backend
+
+
+_KEPT = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
+
+
+def batch_import_findings(self):
+    backend = _securityhub(self)
+    body = json.loads(self.body.decode() if isinstance(self.body, bytes) else self.body)
+    me = self.current_account
+    failed, ok = [], 0
+    for f in body.get("Findings", []):
+        fid = f.get("Id", "")
+        product = f.get("ProductArn", "")
+        if f.get("AwsAccountId") != me or product.split(":")[4:5] != [me] or f"product/{me}/default" not in product:
+            failed.append({"Id": fid, "ErrorCode": "AccessDeniedException",
+                           "ErrorMessage": f"account {me} cannot import findings for account {f.get('AwsAccountId')} with {product}"})
+            continue
+        if not f.get("Resources"):
+            failed.append({"Id": fid, "ErrorCode": "InvalidInput", "ErrorMessage": "Finding must contain at least one resource"})
+            continue
+        old = next((x for x in backend.findings if x.id == fid), None)
+        if old is None:
+            f = dict(f)
+            f["Workflow"] = {"Status": "NEW"}
+            f["WorkflowState"] = "NEW"
+            f.pop("Note", None)
+            backend.findings.append(Finding(fid, f))
+        else:
+            was = old.data
+            new = {k: v for k, v in f.items() if k not in _KEPT}
+            reopened = (was.get("Compliance", {}).get("Status") == "PASSED"
+                        and new.get("Compliance", {}).get("Status") in ("FAILED", "WARNING", "NOT_AVAILABLE")) or \
+                (was.get("RecordState") == "ARCHIVED" and new.get("RecordState") == "ACTIVE")
+            was.update(new)
+            if reopened:
+                was["Workflow"] = {"Status": "NEW"}
+                was["WorkflowState"] = "NEW"
+        ok += 1
+    return json.dumps({"FailedCount": len(failed), "SuccessCount": ok, "FailedFindings": failed})
+
+
+def batch_update_findings(self):
+    backend = _securityhub(self)
+    body = json.loads(self.body.decode() if isinstance(self.body, bytes) else self.body)
+    done, left = [], []
+    for ident in body.get("FindingIdentifiers", []):
+        f = next((x for x in backend.findings if x.id == ident.get("Id")
+                  and x.data.get("ProductArn") == ident.get("ProductArn")), None)
+        if f is None:
+            left.append({"FindingIdentifier": ident, "ErrorCode": "FindingNotFound", "ErrorMessage": "finding not found"})
+            continue
+        if "Workflow" in body:
+            f.data["Workflow"] = {"Status": body["Workflow"]["Status"]}
+            f.data["WorkflowState"] = body["Workflow"]["Status"]
+        if "Note" in body:
+            f.data["Note"] = dict(body["Note"], UpdatedAt="2026-01-01T00:00:00Z")
+        done.append(ident)
+    return json.dumps({"ProcessedFindings": done, "UnprocessedFindings": left})
+
+
+from moto.securityhub.models import Finding  # noqa: E402
+
+SecurityHubResponse.batch_import_findings = batch_import_findings
+SecurityHubResponse.batch_update_findings = batch_update_findings
+securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
 
 if __name__ == "__main__":
     main(sys.argv[1:])

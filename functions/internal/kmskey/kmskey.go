@@ -331,6 +331,15 @@ func (m Common[API, S]) Name(s S) string {
 	return ""
 }
 
+// ResourceID is the key's ARN (guardrail.Identifier), "" when the key was
+// not found.
+func (m Common[API, S]) ResourceID(s S) string {
+	if k := m.Key(&s); k.Found {
+		return k.ARN()
+	}
+	return ""
+}
+
 // ListedKey is what the sweep hands a key guardrail: the key, or an error
 // naming what it got instead.
 func ListedKey(resource any) (Key, error) {
