@@ -22,7 +22,7 @@ CDK             := npx --no-install cdk
 # The deployment configuration; the documented example when there is no kmsguard.yaml.
 CONFIG          ?= $(if $(wildcard kmsguard.yaml),kmsguard.yaml,docs/kmsguard.example.yaml)
 
-.PHONY: help build test test-live fuzz lint synth demo bench tools node-modules clean
+.PHONY: help build test test-live fuzz lint synth demo bench tools browser node-modules clean
 
 help:
 	@echo "make demo    run kmsguard end to end on a local AWS emulator (moto on 127.0.0.1)"
@@ -35,7 +35,7 @@ help:
 	@echo "make synth   synthesize every stack into cdk.out/ from CONFIG (default kmsguard.yaml, else the documented example)"
 
 ## tools: check (and install when missing) the pinned test peers.
-tools:
+tools: browser
 	@$(GO) version
 	@v=$$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || true); \
 	if [ "$$v" != "$(MOTO_VERSION)" ] || ! command -v moto_server >/dev/null; then \
@@ -52,6 +52,18 @@ tools:
 	  python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"; \
 	fi; echo "checkov $(CHECKOV_VERSION) ok"
 	@$(GO) mod download
+
+## browser: Debian's chromium, which the HTML report's test opens headless (internal/report).
+browser:
+	@if command -v chromium >/dev/null; then echo "$$(chromium --version 2>/dev/null | head -1) ok"; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "installing chromium (Debian package) for the HTML report's browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  echo "$$(chromium --version 2>/dev/null | head -1) ok"; \
+	else \
+	  echo "chromium is missing and apt-get is not available: install Chromium (the binary must be named chromium, on PATH)"; \
+	  echo "or set KMSGUARD_NO_BROWSER=1 to skip the HTML report's browser test (docs/testing.md)"; exit 1; \
+	fi
 
 ## node-modules: the pinned CDK CLI and Node (package.json), then the Node every recipe will use.
 node-modules: node_modules/.bin/cdk

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,16 +19,8 @@ import (
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	kgconfig "github.com/kmsguard/kmsguard/infra/config"
+	"github.com/kmsguard/kmsguard/internal/report"
 )
-
-// auditReport is what `kmsguard audit --format json` prints.
-type auditReport struct {
-	*sweep.Report
-	Fix   bool     `json:"fix"`
-	Drift []string `json:"drift"`
-	// LastUse maps an orphaned key id to its last-use evidence.
-	LastUse map[string]string `json:"orphan_last_use"`
-}
 
 func auditCommand() *command {
 	return &command{
@@ -41,12 +31,16 @@ deletion, rotation off or too long, key policies with findings, log groups
 without a key; orphaned keys (with CloudTrail last-use evidence); drift
 between the configuration file and the hub parameter. Read-only unless
 --fix, which remediates where the modes say remediate. Accounts other than
-the caller's are reached through the kmsguard-remediator role.`,
+the caller's are reached through the kmsguard-remediator role.
+
+--format csv (a spreadsheet), ocsf (OCSF Compliance Findings, for a SIEM)
+or html (one self-contained page for a browser) write a report in which
+each finding comes with the commands its guardrail's alert gives.`,
 		setup: func(f *flags) runFunc {
 			var a auditArgs
 			a.regions = f.Regions("Regions to sweep, comma-separated or repeated (default: the configuration's, else the AWS environment's)")
 			a.accounts = f.Accounts("accounts to sweep, comma-separated or repeated (default: the caller's account)")
-			a.format = f.Format("text", "text", "json")
+			a.format = f.Format("text", report.Formats...)
 			a.fix = f.Bool("fix", "apply remediations where the modes say remediate (default: read-only)")
 			a.cfgFile = f.Config("kmsguard.yaml: Regions, modes and settings for --fix, and the drift check against the hub parameter")
 			a.param = f.String("parameter", "NAME", bootstrap.ConfigParameter, "the hub's configuration parameter (modes for --fix without --config; drift check)")
@@ -167,7 +161,12 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 	if err != nil {
 		return c.failed(err)
 	}
-	out := auditReport{Report: rep, Fix: *a.fix, Drift: drift(fileJSON, paramJSON, paramErr, *a.param), LastUse: map[string]string{}}
+	out := report.Audit{Report: rep, Fix: *a.fix, Drift: drift(fileJSON, paramJSON, paramErr, *a.param), LastUse: map[string]string{}}
+	for _, e := range opts.Guardrails {
+		if e.Spec.Sweep.Kind != "" {
+			out.Guardrails = append(out.Guardrails, e.Spec.ID)
+		}
+	}
 	for i, o := range rep.Orphans {
 		if i >= *a.lookups {
 			break
@@ -183,12 +182,13 @@ func audit(ctx context.Context, c *call, a auditArgs) int {
 		out.LastUse[o.KeyID] = lastUse(lctx, cloudtrail.NewFromConfig(c), o.ARN)
 		cancel()
 	}
-	if *a.format == "json" {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
-	} else {
-		printTable(c.stdout, out)
+	_ = report.Write(c.stdout, *a.format, out, report.Options{})
+	if *a.format == "csv" || *a.format == "ocsf" {
+		// These formats hold findings only: what could not be checked
+		// (which makes the exit code 1 too) is said on stderr.
+		for _, e := range rep.Errors {
+			fmt.Fprintln(c.stderr, c.path+": not checked: "+e)
+		}
 	}
 	if len(rep.Findings) > 0 || len(rep.Errors) > 0 {
 		return exitFailed
@@ -244,45 +244,4 @@ func drift(fileJSON, paramJSON string, paramErr error, name string) []string {
 		out = []string{}
 	}
 	return out
-}
-
-func printTable(w io.Writer, r auditReport) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tGUARDRAIL\tACCOUNT\tREGION\tRESOURCE\tACTION\tREASON")
-	for _, f := range r.Findings {
-		reason := f.Reason
-		if f.Error != "" {
-			reason = "ERROR: " + f.Error
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Guardrail, f.Account, f.Region, f.Resource, f.Action, truncate(reason, 110))
-	}
-	_ = tw.Flush()
-	if len(r.Orphans) > 0 {
-		fmt.Fprintf(w, "\nOrphaned keys (Enabled, no alias; often left by failed deployments): %d\n", len(r.Orphans))
-		for _, o := range r.Orphans {
-			fmt.Fprintf(w, "  %s %s %s created %s", o.Account, o.Region, o.KeyID, o.Created.Format("2006-01-02"))
-			if u := r.LastUse[o.KeyID]; u != "" {
-				fmt.Fprintf(w, "; %s", u)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	for _, d := range r.Drift {
-		fmt.Fprintln(w, "\nDrift between the configuration file and the hub parameter: "+d)
-	}
-	for _, e := range r.Errors {
-		fmt.Fprintln(w, "\nNot checked: "+e)
-	}
-	mode := "read-only"
-	if r.Fix {
-		mode = fmt.Sprintf("fix: %d remediated", r.Actions())
-	}
-	fmt.Fprintf(w, "\n%d findings in %d keys and %d log groups across %d account-Regions (%s)\n", len(r.Findings), r.Keys, r.Groups, len(r.Targets), mode)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }

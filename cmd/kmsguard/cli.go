@@ -213,9 +213,20 @@ func (f *flags) Alias(alias, name string) {
 // Config is --config kmsguard.yaml.
 func (f *flags) Config(usage string) *string { return f.File("config", usage) }
 
-// Format is --format text|json for commands whose output is data.
+// Format is --format text|json (audit: also csv, ocsf, html) for commands
+// whose output is data.
 func (f *flags) Format(def string, values ...string) *string {
-	return f.Enum("format", def, "output format: "+strings.Join(values, " or "), values, map[string]string{"table": "text"})
+	usage := "output format: " + strings.Join(values, " or ")
+	if n := len(values); n > 2 {
+		usage = "output format: " + strings.Join(values[:n-1], ", ") + " or " + values[n-1]
+	}
+	v := f.Enum("format", def, usage, values, map[string]string{"table": "text"})
+	f.placeholder["format"] = "FORMAT"
+	if len(values) <= 3 {
+		f.placeholder["format"] = strings.Join(values, "|")
+	}
+	f.fs.Lookup("format").Usage = usage // Enum lists more than three values again
+	return v
 }
 
 // Regions is --region (also --regions): one or more Regions, repeated or

@@ -36,8 +36,8 @@ func TestCompletion(t *testing.T) {
 		// every candidate. The completion builtins are stubbed to print.
 		for line, want := range map[string]string{
 			"kmsguard mode set ":        "remediate alert inherit",
-			"kmsguard audit --format ":  "text json",
-			"kmsguard audit --format=j": "text json",
+			"kmsguard audit --format ":  "text json csv ocsf html",
+			"kmsguard audit --format=j": "text json csv ocsf html",
 			"kmsguard replay ":          "<files>",
 			"kmsguard mode ":            "get set kill-switch --help",
 		} {
@@ -69,7 +69,8 @@ _kmsguard`
 		{"kmsguard mode set ", "remediate alert inherit"},
 		{"kmsguard mode kill-switch o", "on off"},
 		{"kmsguard audit --for", "--format"},
-		{"kmsguard audit --format ", "text json"},
+		{"kmsguard audit --format ", "text json csv ocsf html"},
+		{"kmsguard audit --format o", "ocsf"},
 		{"kmsguard audit --format = j", "json"},
 		{"kmsguard audit --guardrails key-r", "key-rotation"},
 		{"kmsguard audit --regi", "--region --regions"},

@@ -3,6 +3,8 @@ package keyrotation
 import (
 	"fmt"
 
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
@@ -60,6 +62,17 @@ func (l *logic) Details(b *alert.Body, a *A) {
 		b.Line("If rotation must stay off for this key, exempt it, then disable rotation:")
 		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
 		b.Command("aws kms disable-key-rotation " + k)
+	case !a.Acted && t.Meta.KeyState == kmstypes.KeyStateDisabled:
+		b.Line("KMS turns rotation on only for an Enabled key. If this key is still in use, enable it, then turn rotation on:")
+		b.Command("aws kms enable-key " + k)
+		b.Command(fmt.Sprintf("aws kms enable-key-rotation --rotation-period-in-days %d %s", l.settings.period(), k))
+	case !a.Acted && (t.Meta.KeyState == kmstypes.KeyStatePendingDeletion || t.Meta.KeyState == kmstypes.KeyStatePendingReplicaDeletion):
+		b.Line("KMS turns rotation on only for an Enabled key, and this one is pending deletion. If it must stay, cancel the deletion (which leaves it Disabled), enable it, then turn rotation on:")
+		b.Command("aws kms cancel-key-deletion " + k)
+		b.Command("aws kms enable-key " + k)
+		b.Command(fmt.Sprintf("aws kms enable-key-rotation --rotation-period-in-days %d %s", l.settings.period(), k))
+	case !a.Acted && t.Meta.KeyState != "" && t.Meta.KeyState != kmstypes.KeyStateEnabled:
+		b.Line("Nothing to do about rotation while the key is %s: KMS turns rotation on only for an Enabled key.", string(t.Meta.KeyState))
 	case a.Decision.Severity != guardrail.SeverityInfo:
 		b.Line("To turn rotation on yourself:")
 		b.Command(fmt.Sprintf("aws kms enable-key-rotation --rotation-period-in-days %d %s", l.settings.period(), k))

@@ -184,6 +184,7 @@ func TestHandle_Cases(t *testing.T) {
 		// KMS refuses the change on a disabled or asymmetric key; the refusal
 		// sends the guardrail to read the key, which explains why.
 		{"disabled key: KMS refuses, alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil) }, false, "none", []string{"EnableKeyRotation"}, 1, "key disabled"},
+		{"key pending deletion: KMS refuses, alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStatePendingDeletion, nil) }, false, "none", []string{"EnableKeyRotation"}, 1, "key PendingDeletion"},
 		{"asymmetric key: KMS refuses, alert", runconfig.ModeConfig{}, func(f *fakekms.KMS) {
 			f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil).Meta.KeySpec = kmstypes.KeySpecEccNistP256
 		}, false, "none", []string{"EnableKeyRotation"}, 1, "cannot rotate"},
@@ -217,6 +218,13 @@ func TestHandle_Cases(t *testing.T) {
 				_, todo, ok := strings.Cut(h.alerts.Msgs[0].Text(), "\nWhat you can do\n")
 				if todo, _, _ = strings.Cut(todo, "\n\n"); !ok || strings.TrimSpace(todo) == "" {
 					t.Errorf("no \"What you can do\":\n%s", h.alerts.Msgs[0].Text())
+				}
+				// KMS refuses rotation on a disabled key: enable it first.
+				if tt.verdict == "key disabled" && !strings.Contains(todo, "aws kms enable-key --key-id") {
+					t.Errorf("a disabled key's alert does not say to enable it first:\n%s", todo)
+				}
+				if tt.verdict == "key PendingDeletion" && !strings.Contains(todo, "aws kms cancel-key-deletion --key-id") {
+					t.Errorf("a pending key's alert does not say to cancel the deletion first:\n%s", todo)
 				}
 			}
 		})

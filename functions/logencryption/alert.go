@@ -71,5 +71,8 @@ func (l *logic) Details(b *alert.Body, a *A) {
 		b.Command(fmt.Sprintf("aws logs associate-kms-key %s --kms-key-id %s", g, key.ARN))
 	default:
 		b.Section("What you can do")
+		if key != nil && key.Problem != "" {
+			b.Line("Make the logs key usable first: %s. kmsguard then encrypts the log group at its next sweep where the mode is remediate; or run aws logs associate-kms-key for it yourself.", key.Problem)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sweep_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
@@ -42,11 +43,30 @@ func TestSweep_EveryGuardrailOfTheCatalog(t *testing.T) {
 			}
 			found := false
 			for _, f := range rep.Findings {
-				found = found || f.Guardrail == s.ID
+				if f.Guardrail != s.ID {
+					continue
+				}
+				found = true
+				// The audit report's advice is the guardrail's own "What
+				// you can do", with a command to run.
+				if f.ARN == "" || !hasCommand(f.Remedy) {
+					t.Errorf("%s's finding has no ARN or no command in its remedy: %+v", s.ID, f)
+				}
 			}
 			if !found {
 				t.Errorf("the sweep did not report %s's example; findings %+v", s.ID, rep.Findings)
 			}
 		})
 	}
+}
+
+func hasCommand(steps []sweep.Step) bool {
+	for _, st := range steps {
+		for _, c := range st.Commands {
+			if strings.HasPrefix(c, "aws ") {
+				return true
+			}
+		}
+	}
+	return false
 }

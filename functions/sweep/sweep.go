@@ -68,14 +68,20 @@ type Options struct {
 // decision or an action taken.
 type Finding struct {
 	Target
-	Guardrail string             `json:"guardrail"`
-	Resource  string             `json:"resource"`
-	Severity  guardrail.Severity `json:"severity"`
-	Action    string             `json:"action"`
-	Reason    string             `json:"reason"`
-	Findings  []string           `json:"findings,omitempty"`
-	Mode      guardrail.Mode     `json:"mode"`
-	Error     string             `json:"error,omitempty"`
+	Guardrail string `json:"guardrail"`
+	// Resource is the resource as a person recognises it (a key's alias,
+	// else its id; a log group's name); ARN is the one the sweep listed.
+	Resource string             `json:"resource"`
+	ARN      string             `json:"arn,omitempty"`
+	Severity guardrail.Severity `json:"severity"`
+	Action   string             `json:"action"`
+	Reason   string             `json:"reason"`
+	Findings []string           `json:"findings,omitempty"`
+	Mode     guardrail.Mode     `json:"mode"`
+	Error    string             `json:"error,omitempty"`
+	// Remedy is the "What you can do" of the guardrail's own alert about
+	// this resource: what to run, in the guardrail's words.
+	Remedy []Step `json:"what_you_can_do,omitempty"`
 }
 
 // OrphanKey is a customer managed key that is Enabled and has no alias:
@@ -268,15 +274,18 @@ func (s *sweep) fail(t Target, format string, args ...any) {
 
 // record keeps a non-compliant outcome (or a failure) and publishes the
 // alert of an action taken.
-func (s *sweep) record(ctx context.Context, t Target, id string, res guardrail.Result, err error) {
+func (s *sweep) record(ctx context.Context, t Target, id, arn string, res guardrail.Result, err error) {
 	out := res.Outcome
 	if out.Severity == "" && err == nil {
 		return // compliant, exempt or skipped
 	}
-	f := Finding{Target: t, Guardrail: id, Resource: out.Resource, Severity: out.Severity,
+	f := Finding{Target: t, Guardrail: id, Resource: out.Resource, ARN: arn, Severity: out.Severity,
 		Action: out.Action, Reason: out.Reason, Findings: out.Findings, Mode: out.Mode}
 	if err != nil {
 		f.Error = err.Error()
+	}
+	if res.Alert != nil {
+		f.Remedy = Remedy(res.Alert.Body)
 	}
 	if res.Alert != nil && s.h.Alerts() != nil && out.Action != guardrail.ActionNone && out.Action != "" {
 		if perr := s.h.Alerts().Publish(ctx, *res.Alert); perr != nil {
@@ -356,7 +365,7 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 		now := s.o.Now()
 		for _, g := range s.keyGs {
 			res, err := g.Reconcile(ctx, t.Account, t.Region, key, now)
-			s.record(ctx, t, g.Spec().ID, res, err)
+			s.record(ctx, t, g.Spec().ID, key.ARN(), res, err)
 			acted := res.Outcome.Action != "" && res.Outcome.Action != guardrail.ActionNone
 			if err == nil && acted && g.Spec().Sweep.Refresh {
 				// The key's state changed (a cancelled deletion is now an
@@ -402,7 +411,7 @@ func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client
 	s.each(names, func(n string) {
 		for _, g := range s.groupGs {
 			res, err := g.Reconcile(ctx, t.Account, t.Region, byName[n], s.o.Now())
-			s.record(ctx, t, g.Spec().ID, res, err)
+			s.record(ctx, t, g.Spec().ID, byName[n].ARN, res, err)
 		}
 	})
 	s.mu.Lock()
