@@ -124,7 +124,66 @@ func generate(root string) (map[string][]byte, error) {
 		}
 		out[rel] = []byte(updated)
 	}
+	// Excerpts of what the tests produce (golden alerts, the dashboard's
+	// layout), so the docs show real output, never a hand-drawn one.
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	for _, path := range append([]string{filepath.Join(root, "README.md")}, docs...) {
+		rel, _ := filepath.Rel(root, path)
+		doc, ok := out[rel]
+		if !ok {
+			var err error
+			if doc, err = os.ReadFile(path); err != nil {
+				return nil, err
+			}
+		}
+		updated, n, err := fillExcerpts(root, string(doc))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rel, err)
+		}
+		if n > 0 {
+			out[rel] = []byte(updated)
+		}
+	}
 	return out, nil
+}
+
+// excerptMark opens a block filled with a file the tests write:
+// "<!-- BEGIN excerpt PATH -->" ... "<!-- END excerpt -->", PATH from the
+// repository root.
+const (
+	excerptMark = "<!-- BEGIN excerpt "
+	excerptEnd  = "<!-- END excerpt -->"
+)
+
+// fillExcerpts fills every excerpt block of doc with its file, fenced, and
+// returns how many it filled.
+func fillExcerpts(root, doc string) (string, int, error) {
+	var b strings.Builder
+	n := 0
+	for {
+		i := strings.Index(doc, excerptMark)
+		if i < 0 {
+			b.WriteString(doc)
+			return b.String(), n, nil
+		}
+		head := doc[i:]
+		close := strings.Index(head, " -->")
+		end := strings.Index(head, excerptEnd)
+		if close < 0 || end < close {
+			return "", 0, fmt.Errorf("an excerpt block without %q", excerptEnd)
+		}
+		rel := strings.TrimSpace(head[len(excerptMark):close])
+		content, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return "", 0, fmt.Errorf("excerpt %s: %w", rel, err)
+		}
+		b.WriteString(doc[:i])
+		b.WriteString(head[:close+len(" -->")])
+		b.WriteString("\n```text\n" + strings.TrimRight(string(content), "\n") + "\n```\n")
+		b.WriteString(excerptEnd)
+		doc = head[end+len(excerptEnd):]
+		n++
+	}
 }
 
 // entryPackages reads the import path behind each pkg.Entry() of the
