@@ -158,3 +158,7 @@ func keyRefused(err error) bool {
 func (l *logic) Enrich(context.Context, *guardrail.Call[api], *State) {}
 
 func (l *logic) Name(State) string { return "" }
+
+// ResourceID is the log group's ARN (guardrail.Identifier), "" when it was
+// not read.
+func (l *logic) ResourceID(s State) string { return s.Group.ARN }

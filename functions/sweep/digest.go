@@ -213,8 +213,12 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 	}
 	acctCfg := h.AWS().Copy()
 	acctCfg.Region = "us-east-1" // AWS Account Management answers in us-east-1
-	rep, err := Run(ctx, h, Options{Targets: targets, Progress: func(l string) { h.Log().InfoContext(ctx, l) },
-		Accounts: account.NewFromConfig(acctCfg), Self: h.HubAccount()})
+	o := Options{Targets: targets, Progress: func(l string) { h.Log().InfoContext(ctx, l) },
+		Accounts: account.NewFromConfig(acctCfg), Self: h.HubAccount()}
+	if h.RuntimeConfig().SecurityHub {
+		o.Findings = h.Findings
+	}
+	rep, err := Run(ctx, h, o)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -6,7 +6,10 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/internal/findings"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 )
@@ -54,6 +58,11 @@ type Options struct {
 	TargetConcurrency, ItemConcurrency int
 	// Progress, when set, receives one line per target started and finished.
 	Progress func(line string)
+	// Findings, when set, gives each guardrail's Security Hub reporter
+	// (nil for none): every finding of the sweep is imported in its
+	// account and Region, at most findings.MaxBatch per call, after the
+	// target is swept.
+	Findings func(guardrail string) *findings.Reporter
 	// Now is the sweep's clock (default time.Now).
 	Now func() time.Time
 	// Accounts, when set, tells which opt-in Regions each account has
@@ -258,6 +267,8 @@ type sweep struct {
 
 	mu  sync.Mutex
 	rep *Report
+	// pending are the findings for Security Hub, by target and guardrail.
+	pending map[Target]map[string][]findings.Item
 }
 
 func (s *sweep) progress(format string, args ...any) {
@@ -294,7 +305,39 @@ func (s *sweep) record(ctx context.Context, t Target, id, arn string, res guardr
 	}
 	s.mu.Lock()
 	s.rep.Findings = append(s.rep.Findings, f)
+	if res.Alert != nil && s.o.Findings != nil {
+		if s.pending == nil {
+			s.pending = map[Target]map[string][]findings.Item{}
+		}
+		if s.pending[t] == nil {
+			s.pending[t] = map[string][]findings.Item{}
+		}
+		s.pending[t][id] = append(s.pending[t][id], findings.Item{Out: out, Msg: *res.Alert})
+	}
 	s.mu.Unlock()
+}
+
+// report imports a swept target's findings into Security Hub, one batch
+// series per guardrail (each through its own role). Security Hub off in
+// that account and Region is not an error of the sweep.
+func (s *sweep) report(ctx context.Context, t Target) {
+	s.mu.Lock()
+	byGuardrail := s.pending[t]
+	delete(s.pending, t)
+	s.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(byGuardrail)) {
+		r := s.o.Findings(id)
+		if r == nil {
+			continue
+		}
+		err := r.ReportAll(ctx, t.Account, t.Region, byGuardrail[id])
+		switch {
+		case errors.Is(err, findings.ErrNotEnabled):
+			s.progress("%s/%s: %v: findings not imported", t.Account, t.Region, err)
+		case err != nil:
+			s.fail(t, "Security Hub: %v", err)
+		}
+	}
 }
 
 func (s *sweep) target(ctx context.Context, t Target) {
@@ -313,6 +356,7 @@ func (s *sweep) target(ctx context.Context, t Target) {
 	if len(s.groupGs) > 0 {
 		groups = s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
 	}
+	s.report(ctx, t)
 	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)
 }
 

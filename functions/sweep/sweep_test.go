@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,9 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/internal/sandbox"
 )
@@ -213,6 +218,75 @@ func TestSweep_FindsExactlyTheNonCompliantAndFixesPerMode(t *testing.T) {
 		}
 		if found[key{b, g}] != n {
 			t.Errorf("second sweep: %s in B (alert mode): %d findings, want %d still reported", g, found[key{b, g}], n)
+		}
+	}
+}
+
+// Every finding of a sweep is a Security Hub finding in its account and
+// Region, RESOLVED where the sweep fixed it; a Region without Security Hub
+// is noted, not an error.
+func TestSweep_FindingsToSecurityHub(t *testing.T) {
+	const a = "777788889999"
+	ctx := context.Background()
+	sb, err := sandbox.NewHub(ctx, srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []sweep.Target{{Account: a, Region: "eu-west-1"}, {Account: a, Region: "us-east-1"}}
+	for _, tg := range targets {
+		stage(t, sb, tg.Account, tg.Region)
+	}
+	mcfg, err := srv.AccountConfig(ctx, a, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := securityhub.NewFromConfig(mcfg)
+	if _, err := sh.EnableSecurityHub(ctx, &securityhub.EnableSecurityHubInput{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := bootstrap.Load(ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, TopicARN: sb.TopicARN,
+		HubAccount: sandbox.HubAccount, ConfigJSON: []byte(`{"security_hub":true,"modes":{"default":"remediate","guardrails":{"key-policy":"alert"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	rep, err := sweep.Run(ctx, h, sweep.Options{Targets: targets, Findings: h.Findings, Progress: func(l string) { lines = append(lines, l) }})
+	if err != nil || len(rep.Errors) != 0 {
+		t.Fatalf("%v %v", err, rep.Errors)
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, a+"/us-east-1") && strings.Contains(l, "not enabled") }) {
+		t.Errorf("no note on the Region without Security Hub: %v", lines)
+	}
+	want, fixed := map[string]bool{}, map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Region == "eu-west-1" {
+			want[f.ARN] = true
+			fixed[f.ARN] = fixed[f.ARN] || f.Action != guardrail.ActionNone
+		}
+	}
+	got := map[string]shtypes.WorkflowStatus{}
+	p := securityhub.NewGetFindingsPaginator(sh, &securityhub.GetFindingsInput{})
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Findings {
+			n++
+			got[aws.ToString(f.Resources[0].Id)] = f.Workflow.Status
+		}
+	}
+	if len(want) == 0 || n < len(want) {
+		t.Fatalf("%d findings in Security Hub for %d resources with findings", n, len(want))
+	}
+	for arn := range want {
+		st, ok := got[arn]
+		switch {
+		case !ok:
+			t.Errorf("no finding for %s", arn)
+		case fixed[arn] && st != shtypes.WorkflowStatusResolved:
+			t.Errorf("%s was fixed, finding %s", arn, st)
 		}
 	}
 }

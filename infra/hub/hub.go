@@ -451,7 +451,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 		ID: SweepID, RoleName: guardrail.HubRoleName(SweepID), Actions: actions,
 		MemberRoles:    []string{guardrail.MemberRolePrefix + "*"}, // each guardrail's, and its own read-only one
 		Summary:        "kmsguard scheduled sweep: reconciles every key and log group of the configured accounts and Regions, then sends one digest",
-		TimeoutSeconds: 900, MemoryMB: 512,
+		TimeoutSeconds: 900, MemoryMB: 512, Findings: sh.props.SecurityHub, // the hub account's findings
 		FailureText: "the scheduled sweep failed after Lambda's retries; nothing was swept this time. Check the function's logs.",
 	}, sh)
 	dlq := encryptedQueue(group, "ScheduleDLQ", sh.key)

@@ -144,7 +144,10 @@ func New(out guardrail.Outcome, m alert.Message, now time.Time) shtypes.AwsSecur
 	return f
 }
 
-// resourceType is the ASFF resource type: a KMS key, else Other.
+// resourceType is the ASFF resource type: AwsKmsKey for a key; a log group
+// has no ASFF resource type, so it is Other, as ASFF asks for a resource
+// that matches none
+// (https://docs.aws.amazon.com/securityhub/latest/userguide/asff-resources.html).
 func resourceType(id string) string {
 	if strings.HasPrefix(id, "arn:") && strings.Contains(id, ":kms:") && strings.Contains(id, ":key/") {
 		return "AwsKmsKey"
@@ -214,46 +217,81 @@ func NewReporter(clients guardrail.Clients[API]) *Reporter {
 	return &Reporter{clients: clients, now: time.Now}
 }
 
+// Item is one outcome and its alert.
+type Item struct {
+	Out guardrail.Outcome
+	Msg alert.Message
+}
+
+// MaxBatch is how many findings one BatchImportFindings or
+// BatchUpdateFindings call takes.
+const MaxBatch = 100
+
 // Report imports the outcome's finding and, when kmsguard fixed the
 // resource, marks it RESOLVED. ErrNotEnabled (wrapped) means Security Hub
 // is off there.
 func (r *Reporter) Report(ctx context.Context, out guardrail.Outcome, m alert.Message) error {
-	api, err := r.clients.Get(out.Account, out.Region)
-	if err != nil {
-		return fmt.Errorf("Security Hub client for %s/%s: %w", out.Account, out.Region, err)
-	}
-	f := New(out, m, r.now())
-	res, err := api.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: []shtypes.AwsSecurityFinding{f}})
-	var denied *shtypes.InvalidAccessException
-	switch {
-	case errors.As(err, &denied):
-		return fmt.Errorf("%s/%s: %w (%s)", out.Account, out.Region, ErrNotEnabled, denied.ErrorMessage())
-	case err != nil:
-		return fmt.Errorf("import finding %s: %w", aws.ToString(f.Id), err)
-	case aws.ToInt32(res.FailedCount) > 0:
-		msg := "refused"
-		if len(res.FailedFindings) > 0 {
-			msg = aws.ToString(res.FailedFindings[0].ErrorCode) + ": " + aws.ToString(res.FailedFindings[0].ErrorMessage)
-		}
-		return fmt.Errorf("import finding %s: %s", aws.ToString(f.Id), msg)
-	}
-	if !Resolved(out) {
+	return r.ReportAll(ctx, out.Account, out.Region, []Item{{out, m}})
+}
+
+// ReportAll imports the findings of one account and Region, MaxBatch per
+// call, then marks RESOLVED the ones kmsguard fixed. It goes on past a
+// refused finding and returns every problem joined.
+func (r *Reporter) ReportAll(ctx context.Context, account, region string, items []Item) error {
+	if len(items) == 0 {
 		return nil
 	}
-	up, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
-		FindingIdentifiers: []shtypes.AwsSecurityFindingIdentifier{{Id: f.Id, ProductArn: f.ProductArn}},
-		Workflow:           &shtypes.WorkflowUpdate{Status: shtypes.WorkflowStatusResolved},
-		Note: &shtypes.NoteUpdate{
-			Text:      aws.String(bound("kmsguard fixed it: "+out.Action+" (event "+out.EventID+")", 512)),
-			UpdatedBy: aws.String("kmsguard"),
-		},
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("resolve finding %s: %w", aws.ToString(f.Id), err)
-	case len(up.UnprocessedFindings) > 0:
-		u := up.UnprocessedFindings[0]
-		return fmt.Errorf("resolve finding %s: %s: %s", aws.ToString(f.Id), aws.ToString(u.ErrorCode), aws.ToString(u.ErrorMessage))
+	api, err := r.clients.Get(account, region)
+	if err != nil {
+		return fmt.Errorf("Security Hub client for %s/%s: %w", account, region, err)
 	}
-	return nil
+	now := r.now()
+	var errs []error
+	var resolved []shtypes.AwsSecurityFindingIdentifier
+	for start := 0; start < len(items); start += MaxBatch {
+		batch := items[start:min(start+MaxBatch, len(items))]
+		fs := make([]shtypes.AwsSecurityFinding, len(batch))
+		for i, it := range batch {
+			fs[i] = New(it.Out, it.Msg, now)
+		}
+		res, err := api.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: fs})
+		var denied *shtypes.InvalidAccessException
+		switch {
+		case errors.As(err, &denied):
+			return fmt.Errorf("%s/%s: %w (%s)", account, region, ErrNotEnabled, denied.ErrorMessage())
+		case err != nil:
+			errs = append(errs, fmt.Errorf("import %d findings: %w", len(fs), err))
+			continue
+		}
+		failed := map[string]bool{}
+		for _, f := range res.FailedFindings {
+			failed[aws.ToString(f.Id)] = true
+			errs = append(errs, fmt.Errorf("import finding %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
+		}
+		for i, it := range batch {
+			if Resolved(it.Out) && !failed[aws.ToString(fs[i].Id)] {
+				resolved = append(resolved, shtypes.AwsSecurityFindingIdentifier{Id: fs[i].Id, ProductArn: fs[i].ProductArn})
+			}
+		}
+	}
+	for start := 0; start < len(resolved); start += MaxBatch {
+		ids := resolved[start:min(start+MaxBatch, len(resolved))]
+		up, err := api.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
+			FindingIdentifiers: ids,
+			Workflow:           &shtypes.WorkflowUpdate{Status: shtypes.WorkflowStatusResolved},
+			Note:               &shtypes.NoteUpdate{Text: aws.String("kmsguard fixed it"), UpdatedBy: aws.String("kmsguard")},
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resolve %d findings: %w", len(ids), err))
+			continue
+		}
+		for _, u := range up.UnprocessedFindings {
+			id := ""
+			if u.FindingIdentifier != nil {
+				id = aws.ToString(u.FindingIdentifier.Id)
+			}
+			errs = append(errs, fmt.Errorf("resolve finding %s: %s: %s", id, aws.ToString(u.ErrorCode), aws.ToString(u.ErrorMessage)))
+		}
+	}
+	return errors.Join(errs...)
 }
