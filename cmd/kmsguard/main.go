@@ -44,6 +44,7 @@ func commands() []*command {
 		auditCommand(),
 		preflightCommand(),
 		modeCommand(),
+		sweepCommand(),
 		demoCommand(),
 		completionCommand(),
 		helpCommand(),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +25,10 @@ const (
 	// EnvConfigParameter names the SSM parameter holding the runtime
 	// configuration; it is read at cold start and its modes every minute.
 	EnvConfigParameter = "KMSGUARD_CONFIG_PARAMETER"
+	// EnvSweepTable and EnvSweepBucket are the organization sweep's run
+	// records (DynamoDB) and work items (S3), set on the sweep Lambda.
+	EnvSweepTable  = "KMSGUARD_SWEEP_TABLE"
+	EnvSweepBucket = "KMSGUARD_SWEEP_BUCKET"
 )
 
 // RuntimeConfig is what a guardrail reads at cold start: modes and each
@@ -53,7 +58,14 @@ type SweepScope struct {
 	Regions             []string `json:"regions"`
 	OrganizationalUnits []string `json:"organizational_units,omitempty"`
 	ExcludedAccounts    []string `json:"excluded_accounts,omitempty"`
+	// ItemAlerts is the least severity of a sweep finding that gets its
+	// own alert at once (CRITICAL, HIGH, WARNING, INFO or none); the rest
+	// are in the digest only. Empty: CRITICAL.
+	ItemAlerts string `json:"item_alerts,omitempty"`
 }
+
+// ItemAlertLevels are the values sweep.item_alerts takes.
+var ItemAlertLevels = []string{"CRITICAL", "HIGH", "WARNING", "INFO", "none"}
 
 // ParseRuntimeConfig decodes and validates a runtime configuration. Empty
 // input is the default configuration. guardrailIDs are the catalog's; nil
@@ -97,6 +109,9 @@ func ParseRuntimeConfig(data []byte, guardrailIDs []string) (RuntimeConfig, erro
 		}
 	}
 	if c.Sweep != nil {
+		if v := c.Sweep.ItemAlerts; v != "" && !slices.Contains(ItemAlertLevels, v) {
+			problems = append(problems, fmt.Sprintf("sweep.item_alerts: %q is not one of %s", v, strings.Join(ItemAlertLevels, ", ")))
+		}
 		for i, a := range c.Sweep.Accounts {
 			if !guardrail.ValidAccountID(a) {
 				problems = append(problems, fmt.Sprintf("sweep.accounts[%d]: %q must be a 12-digit account id", i, a))

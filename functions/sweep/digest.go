@@ -223,8 +223,18 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Targets: len(targets), Keys: rep.Keys, Groups: rep.Groups, Findings: len(rep.Findings), Fixed: rep.Actions(), Errors: len(rep.Errors), NotEnabled: len(rep.NotEnabled)}
-	// The summary line carries the sweep's metrics in the embedded metric
-	// format (the hub dashboard's "Sweep results").
+	logSummary(ctx, h, sum)
+	if h.Alerts() != nil {
+		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {
+			return sum, fmt.Errorf("publish the sweep digest: %w", err)
+		}
+	}
+	return sum, nil
+}
+
+// logSummary writes the sweep's summary line, which carries its metrics in
+// the embedded metric format (the hub dashboard's "Sweep results").
+func logSummary(ctx context.Context, h *bootstrap.Env, sum Summary) {
 	h.Log().InfoContext(ctx, "sweep", "targets", sum.Targets, "keys", sum.Keys, "log_groups", sum.Groups, "findings", sum.Findings, "fixed", sum.Fixed, "errors", sum.Errors,
 		"_aws", map[string]any{"Timestamp": time.Now().UnixMilli(), "CloudWatchMetrics": []any{map[string]any{
 			"Namespace": guardrail.MetricsNamespace, "Dimensions": [][]string{{"Guardrail"}},
@@ -232,10 +242,4 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 				map[string]string{"Name": "SweepErrors", "Unit": "Count"}, map[string]string{"Name": "SweepRegionsNotEnabled", "Unit": "Count"}},
 		}}},
 		"Guardrail", guardrail.SweepID, "SweepFindings", sum.Findings, "SweepFixed", sum.Fixed, "SweepErrors", sum.Errors, "SweepRegionsNotEnabled", sum.NotEnabled)
-	if h.Alerts() != nil {
-		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {
-			return sum, fmt.Errorf("publish the sweep digest: %w", err)
-		}
-	}
-	return sum, nil
 }

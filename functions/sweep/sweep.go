@@ -58,6 +58,10 @@ type Options struct {
 	TargetConcurrency, ItemConcurrency int
 	// Progress, when set, receives one line per target started and finished.
 	Progress func(line string)
+	// ItemAlerts, when set, is the least severity of a finding that gets
+	// its own alert at once ("none": no per-finding alert, the digest
+	// only); unset, each action taken gets its alert (audit --fix).
+	ItemAlerts string
 	// Findings, when set, gives each guardrail's Security Hub reporter
 	// (nil for none): every finding of the sweep is imported in its
 	// account and Region, at most findings.MaxBatch per call, after the
@@ -298,7 +302,7 @@ func (s *sweep) record(ctx context.Context, t Target, id, arn string, res guardr
 	if res.Alert != nil {
 		f.Remedy = Remedy(res.Alert.Body)
 	}
-	if res.Alert != nil && s.h.Alerts() != nil && out.Action != guardrail.ActionNone && out.Action != "" {
+	if res.Alert != nil && s.h.Alerts() != nil && s.alertNow(out) {
 		if perr := s.h.Alerts().Publish(ctx, *res.Alert); perr != nil {
 			f.Error = strings.TrimPrefix(f.Error+"; alert not delivered: "+perr.Error(), "; ")
 		}
@@ -315,6 +319,18 @@ func (s *sweep) record(ctx context.Context, t Target, id, arn string, res guardr
 		s.pending[t][id] = append(s.pending[t][id], findings.Item{Out: out, Msg: *res.Alert})
 	}
 	s.mu.Unlock()
+}
+
+// alertNow reports whether an outcome gets its own alert now, rather than
+// only a line in the digest.
+func (s *sweep) alertNow(out guardrail.Outcome) bool {
+	switch s.o.ItemAlerts {
+	case "":
+		return out.Action != guardrail.ActionNone && out.Action != ""
+	case "none":
+		return false
+	}
+	return rank(out.Severity) <= rank(guardrail.Severity(s.o.ItemAlerts))
 }
 
 // report imports a swept target's findings into Security Hub, one batch

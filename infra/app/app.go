@@ -89,6 +89,7 @@ func Build(app awscdk.App, cfg *config.Config, assetDir string) error {
 		Regions:           cfg.Regions,
 		SweepSchedule:     cfg.Sweep.ScheduleExpression(),
 		SecurityHub:       cfg.Alerts.SecurityHubOn(),
+		SweepConcurrency:  cfg.Sweep.Concurrency(),
 	})
 	Tag(hub, ComponentHub, cfg.Tags)
 	// Stacks without assets need no CDK bootstrap: only the hub's account

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -77,6 +78,31 @@ type Sweep struct {
 	// each run (the hub needs read access to AWS Organizations; see
 	// docs/deploy.md). Listing accounts replaces that discovery.
 	Accounts []string `json:"accounts,omitempty"`
+	// ItemAlerts is the least severity of a finding that gets its own
+	// alert during the sweep (CRITICAL, HIGH, WARNING, INFO or none; default
+	// CRITICAL): everything else is in the one digest.
+	ItemAlerts string `json:"item_alerts,omitempty"`
+	// MaxConcurrency bounds the account-Regions swept at once (default
+	// DefaultSweepConcurrency, at most MaxSweepConcurrency).
+	MaxConcurrency int `json:"max_concurrency,omitempty"`
+}
+
+// DefaultSweepConcurrency is how many account-Regions the sweep's
+// Distributed Map sweeps at once: each is one sweep Lambda, so it stays
+// well inside the hub's Lambda concurrency (1,000 per Region by default,
+// as low as 10 in a new account), leaving the guardrails room.
+const DefaultSweepConcurrency = 40
+
+// MaxSweepConcurrency is the most the configuration allows: a Distributed
+// Map runs up to 10,000 children, the hub's Lambdas far fewer.
+const MaxSweepConcurrency = 500
+
+// Concurrency is the sweep's MaxConcurrency.
+func (s Sweep) Concurrency() int {
+	if s.MaxConcurrency > 0 {
+		return s.MaxConcurrency
+	}
+	return DefaultSweepConcurrency
 }
 
 // DefaultSweepSchedule runs the sweep daily.
@@ -361,6 +387,12 @@ func (c *Config) Validate() error {
 		p.add("sweep.schedule", sc, "use rate(N minutes|hours|days) or cron(...), for example rate(1 day)")
 	}
 	accountList(&p, "sweep.accounts", c.Sweep.Accounts)
+	if v := c.Sweep.ItemAlerts; v != "" && !slices.Contains(runconfig.ItemAlertLevels, v) {
+		p.add("sweep.item_alerts", v, "use one of "+strings.Join(runconfig.ItemAlertLevels, ", ")+" (the least severity that gets its own alert; the rest are in the digest)")
+	}
+	if n := c.Sweep.MaxConcurrency; n < 0 || n > MaxSweepConcurrency {
+		p.add("sweep.max_concurrency", strconv.Itoa(n), fmt.Sprintf("use 1 to %d account-Regions at once (default %d)", MaxSweepConcurrency, DefaultSweepConcurrency))
+	}
 	if o := c.Organization; o != nil {
 		for i, a := range c.Sweep.Accounts {
 			if j := slices.Index(o.ExcludedAccounts, a); a != "" && j >= 0 && slices.Index(c.Sweep.Accounts, a) == i {
@@ -552,7 +584,7 @@ func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 			accounts = append(accounts, c.Organization.ManagementAccount)
 		}
 	}
-	rc.Sweep = &runconfig.SweepScope{Accounts: accounts, Regions: c.Regions}
+	rc.Sweep = &runconfig.SweepScope{Accounts: accounts, Regions: c.Regions, ItemAlerts: c.Sweep.ItemAlerts}
 	if c.Organization != nil && c.Organization.ManagementAccount != c.HubAccount {
 		var none []string
 		for _, id := range ids {

@@ -55,6 +55,9 @@ type Props struct {
 	// SecurityHub lets each guardrail's role report findings about the hub
 	// account's resources to Security Hub (alerts.security_hub).
 	SecurityHub bool
+	// SweepConcurrency bounds the account-Regions the organization sweep
+	// sweeps at once (sweep.max_concurrency; 0: config.DefaultSweepConcurrency).
+	SweepConcurrency int
 	// RuntimeConfigJSON is runconfig.RuntimeConfig as JSON, written to the
 	// SSM parameter the Lambdas read.
 	RuntimeConfigJSON string
@@ -458,12 +461,15 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	scope.Suppress(dlq, "AwsSolutions-SQS3", scope.ReasonIsDLQ)
 	*sh.dlqs = append(*sh.dlqs, namedQueue{"sweep schedule", dlq})
 	invoker := awsiam.NewRole(group, jsii.String("SchedulerRole"), &awsiam.RoleProps{
-		Description: jsii.String("kmsguard: EventBridge Scheduler invokes the sweep"),
+		Description: jsii.String("kmsguard: EventBridge Scheduler starts the organization sweep"),
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil), &map[string]any{
 			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
 		}),
 	})
-	fn.GrantInvoke(invoker)
+	sm := orgSweep(stack, group, sh, fn)
+	invoker.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("StartSweep"), Actions: jsii.Strings("states:StartExecution"), Resources: &[]*string{sm},
+	}))
 	dlq.GrantSendMessages(invoker)
 	invoker.AddToPrincipalPolicy(denyHubKeyChanges(sh.key))
 	scope.Suppress(invoker, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
@@ -474,7 +480,7 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 		State:              jsii.String("ENABLED"),
 		Target: &awsscheduler.CfnSchedule_TargetProperty{
-			Arn:              fn.FunctionArn(),
+			Arn:              sm,
 			RoleArn:          invoker.RoleArn(),
 			Input:            jsii.String("{}"),
 			RetryPolicy:      &awsscheduler.CfnSchedule_RetryPolicyProperty{MaximumRetryAttempts: jsii.Number(2), MaximumEventAgeInSeconds: jsii.Number(3600)},

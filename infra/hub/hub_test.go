@@ -408,3 +408,78 @@ func TestRoles_ReportFindingsScoped(t *testing.T) {
 		}
 	}
 }
+
+// The organization sweep (issue 13): the schedule starts a state machine
+// whose Distributed Map sweeps one account-Region per work item, bounded,
+// retried on transient errors, recording a failed item instead of failing
+// the run, and ends with the digest.
+func TestOrgSweep_StateMachine(t *testing.T) {
+	sms := resources(t, "AWS::StepFunctions::StateMachine")
+	if len(sms) != 1 {
+		t.Fatalf("%d state machines", len(sms))
+	}
+	var sm map[string]any
+	for _, s := range sms {
+		sm = s
+	}
+	var def struct {
+		StartAt string
+		States  map[string]map[string]any
+	}
+	// The number placeholder is substituted at deploy time: parse it as 0.
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(sm["DefinitionString"].(string), "${MaxConcurrency}", "0")), &def); err != nil {
+		t.Fatal(err)
+	}
+	subs := sm["DefinitionSubstitutions"].(map[string]any)
+	if def.StartAt != "Plan" || def.States["Plan"]["Next"] != "Sweep" || def.States["Sweep"]["Next"] != "Digest" || def.States["Digest"]["End"] != true {
+		t.Errorf("flow %+v", def)
+	}
+	m := def.States["Sweep"]
+	proc := m["ItemProcessor"].(map[string]any)
+	if tpltest.JSON(proc["ProcessorConfig"]) != `{"ExecutionType":"STANDARD","Mode":"DISTRIBUTED"}` || m["ToleratedFailurePercentage"] != 100.0 ||
+		!strings.Contains(tpltest.JSON(m["ItemReader"]), "s3:getObject") || subs["MaxConcurrency"] != "40" {
+		t.Errorf("map %s, substitutions %v", tpltest.JSON(m), subs)
+	}
+	if !strings.Contains(sm["DefinitionString"].(string), `"MaxConcurrency":${MaxConcurrency}`) {
+		t.Error("MaxConcurrency is not substituted as a number")
+	}
+	states := proc["States"].(map[string]any)
+	item := states["Sweep one account-Region"].(map[string]any)
+	if r := tpltest.JSON(item["Retry"]); !strings.Contains(r, `"Transient"`) || !strings.Contains(r, `"MaxAttempts":3`) || !strings.Contains(r, "JitterStrategy") {
+		t.Errorf("item retry %s", r)
+	}
+	if c := tpltest.JSON(item["Catch"]); !strings.Contains(c, `"Next":"Record failure"`) {
+		t.Errorf("item catch %s", c)
+	}
+	if f := tpltest.JSON(states["Record failure"]); !strings.Contains(f, "dynamodb:putItem") || !strings.Contains(f, `"status":{"S":"failed"}`) {
+		t.Errorf("failure record %s", f)
+	}
+	for _, sched := range resources(t, "AWS::Scheduler::Schedule") {
+		if arn := tpltest.JSON(sched["Target"].(map[string]any)["Arn"]); !strings.Contains(arn, "StateMachine") {
+			t.Errorf("the schedule starts %s, not the state machine", arn)
+		}
+	}
+	for _, tb := range resources(t, "AWS::DynamoDB::Table") {
+		if tpltest.JSON(tb["SSESpecification"]) == "" || !strings.Contains(tpltest.JSON(tb["SSESpecification"]), "KMSMasterKeyId") ||
+			!strings.Contains(tpltest.JSON(tb["PointInTimeRecoverySpecification"]), "true") || !strings.Contains(tpltest.JSON(tb["TimeToLiveSpecification"]), "expires") {
+			t.Errorf("sweep table %s", tpltest.JSON(tb))
+		}
+	}
+	// The state machine's role: its Lambda, its items, its table, its own
+	// child executions; nothing on "*".
+	for id, r := range resources(t, "AWS::IAM::Role") {
+		if !strings.Contains(tpltest.JSON(r["AssumeRolePolicyDocument"]), "states.amazonaws.com") {
+			continue
+		}
+		for _, p := range resources(t, "AWS::IAM::Policy") {
+			if !strings.Contains(tpltest.JSON(p["Roles"]), `"`+id+`"`) {
+				continue
+			}
+			for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				if res := tpltest.JSON(st.(map[string]any)["Resource"]); res == `"*"` {
+					t.Errorf("state machine role statement on *: %s", tpltest.JSON(st))
+				}
+			}
+		}
+	}
+}
