@@ -55,7 +55,7 @@ func main() {
 	sideKeys := flag.Int("side-keys", 1000, "keys for the side-by-side")
 	sideGroups := flag.Int("side-groups", 2000, "log groups for the side-by-side")
 	sideLatency := flag.String("side-latency", "0ms,20ms", "latencies added per call in the side-by-side, one run each")
-	only := flag.String("only", "", "comma-separated sections to run (cold,size,event,sweep,side,go); empty: all. For iterating, not for docs/benchmarks.md")
+	only := flag.String("only", "", "comma-separated sections to run (cold,size,event,sweep,scale,side,go); empty: all. For iterating, not for docs/benchmarks.md")
 	flag.Parse()
 	run := func(section string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), section) }
 	ctx := context.Background()
@@ -93,6 +93,9 @@ func main() {
 	}
 	if run("sweep") {
 		sweepCurve(ctx, w, *keys, *sizes)
+	}
+	if run("scale") {
+		scaleModel(ctx, w)
 	}
 	if *c7n != "" && run("side") {
 		var lats []time.Duration
