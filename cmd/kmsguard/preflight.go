@@ -277,29 +277,15 @@ func selectsKMSWrites(sel *cloudtrail.GetEventSelectorsOutput) bool {
 // rulesCheck: every forwarding rule of the regional spoke exists and is enabled.
 func rulesCheck(ctx context.Context, api *eventbridge.Client, where string) check {
 	c := check{where: where, what: "the kmsguard forwarding rules are deployed and enabled"}
-	want := map[string]bool{}
-	for _, r := range catalog.ForwardRules(catalog.Specs(), "ACCOUNT", "HUB", "aws") {
-		want[r.Name] = true // names do not depend on the accounts
-	}
-	out, err := api.ListRules(ctx, &eventbridge.ListRulesInput{NamePrefix: aws.String(catalog.ForwardPrefix + "-")})
+	missing, err := sweep.MissingRules(ctx, api, catalog.Specs())
 	if err != nil {
 		c.fix = "allow events:ListRules: " + err.Error()
 		return c
 	}
-	for _, r := range out.Rules {
-		if r.State == "ENABLED" {
-			delete(want, aws.ToString(r.Name))
-		}
-	}
-	if len(want) == 0 {
+	if len(missing) == 0 {
 		c.ok = true
 		return c
 	}
-	var missing []string
-	for n := range want {
-		missing = append(missing, n)
-	}
-	slices.Sort(missing)
 	c.fix = fmt.Sprintf("missing or disabled: %s; deploy the regional spoke (StackSet kmsguard-regional, or kmsguard-regional-<region>) here", strings.Join(missing, ", "))
 	return c
 }

@@ -108,13 +108,17 @@ type sweepStatus struct {
 	Worst        []sweep.Finding        `json:"worst"`
 	FailedItems  []string               `json:"failed_items"`
 	Errors       []string               `json:"not_checked"`
+	Spoke        []sweep.SpokeIssue     `json:"spoke"`
 }
 
 func statusJSON(o sweep.Org) sweepStatus {
 	s := sweepStatus{Run: o.Meta.Run, State: o.Meta.State, Execution: o.Meta.Execution, Started: o.Meta.Started, Planned: o.Meta.Planned,
 		Swept: o.Done, Failed: o.Failed, NoRecord: o.Missing, NotEnabled: len(o.Meta.NotEnabled), Keys: o.Keys, Groups: o.Groups,
 		Findings: o.Findings, Fixed: o.Fixed, PerGuardrail: o.PerGuardrail, PerAccount: o.PerAccount, PerRegion: o.PerRegion,
-		Worst: o.Worst, FailedItems: o.FailedItems, Errors: o.Errors}
+		Worst: o.Worst, FailedItems: o.FailedItems, Errors: o.Errors, Spoke: o.Spoke}
+	if s.Spoke == nil {
+		s.Spoke = []sweep.SpokeIssue{}
+	}
 	if !o.Meta.Finished.IsZero() {
 		f := o.Meta.Finished
 		s.Finished = &f
@@ -177,6 +181,12 @@ func printStatus(w io.Writer, o sweep.Org) {
 		fmt.Fprintf(w, "\nNot swept\n")
 		for _, f := range o.FailedItems {
 			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+	if len(o.Spoke) > 0 {
+		fmt.Fprintf(w, "\nSpoke health (events may not reach the hub)\n")
+		for _, s := range o.Spoke {
+			fmt.Fprintf(w, "  %s/%s: %s\n    fix: %s\n", s.Account, s.Region, s.Problem, s.Fix)
 		}
 	}
 	if len(o.Errors) > 0 {

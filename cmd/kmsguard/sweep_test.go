@@ -51,6 +51,7 @@ func TestSweepStatus(t *testing.T) {
 	done := sweep.ItemResult{Account: "111122223333", Region: "eu-west-1", Status: sweep.ItemDone, Keys: 50, Groups: 200,
 		Counts: map[string]sweep.Count{"key-deletion": {Findings: 1, Fixed: 1, BySeverity: map[string]int{"CRITICAL": 1}}},
 		Worst:  []sweep.Finding{{Target: sweep.Target{Account: "111122223333", Region: "eu-west-1"}, Guardrail: "key-deletion", Resource: "alias/orders", Severity: guardrail.SeverityCritical, Action: "cancel-deletion,enable-key"}}}
+	done.Spoke = []sweep.SpokeIssue{{Target: sweep.Target{Account: "111122223333", Region: "eu-west-1"}, Problem: "3 events are in the forwarding DLQ kmsguard-forward-dlq", Fix: "read them"}}
 	failed := sweep.ItemResult{Account: "444455556666", Region: "eu-west-1", Status: sweep.ItemFailed, Errors: []string{"AccessDenied: cannot assume kmsguard-remediator-sweep"}}
 	for _, r := range []sweep.ItemResult{done, failed} {
 		if err := sweep.RecordItem(ctx, store, "20261130T030000Z", r, now.Add(sweep.RecordsFor)); err != nil {
@@ -62,7 +63,7 @@ func TestSweepStatus(t *testing.T) {
 		t.Fatalf("exit %d %s", code, errOut)
 	}
 	for _, want := range []string{"Sweep run 20261130T030000Z: running", "Progress:  2 of 3 account-Regions (67%): 1 swept, 1 failed, 1 without a record yet",
-		"Checked:   50 keys, 200 log groups", "key-deletion", "CRITICAL key-deletion 111122223333/eu-west-1 alias/orders", "444455556666/eu-west-1: AccessDenied"} {
+		"Checked:   50 keys, 200 log groups", "key-deletion", "CRITICAL key-deletion 111122223333/eu-west-1 alias/orders", "444455556666/eu-west-1: AccessDenied", "Spoke health", "111122223333/eu-west-1: 3 events are in the forwarding DLQ"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

@@ -33,6 +33,9 @@ func Digest(r *Report) alert.Message {
 	if len(r.Errors) > 0 && rank(sev) > rank(guardrail.SeverityHigh) {
 		sev = guardrail.SeverityHigh
 	}
+	if len(r.Spoke) > 0 && rank(sev) > rank(guardrail.SeverityHigh) {
+		sev = guardrail.SeverityHigh
+	}
 	if len(r.NotEnabled) > 0 && rank(sev) > rank(guardrail.SeverityWarning) {
 		sev = guardrail.SeverityWarning
 	}
@@ -80,6 +83,7 @@ func Digest(r *Report) alert.Message {
 		b.Section("Orphaned keys")
 		b.Line("%d customer managed keys are Enabled and have no alias (often left by failed deployments); kmsguard audit lists them.", len(r.Orphans))
 	}
+	spokeSection(&b, r.Spoke)
 	if len(r.NotEnabled) > 0 {
 		b.Section("Regions not enabled")
 		b.Line("%d account-Regions were not swept: the account has not enabled the opt-in Region, so kmsguard is not deployed there and nothing there can be used. Enable the Region (aws account enable-region --account-id ACCOUNT --region-name REGION) to guard it, or remove it from regions.", len(r.NotEnabled))
@@ -109,6 +113,9 @@ func Digest(r *Report) alert.Message {
 	verdict := fmt.Sprintf("%d findings, %d fixed", len(r.Findings), fixed)
 	if len(r.Errors) > 0 {
 		verdict += fmt.Sprintf(", %d not checked", len(r.Errors))
+	}
+	if len(r.Spoke) > 0 {
+		verdict += fmt.Sprintf(", %d spoke problems", len(r.Spoke))
 	}
 	if len(r.NotEnabled) > 0 {
 		verdict += fmt.Sprintf(", %d Regions not enabled", len(r.NotEnabled))
@@ -218,6 +225,7 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 	if h.RuntimeConfig().SecurityHub {
 		o.Findings = h.Findings
 	}
+	o.Health = true
 	rep, err := Run(ctx, h, o)
 	if err != nil {
 		return Summary{}, err

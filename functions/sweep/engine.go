@@ -99,6 +99,8 @@ type ItemResult struct {
 	// More counts the findings and errors left out of Worst and Errors.
 	MoreWorst  int `json:"more_worst,omitempty"`
 	MoreErrors int `json:"more_errors,omitempty"`
+	// Spoke are problems with the target's spoke.
+	Spoke []SpokeIssue `json:"spoke,omitempty"`
 }
 
 // Count is one guardrail's findings (by severity) and fixes.
@@ -204,7 +206,7 @@ func Plan(ctx context.Context, s Store, targets []Target, accounts AccountAPI, s
 // Tally turns one target's report into its item record.
 func Tally(t Target, rep *Report) ItemResult {
 	r := ItemResult{Account: t.Account, Region: t.Region, Status: ItemDone, Keys: rep.Keys, Groups: rep.Groups, Orphans: len(rep.Orphans),
-		Started: rep.Started, Finished: rep.Finished, Counts: map[string]Count{}}
+		Started: rep.Started, Finished: rep.Finished, Counts: map[string]Count{}, Spoke: rep.Spoke}
 	for _, f := range rep.Findings { // Run sorts them worst first
 		c := r.Counts[f.Guardrail]
 		c.Findings++
@@ -380,6 +382,8 @@ type Org struct {
 	Worst       []Finding
 	FailedItems []string
 	Errors      []string
+	// Spoke are the spokes whose events may not reach the hub.
+	Spoke []SpokeIssue
 }
 
 // Aggregate folds the items' records into the run's totals.
@@ -420,6 +424,7 @@ func Aggregate(meta RunMeta, items []ItemResult) Org {
 			add(o.PerRegion, it.Region, c)
 		}
 		worst = append(worst, it.Worst...)
+		o.Spoke = append(o.Spoke, it.Spoke...)
 		for _, e := range it.Errors {
 			o.Errors = append(o.Errors, e)
 		}
@@ -446,5 +451,5 @@ func Aggregate(meta RunMeta, items []ItemResult) Org {
 // Summary is the run's summary line.
 func (o Org) Summary() Summary {
 	return Summary{Targets: o.Meta.Planned, Keys: o.Keys, Groups: o.Groups, Findings: o.Findings, Fixed: o.Fixed,
-		Errors: len(o.Errors) + o.Failed + o.Missing, NotEnabled: len(o.Meta.NotEnabled)}
+		Errors: len(o.Errors) + o.Failed + o.Missing + len(o.Spoke), NotEnabled: len(o.Meta.NotEnabled)}
 }

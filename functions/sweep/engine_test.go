@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/catalog"
@@ -117,8 +118,21 @@ func TestEngine_PlanItemsDigest(t *testing.T) {
 		t.Fatalf("items %s (%v), plan %+v", body, err, plan)
 	}
 
+	// Account a's spoke: its DLQ holds two events that never reached the
+	// hub, and (on moto) no forwarding rule is deployed anywhere.
+	acfg, _ := srv.AccountConfig(ctx, a, "eu-west-1")
+	q := sqs.NewFromConfig(acfg)
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(sweep.SpokeDLQ)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: dlq.QueueUrl, MessageBody: aws.String(`{"detail-type":"AWS API Call via CloudTrail"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	runOne := func(ctx context.Context, t sweep.Target) (*sweep.Report, error) {
-		return sweep.Run(ctx, h, sweep.Options{Targets: []sweep.Target{t}, ItemAlerts: "CRITICAL"})
+		return sweep.Run(ctx, h, sweep.Options{Targets: []sweep.Target{t}, ItemAlerts: "CRITICAL", Health: true})
 	}
 	expires := now.Add(sweep.RecordsFor)
 	for _, it := range items[:2] { // a and b; c's item fails
@@ -170,8 +184,9 @@ func TestEngine_PlanItemsDigest(t *testing.T) {
 		t.Errorf("aggregate %+v", o)
 	}
 	msg := sweep.OrgDigest(o)
-	for _, want := range []string{"Not swept", c + "/eu-west-1: Transient: list keys: ThrottlingException", "Per guardrail", "key-deletion: 2 findings, 2 fixed (2 CRITICAL)", "Per Region", "eu-west-1:"} {
-		if !strings.Contains(msg.Text(), want) {
+	for _, want := range []string{"Spoke health", a + "/eu-west-1: 2 events are in the forwarding DLQ kmsguard-forward-dlq", "forwarding rules missing or disabled",
+		b + "/eu-west-1: the forwarding DLQ kmsguard-forward-dlq does not exist", "Not swept", c + "/eu-west-1: Transient: list keys: ThrottlingException", "Per guardrail", "key-deletion: 2 findings, 2 fixed (2 CRITICAL)", "Per Region", "eu-west-1:"} {
+		if !strings.Contains(strings.Join(strings.Fields(msg.Text()), " "), want) { // the body wraps lines
 			t.Errorf("digest lacks %q:\n%s", want, msg.Text())
 		}
 	}

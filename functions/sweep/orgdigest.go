@@ -25,7 +25,7 @@ func OrgDigest(o Org) alert.Message {
 			sev = f.Severity
 		}
 	}
-	unchecked := o.Failed + o.Missing + len(o.Errors)
+	unchecked := o.Failed + o.Missing + len(o.Errors) + len(o.Spoke)
 	if unchecked > 0 && rank(sev) > rank(guardrail.SeverityHigh) {
 		sev = guardrail.SeverityHigh
 	}
@@ -108,6 +108,7 @@ func OrgDigest(o Org) alert.Message {
 			b.Line("%d work items left no record (the run was stopped, or they failed before recording): see the execution's failed child executions.", o.Missing)
 		}
 	}
+	spokeSection(&b, o.Spoke)
 	if len(o.Meta.NotEnabled) > 0 {
 		b.Section("Regions not enabled")
 		b.Line("%d account-Regions were not swept: the account has not enabled the opt-in Region, so kmsguard is not deployed there and nothing there can be used.", len(o.Meta.NotEnabled))
@@ -131,6 +132,9 @@ func OrgDigest(o Org) alert.Message {
 	if n := o.Failed + o.Missing; n > 0 {
 		verdict += fmt.Sprintf(", %d not swept", n)
 	}
+	if len(o.Spoke) > 0 {
+		verdict += fmt.Sprintf(", %d spoke problems", len(o.Spoke))
+	}
 	if len(o.Meta.NotEnabled) > 0 {
 		verdict += fmt.Sprintf(", %d Regions not enabled", len(o.Meta.NotEnabled))
 	}
@@ -138,6 +142,22 @@ func OrgDigest(o Org) alert.Message {
 		Severity: string(sev), Guardrail: "sweep", Account: "all", Region: "all",
 		Resource: fmt.Sprintf("%d account-Regions", o.Meta.Planned), Action: "digest", Verdict: verdict, EventID: id, Body: b.String(),
 		Summary: verdict + fmt.Sprintf(" in %d account-Regions", o.Meta.Planned),
+	}
+}
+
+// spokeSection lists the spokes whose events may not reach the hub.
+func spokeSection(b *alert.Body, issues []SpokeIssue) {
+	if len(issues) == 0 {
+		return
+	}
+	b.Section("Spoke health")
+	b.Line("Events from these account-Regions may not reach the hub, so their guardrails may not have run:")
+	for i, s := range issues {
+		if i == MaxDigestItems {
+			b.Line("… and %d more (kmsguard sweep status lists them all).", len(issues)-MaxDigestItems)
+			break
+		}
+		b.Line("%s/%s: %s. Fix: %s.", s.Account, s.Region, s.Problem, s.Fix)
 	}
 }
 
@@ -184,7 +204,7 @@ func Phase(ctx context.Context, h *bootstrap.Env, s Store, in Input) (any, error
 			alerts = sc.ItemAlerts
 		}
 		sweepOne := func(ctx context.Context, t Target) (*Report, error) {
-			o := Options{Targets: []Target{t}, ItemAlerts: alerts}
+			o := Options{Targets: []Target{t}, ItemAlerts: alerts, Health: true}
 			if h.RuntimeConfig().SecurityHub {
 				o.Findings = h.Findings
 			}

@@ -17,7 +17,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
@@ -33,10 +35,10 @@ import (
 // their own member roles.
 var Actions = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "logs:DescribeLogGroups"}
 
-// HealthActions are the reads `kmsguard preflight` makes in a member
-// account through the same read-only role: the trail, the forwarding rules
-// and the logs key.
-var HealthActions = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "events:ListRules", "kms:GetKeyPolicy"}
+// HealthActions are the reads `kmsguard preflight` and the scheduled
+// sweep make in a member account through the same read-only role: the
+// trail, the forwarding rules, the forwarding DLQ's depth and the logs key.
+var HealthActions = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "events:ListRules", "kms:GetKeyPolicy", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
 
 // DiscoveryActions let the sweep Lambda list the organization's accounts
 // (granted to the sweep's role in the hub only).
@@ -58,6 +60,9 @@ type Options struct {
 	TargetConcurrency, ItemConcurrency int
 	// Progress, when set, receives one line per target started and finished.
 	Progress func(line string)
+	// Health checks each target's spoke too: forwarding rules deployed
+	// and enabled, nothing in its DLQ (the scheduled sweep).
+	Health bool
 	// ItemAlerts, when set, is the least severity of a finding that gets
 	// its own alert at once ("none": no per-finding alert, the digest
 	// only); unset, each action taken gets its alert (audit --fix).
@@ -120,6 +125,8 @@ type Report struct {
 	// NotEnabled are targets in an opt-in Region the account has not
 	// enabled: not swept.
 	NotEnabled []Target `json:"regions_not_enabled"`
+	// Spoke are problems with the targets' spokes (Options.Health).
+	Spoke []SpokeIssue `json:"spoke,omitempty"`
 }
 
 // Actions counts the findings where something was changed.
@@ -371,6 +378,16 @@ func (s *sweep) target(ctx context.Context, t Target) {
 	}
 	if len(s.groupGs) > 0 {
 		groups = s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
+	}
+	if s.o.Health {
+		var specs []guardrail.Spec
+		for _, e := range s.h.Entries() {
+			specs = append(specs, e.Spec)
+		}
+		issues := SpokeHealth(ctx, t, eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg), specs)
+		s.mu.Lock()
+		s.rep.Spoke = append(s.rep.Spoke, issues...)
+		s.mu.Unlock()
 	}
 	s.report(ctx, t)
 	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)

@@ -445,7 +445,8 @@ func sweepFunction(stack awscdk.Stack, props *Props, sh shared) {
 	}
 	// The sweep enumerates keys and log groups before it reads each, and
 	// lists the organization's accounts.
-	for _, a := range append(append(sweep.Actions, sweep.DiscoveryActions...), sweep.RegionActions...) {
+	// and checks the hub account's own spoke (its rules and DLQ).
+	for _, a := range append(append(append(slices.Clone(sweep.Actions), sweep.DiscoveryActions...), sweep.RegionActions...), sweep.HealthActions...) {
 		if !slices.Contains(actions, a) {
 			actions = append(actions, a)
 		}

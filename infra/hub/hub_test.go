@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/hub"
 	"github.com/kmsguard/kmsguard/infra/internal/tpltest"
 	"github.com/kmsguard/kmsguard/infra/scope"
@@ -406,6 +407,14 @@ func TestRoles_ReportFindingsScoped(t *testing.T) {
 		case !strings.Contains(stmt, ":product/") || !strings.Contains(stmt, "/default") || !strings.Contains(stmt, ":hub/default") || strings.Contains(stmt, `"*"`):
 			t.Errorf("%s findings not scoped to the account's product and hub: %s", s.ID, stmt)
 		}
+	}
+}
+
+// The spoke DLQ the sweep reads is the one the spoke builds and the member
+// roles may read.
+func TestSpokeDLQ_OneName(t *testing.T) {
+	if sweep.SpokeDLQ != scope.SpokeDLQ {
+		t.Errorf("functions/sweep reads %s, infra/scope scopes %s", sweep.SpokeDLQ, scope.SpokeDLQ)
 	}
 }
 

@@ -90,7 +90,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	arn := func(service, rest string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
 	}
-	var keys, logs, params, accountLevel, global []string
+	var keys, logs, params, queues, accountLevel, global []string
 	for _, a := range actions {
 		switch {
 		case accountLevelActions[a] && (strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "account:")):
@@ -103,6 +103,8 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 			logs = append(logs, a)
 		case strings.HasPrefix(a, "ssm:"):
 			params = append(params, a) // kmsguard's own parameters only
+		case strings.HasPrefix(a, "sqs:"):
+			queues = append(queues, a) // the spoke's forwarding DLQ only
 		default:
 			return nil, fmt.Errorf("no resource scope is defined for %s; add one to infra/scope.Grants", a)
 		}
@@ -117,6 +119,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	add("GuardrailKeyActions", keys, arn("kms", "key/*"), regions)
 	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"), regions)
 	add("GuardrailParameterActions", params, arn("ssm", "parameter/kmsguard/*"), regions)
+	add("GuardrailQueueActions", queues, arn("sqs", SpokeDLQ), regions)
 	add("GuardrailAccountActions", accountLevel, jsii.String("*"), regions)
 	add("GuardrailGlobalActions", global, jsii.String("*"), nil)
 	return out, nil
@@ -141,6 +144,10 @@ func ReportFindings(account *string, regions ...string) awsiam.PolicyStatement {
 		Regions: regions,
 	}.Statement()
 }
+
+// SpokeDLQ is the regional spoke's forwarding dead-letter queue, the one
+// queue kmsguard's member roles may read (its depth, for spoke health).
+const SpokeDLQ = "kmsguard-forward-dlq"
 
 // ConstructID turns a kebab-case id ("key-deletion") into a construct id
 // ("KeyDeletion").

@@ -69,7 +69,7 @@ func NewRegionalStack(parent constructs.Construct, id string, props *RegionalPro
 
 	dlq := awssqs.NewQueue(stack, jsii.String("ForwardDLQ"), &awssqs.QueueProps{
 		// A fixed name: one per account and Region, easy to find at 3 a.m.
-		QueueName:       jsii.String("kmsguard-forward-dlq"),
+		QueueName:       jsii.String(scope.SpokeDLQ), // functions/sweep.SpokeDLQ: the sweep reads its depth
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
