@@ -64,7 +64,7 @@ _kmsguard`
 		want string
 	}{
 		{"kmsguard au", "audit"},
-		{"kmsguard ", "replay audit preflight mode sweep demo completion help --help"},
+		{"kmsguard ", "replay audit preflight mode sweep history demo completion help --help"},
 		{"kmsguard mode s", "set"},
 		{"kmsguard mode set ", "remediate alert inherit"},
 		{"kmsguard mode kill-switch o", "on off"},

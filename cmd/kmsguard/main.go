@@ -45,6 +45,7 @@ func commands() []*command {
 		preflightCommand(),
 		modeCommand(),
 		sweepCommand(),
+		historyCommand(),
 		demoCommand(),
 		completionCommand(),
 		helpCommand(),

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -25,6 +27,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 	"github.com/kmsguard/kmsguard/functions/internal/findings"
+	"github.com/kmsguard/kmsguard/functions/ledger"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
@@ -50,6 +53,8 @@ type Options struct {
 	// ModeStoreRegion is the hub's home Region, where the mode store is
 	// (default: the AWS config's Region).
 	ModeStoreRegion string
+	// LedgerTable is the hub's ledger (DynamoDB); empty keeps no memory.
+	LedgerTable string
 	// AWS is the base SDK config; nil loads the default chain.
 	AWS *aws.Config
 	// Log receives the decision lines; nil picks the Lambda logger in
@@ -71,6 +76,7 @@ func FromEnv() Options {
 		ConfigParameter: os.Getenv(runconfig.EnvConfigParameter),
 		TopicARN:        os.Getenv(runconfig.EnvTopicARN),
 		HubAccount:      os.Getenv(runconfig.EnvHubAccount),
+		LedgerTable:     os.Getenv(runconfig.EnvLedgerTable),
 	}
 }
 
@@ -82,7 +88,8 @@ type Env struct {
 	cfg      runconfig.RuntimeConfig
 	modes    guardrail.ModeLookup
 	provider *awsenv.Provider
-	names    *accountNames // nil outside an organization
+	names    *accountNames  // nil outside an organization
+	ledger   *ledger.Ledger // nil: no memory
 	alerts   alert.Publisher
 	log      *slog.Logger
 	base     aws.Config
@@ -169,6 +176,9 @@ func Load(ctx context.Context, o Options) (*Env, error) {
 		orgCfg.Region = "us-east-1"
 		h.names = newAccountNames(organizations.NewFromConfig(orgCfg), log)
 	}
+	if o.LedgerTable != "" {
+		h.ledger = ledger.New(dynamodb.NewFromConfig(h.base), o.LedgerTable)
+	}
 	if o.TopicARN != "" {
 		region, err := arnRegion(o.TopicARN)
 		if err != nil {
@@ -196,6 +206,9 @@ func (h *Env) Runner(id string) (*guardrail.Runner, error) {
 		return nil, err
 	}
 	r := guardrail.NewRunner(g, h.alerts, h.log)
+	if m := h.memory(id, guardrail.SessionName(id)); m != nil {
+		r.WithRecorder(m)
+	}
 	if os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
 		r.WithMetrics() // the Lambda logs JSON (LoggingFormat JSON): CloudWatch reads the metrics from it
 		if f := h.Findings(id); f != nil {
@@ -236,6 +249,15 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 			// In member accounts each guardrail acts through its own role,
 			// which can call its spec's actions and nothing else.
 			g, err := e.Build(h.cfg.Guardrails[id], h.provider.As(guardrail.MemberRoleName(id), sessionName), h.modes)
+			if m := h.memory(id, sessionName); m != nil && err == nil {
+				if d, ok := g.(interface {
+					SetMemory(guardrail.Memory, guardrail.LoopBreaker)
+					SetKeyStates(guardrail.KeyStates)
+				}); ok {
+					d.SetMemory(m, h.cfg.LoopBreakerOrDefault())
+					d.SetKeyStates(m)
+				}
+			}
 			if n, ok := g.(interface{ SetAccountNames(guardrail.AccountNames) }); ok && err == nil && h.names != nil {
 				n.SetAccountNames(h.names)
 			}
@@ -253,6 +275,27 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 		ids = append(ids, e.Spec.ID)
 	}
 	return nil, fmt.Errorf("unknown guardrail %q; this runtime has: %s", id, strings.Join(ids, ", "))
+}
+
+// memory is guardrail id's view of the ledger: CloudTrail is read through
+// its own member role. Nil without a ledger.
+func (h *Env) memory(id, sessionName string) *memory {
+	if h.ledger == nil {
+		return nil
+	}
+	trails := guardrail.ClientsOf(h.provider.As(guardrail.MemberRoleName(id), sessionName), func(c aws.Config) LookupAPI { return cloudtrail.NewFromConfig(c) })
+	return &memory{l: h.ledger, trail: trails.Get, sleep: guardrail.Sleep}
+}
+
+// Ledger is the hub's ledger, nil when the runtime keeps none.
+func (h *Env) Ledger() *ledger.Ledger { return h.ledger }
+
+// Recorder records outcomes in the ledger (the sweep's); nil without one.
+func (h *Env) Recorder() guardrail.OutcomeRecorder {
+	if m := h.memory(guardrail.SweepID, "kmsguard-sweep"); m != nil {
+		return m
+	}
+	return nil
 }
 
 // Entries are the guardrails of this runtime.

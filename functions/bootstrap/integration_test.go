@@ -106,7 +106,7 @@ func TestIntegration_KeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = w.run(fixtures.WithKey(fixtures.Get("key-rotation/create-key").Raw, *asym.KeyMetadata.KeyId, "", ""), "key-rotation")["key-rotation"]
+	out = w.run(fixtures.WithKey(fixtures.Get("key-rotation/create-key").Raw, *asym.KeyMetadata.KeyId, "", ""), "key-rotation", "key-deletion")["key-rotation"]
 	if out.Action != "none" || out.Severity != guardrail.SeverityInfo || !strings.Contains(out.Reason, "asymmetric") {
 		t.Errorf("%+v", out)
 	}
@@ -138,9 +138,10 @@ func TestIntegration_KeyPolicy(t *testing.T) {
 	if a := keypolicy.Analyze(aws.ToString(got.Policy), keypolicy.Context{Account: member}); len(a.Findings) != 0 || strings.Contains(aws.ToString(got.Policy), "ShareWithEveryone") {
 		t.Errorf("policy after remediation: %s (%v)", aws.ToString(got.Policy), a.Codes())
 	}
-	// A CreateKey with a policy triggers both the policy and the rotation guardrails.
+	// A CreateKey with a policy triggers both the policy and the rotation
+	// guardrails, and key-deletion records the new key's state.
 	id2, _ := w.CreateKey(w.ctx, member, sandbox.KeySpec{})
-	outs := w.run(fixtures.WithKey(fixtures.Get("key-policy/create-key-with-policy").Raw, id2, "", ""), "key-rotation", "key-policy")
+	outs := w.run(fixtures.WithKey(fixtures.Get("key-policy/create-key-with-policy").Raw, id2, "", ""), "key-rotation", "key-policy", "key-deletion")
 	if outs["key-rotation"].Action != "enable-rotation" || outs["key-policy"].Resource == "" {
 		t.Errorf("%+v", outs)
 	}

@@ -69,9 +69,11 @@ type Call[API any] struct {
 	Target string
 	Mode   Mode
 	// API is the client for Account and Region.
-	API     API
-	Sweep   bool
-	clients Clients[API]
+	API   API
+	Sweep bool
+	// KeyStates are the key states kmsguard saw; nil when it keeps none.
+	KeyStates KeyStates
+	clients   Clients[API]
 	// ownRole is kmsguard's role that made the call, when one of its roles
 	// made a call that no remediation of this guardrail makes.
 	ownRole string
@@ -243,6 +245,10 @@ type Driver[API, S any] struct {
 	unmanaged []string
 	// names are the organization's account names, nil outside one.
 	names AccountNames
+	// memory is the ledger (nil: none), loop its loop breaker.
+	memory Memory
+	loop   LoopBreaker
+	keys   KeyStates
 }
 
 // AccountNames names accounts as the organization knows them, "" when it
@@ -332,7 +338,7 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		return d.result(ctx, out, c, dec, zero, false, nil), nil
 	}
 	api, err := d.clients.Get(out.Account, out.Region)
-	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients}
+	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients, KeyStates: d.keys}
 	if ev.Record != nil {
 		// checkRecord skipped kmsguard's own remediation; any other call
 		// made with one of its roles is the loudest alert there is.
@@ -389,7 +395,7 @@ func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, 
 	out := NewOutcome(ev, d.modes.Resolve(account, d.spec.ID, d.spec.DefaultMode))
 	out.Resource, out.ResourceID = resource.ID(), resource.ID()
 	api, err := d.clients.Get(account, region)
-	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients}
+	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients, KeyStates: d.keys}
 	var zero S
 	if err != nil {
 		return d.fail(ctx, out, c, zero, err)
@@ -432,6 +438,10 @@ func (d *Driver[API, S]) decideAndAct(ctx context.Context, out Outcome, c *Call[
 		}
 	}
 	dec = d.misuse(c, dec)
+	if id, ok := d.logic.(Identifier[S]); ok && id.ResourceID(st) != "" {
+		out.ResourceID = id.ResourceID(st) // every outcome about it is keyed alike
+	}
+	dec = d.loopBreak(ctx, c, out, dec, out.ResourceID)
 	if dec.Kind == Notify {
 		d.logic.Enrich(ctx, c, &st)
 	}
@@ -535,6 +545,9 @@ func (d *Driver[API, S]) fail(ctx context.Context, out Outcome, c *Call[API], st
 // headline, what happened, what it did and the resource; the driver the
 // mode, who, where and the event.
 func (d *Driver[API, S]) result(ctx context.Context, out Outcome, c *Call[API], dec Decision, st S, acted bool, err error) Result {
+	if sr, ok := d.logic.(Stater[S]); ok {
+		out.Before, out.After = sr.States(st)
+	}
 	if id, ok := d.logic.(Identifier[S]); ok {
 		if v := id.ResourceID(st); v != "" {
 			out.ResourceID = v

@@ -61,8 +61,12 @@ type Outcome struct {
 	Resource  string `json:"resource"`
 	// ResourceID is the resource's stable identifier (a key's ARN, a log
 	// group's name): what a finding about it is keyed by.
-	ResourceID string   `json:"resource_id,omitempty"`
-	Actor      string   `json:"actor,omitempty"`
+	ResourceID string `json:"resource_id,omitempty"`
+	Actor      string `json:"actor,omitempty"`
+	// Before and After are the resource's state in a few words, before
+	// the event's change was handled and after (guardrail.Stater).
+	Before     string   `json:"before,omitempty"`
+	After      string   `json:"after,omitempty"`
 	Action     string   `json:"action"`
 	Reason     string   `json:"reason"`
 	Mode       Mode     `json:"mode"`

@@ -40,6 +40,8 @@ type Runner struct {
 	metrics bool
 	// findings copies each alert to Security Hub; nil: off.
 	findings FindingReporter
+	// recorder records every outcome (the ledger); nil: off.
+	recorder OutcomeRecorder
 }
 
 // FindingReporter copies an alert-worthy outcome somewhere security teams
@@ -110,6 +112,12 @@ func (r *Runner) Handle(ctx context.Context, raw []byte) (Outcome, error) {
 			out.Error = err.Error()
 		} else {
 			out.Alerted = true
+		}
+	}
+	if r.recorder != nil {
+		// Keyed by the event: a retry or a redelivery rewrites its row.
+		if rerr := r.recorder.RecordOutcome(ctx, out, ev.When()); rerr != nil {
+			r.log.WarnContext(ctx, "outcome not recorded in the ledger", "guardrail", spec.ID, "error", rerr.Error())
 		}
 	}
 	if res.Alert != nil && r.findings != nil {

@@ -20,6 +20,8 @@ func (l *logic) Headline(a *A) string {
 	switch {
 	case a.Acted && a.Failed():
 		return fmt.Sprintf("kmsguard tried to stop the deletion of KMS key %s and FAILED. Act now: the key may still be pending deletion or Disabled.", name)
+	case a.Acted && a.State.Rem != nil && !a.State.Rem.Enabled && a.State.Rem.FinalState == kmstypes.KeyStateDisabled:
+		return fmt.Sprintf("kmsguard cancelled the scheduled deletion of KMS key %s and left it Disabled, as it was before.", name)
 	case a.Acted:
 		return fmt.Sprintf("kmsguard cancelled the scheduled deletion of KMS key %s and re-enabled it.", name)
 	case a.Failed():
@@ -40,6 +42,9 @@ func (l *logic) Happened(b *alert.Body, a *A) {
 			b.Field("Waiting", fmt.Sprintf("%d days requested", req.PendingWindowInDays))
 		}
 	}
+	if a.Outcome.EventName == EventScheduleKeyDeletion || a.Event.Record == nil && a.State.Key.Found {
+		b.Field("State before", beforeWords(a.State.Before))
+	}
 	key := a.State.Key
 	if key.Found && key.Meta.DeletionDate != nil && !a.Acted {
 		b.Field("Deletes on", key.Meta.DeletionDate.UTC().Format(time.RFC3339))
@@ -55,8 +60,13 @@ func (l *logic) Did(b *alert.Body, a *A) {
 	case !a.Acted || rem == nil:
 		return
 	case a.Failed():
-	case rem.Enabled:
+	case rem.Enabled && a.State.Before.State == "":
 		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again.")
+		b.Line("kmsguard could not tell whether the key was Enabled or Disabled before it was scheduled, so it re-enabled it (its documented default: a key pending deletion is already unusable, and enabling it restores what used it).")
+	case rem.Enabled:
+		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again, as it was before it was scheduled.")
+	case rem.FinalState == kmstypes.KeyStateDisabled && !rem.Enabled:
+		b.Line("Called CancelKeyDeletion, and not EnableKey: the key was Disabled before it was scheduled, so it stays Disabled.")
 	default:
 		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). The key is %s now.", string(rem.FinalState))
 	}
@@ -87,6 +97,26 @@ func (l *logic) Details(b *alert.Body, a *A) {
 	commands(b, a, keyARN, a.Outcome.Region)
 }
 
+// beforeWords says what the key's state was before it was scheduled and
+// how kmsguard knows.
+func beforeWords(s guardrail.KeyStateSeen) string {
+	if s.State == "" {
+		why := s.Source
+		if why == "" {
+			why = "neither kmsguard's ledger nor CloudTrail recorded a change"
+		}
+		return "unknown (" + why + ")"
+	}
+	w := s.State + " (" + s.Source
+	if !s.At.IsZero() {
+		w += ", since " + s.At.UTC().Format(time.RFC3339)
+	}
+	if s.By != "" {
+		w += ", by " + s.By
+	}
+	return w + ")"
+}
+
 // commands tells the reader the exact command to undo what kmsguard did or
 // to do what it did not.
 func commands(b *alert.Body, a *A, keyARN, region string) {
@@ -107,6 +137,12 @@ func commands(b *alert.Body, a *A, keyARN, region string) {
 		b.Line("To cancel the deletion and re-enable the key yourself:")
 		b.Command("aws kms cancel-key-deletion " + k)
 		b.Command("aws kms enable-key " + k)
+	case acted && a.State.Rem != nil && !a.State.Rem.Enabled:
+		b.Line("If the key should be usable again, enable it:")
+		b.Command("aws kms enable-key " + k)
+		b.Line("If it really must be deleted, exempt it and schedule the deletion again:")
+		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
+		b.Command("aws kms schedule-key-deletion " + k + " --pending-window-in-days 30")
 	case acted:
 		b.Line("If the key was disabled on purpose before it was scheduled, disable it again:")
 		b.Command("aws kms disable-key " + k)

@@ -15,7 +15,17 @@ import (
 type State struct {
 	Key kmskey.Key
 	Rem *remediation
+	// Before is the key's state before its deletion was scheduled, and how
+	// kmsguard learned it (guardrail.KeyStates).
+	Before guardrail.KeyStateSeen
 }
+
+// reEnable says whether the remediation enables the key after cancelling
+// its deletion: unless it was Disabled before it was scheduled. When
+// kmsguard cannot tell, it re-enables it (the documented default): a key
+// pending deletion is already unusable, so re-enabling restores what used
+// it, and the alert says how to disable it again.
+func (s State) reEnable() bool { return s.Before.State != "Disabled" }
 
 // Input is what decide looks at: the event, the mode and the key.
 type Input = guardrail.Input[State]
@@ -49,6 +59,8 @@ func decide(in Input, s Settings) guardrail.Decision {
 			"the key was disabled: nothing can encrypt or decrypt with it until it is enabled again; disabling often precedes deletion. kmsguard does not re-enable disabled keys.")
 		out.NoExemption = true
 		return out
+	case EventEnableKey, EventCreateKey:
+		return d(guardrail.Ignore, "", "", "nothing to decide: the key's new state goes in kmsguard's ledger (where it keeps one), for a later deletion")
 	case EventScheduleKeyDeletion:
 	default:
 		return d(guardrail.Ignore, "", "", fmt.Sprintf("event %s is not handled by this guardrail", name))
@@ -69,6 +81,10 @@ func decide(in Input, s Settings) guardrail.Decision {
 	if in.Mode != guardrail.ModeRemediate {
 		return d(guardrail.Notify, guardrail.SeverityCritical, "NOT cancelled",
 			"the key is pending deletion and the guardrail runs in alert mode for this account, so kmsguard did not cancel it")
+	}
+	if !in.State.reEnable() {
+		return d(guardrail.Remediate, guardrail.SeverityCritical, "cancelled, left Disabled",
+			"the key was scheduled for deletion without an exemption tag or an allow-listed caller; it was Disabled before, so kmsguard leaves it Disabled")
 	}
 	return d(guardrail.Remediate, guardrail.SeverityCritical, "cancelled",
 		"the key was scheduled for deletion without an exemption tag or an allow-listed caller")

@@ -45,23 +45,81 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, 
 		return State{}, nil
 	}
 	k, err := kmskey.Lookup(ctx, c.API, c.Target)
-	return State{Key: k}, err
+	st := State{Key: k}
+	if err != nil || !k.Found {
+		return st, err
+	}
+	rec := c.Event.Record
+	switch rec.EventName {
+	case EventDisableKey, EventEnableKey, EventCreateKey:
+		// What this event did to the key's state goes in the ledger: it is
+		// how kmsguard later knows whether a key scheduled for deletion
+		// was Enabled or Disabled before. Best effort.
+		state := "Enabled"
+		if rec.EventName == EventDisableKey {
+			state = "Disabled"
+		}
+		if c.KeyStates != nil {
+			_ = c.KeyStates.RecordKeyState(ctx, c.Account, c.Region, k.ID(), state, c.Event.When(), c.Event.EventID())
+		}
+	case EventScheduleKeyDeletion:
+		st.Before = l.before(ctx, c, k, c.Event.When())
+	}
+	return st, nil
+}
+
+// before is the key's state before its deletion was scheduled at t.
+func (l *logic) before(ctx context.Context, c *guardrail.Call[kmsAPI], k kmskey.Key, t time.Time) guardrail.KeyStateSeen {
+	if c.KeyStates == nil {
+		return guardrail.KeyStateSeen{Source: "kmsguard keeps no ledger here (a local replay)"}
+	}
+	return c.KeyStates.KeyStateBefore(ctx, c.Account, c.Region, k.ID(), t)
 }
 
 // FromListing takes a listed key that is pending deletion.
-func (l *logic) FromListing(_ context.Context, _ *guardrail.Call[kmsAPI], resource any) (State, bool, error) {
+func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], resource any) (State, bool, error) {
 	k, err := kmskey.ListedKey(resource)
 	s := k.Meta.KeyState
 	relevant := err == nil && k.Found && !k.AWSManaged() && (s == kmstypes.KeyStatePendingDeletion || s == kmstypes.KeyStatePendingReplicaDeletion)
-	return State{Key: k}, relevant, err
+	st := State{Key: k}
+	if relevant && k.Meta.DeletionDate != nil {
+		// Scheduled at its deletion date minus the waiting period, which
+		// DescribeKey does not give: the latest state before now is the
+		// best the sweep can ask for.
+		st.Before = l.before(ctx, c, k, time.Now())
+	}
+	return st, relevant, err
 }
 
 func (l *logic) Decide(in Input) guardrail.Decision { return decide(in, l.settings) }
 
-// Act cancels the deletion and enables the key.
+// States are the key's state as kmsguard found it (and before its
+// deletion was scheduled) and as it left it, for the ledger.
+func (l *logic) States(s State) (before, after string) {
+	if s.Key.Found {
+		before = string(s.Key.Meta.KeyState)
+		if s.Before.State != "" {
+			before += " (" + s.Before.State + " before it was scheduled)"
+		}
+	}
+	if s.Rem != nil {
+		after = string(s.Rem.FinalState)
+	}
+	return before, after
+}
+
+// Act cancels the deletion and, unless the key was Disabled before it was
+// scheduled, enables it; the state it leaves goes in the ledger.
 func (l *logic) Act(ctx context.Context, c *guardrail.Call[kmsAPI], s *State, _ guardrail.Decision) (string, error) {
-	rem, err := remediate(ctx, c.API, s.Key.ID(), l.sleep)
+	rem, err := remediate(ctx, c.API, s.Key.ID(), s.reEnable(), l.sleep)
 	s.Rem = &rem
+	if err == nil && c.KeyStates != nil && rem.FinalState != "" {
+		id := "kmsguard"
+		if c.Event != nil {
+			id = c.Event.EventID() + "-kmsguard"
+		}
+		_ = c.KeyStates.RecordKeyState(ctx, c.Account, c.Region, s.Key.ID(), string(rem.FinalState), time.Now(), id)
+	}
 	if rem.Enabled {
 		return "cancel-deletion,enable-key", err
 	}

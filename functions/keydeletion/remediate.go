@@ -28,7 +28,7 @@ type remediation struct {
 // EnableKey is the verification that the key is Enabled. keyID must be the bare key id (an ARN fails on some emulators and
 // the id works everywhere). It is idempotent: a key someone else already
 // cancelled is simply enabled.
-func remediate(ctx context.Context, api kmsAPI, keyID string, sleep func(context.Context, time.Duration) error) (remediation, error) {
+func remediate(ctx context.Context, api kmsAPI, keyID string, enable bool, sleep func(context.Context, time.Duration) error) (remediation, error) {
 	var r remediation
 	_, err := api.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: aws.String(keyID)})
 	var invalid *kmstypes.KMSInvalidStateException
@@ -43,6 +43,12 @@ func remediate(ctx context.Context, api kmsAPI, keyID string, sleep func(context
 		return r, fmt.Errorf("cancel deletion of key %s: %w", keyID, err)
 	}
 
+	if !enable {
+		// It was Disabled before it was scheduled: cancelling leaves it
+		// Disabled, as it was.
+		r.FinalState = kmstypes.KeyStateDisabled
+		return r, nil
+	}
 	for attempt := 0; ; attempt++ {
 		_, err = api.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(keyID)})
 		if err == nil || !retryableAfterCancel(err) || attempt >= len(enableBackoff) {

@@ -20,6 +20,8 @@ const ExemptionTag = "kmsguard:allow-deletion"
 const (
 	EventScheduleKeyDeletion = "ScheduleKeyDeletion"
 	EventDisableKey          = "DisableKey"
+	EventEnableKey           = "EnableKey"
+	EventCreateKey           = "CreateKey"
 	EventKeyDeleted          = "KMS CMK Deletion"
 )
 
@@ -27,16 +29,19 @@ const (
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-deletion",
-		Summary:  "Cancels scheduled deletion of customer managed KMS keys and re-enables them; alerts on DisableKey and on completed deletions.",
+		Summary:  "Cancels scheduled deletion of customer managed KMS keys and restores the state they had before (re-enabled unless they were Disabled); alerts on DisableKey and on completed deletions.",
 		Details:  "AWS managed keys are skipped; allow-listed principal patterns may delete; multi-Region primaries in `PendingReplicaDeletion` are cancelled too, and the alert lists the replica Regions.",
 		Concern:  "deletion",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{
 			{Name: "key-deletion-api", Description: "KMS ScheduleKeyDeletion calls", EventSource: "kms.amazonaws.com", EventNames: []string{EventScheduleKeyDeletion}},
 			{Name: "key-deletion-disable", Description: "KMS DisableKey calls (alert only: disabling often precedes deletion)", EventSource: "kms.amazonaws.com", EventNames: []string{EventDisableKey}, Concern: "key state"},
+			{Name: "key-deletion-state", Description: "KMS EnableKey and CreateKey calls (recorded in the ledger: the state a key had before a deletion)", EventSource: "kms.amazonaws.com", EventNames: []string{EventEnableKey, EventCreateKey}, Concern: "key state"},
 			{Name: "key-deletion-native", Description: "KMS deleted a key at the end of its waiting period", Source: "aws.kms", DetailType: EventKeyDeleted},
 		},
-		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:CancelKeyDeletion", "kms:EnableKey"},
+		// cloudtrail:LookupEvents: the key's state before its deletion was
+		// scheduled, when the ledger does not know it.
+		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:CancelKeyDeletion", "kms:EnableKey", "cloudtrail:LookupEvents"},
 		Exemption:       guardrail.Exemption{Tag: ExemptionTag, Alert: true, Verdict: "deletion allowed", Effect: "so its deletion is allowed"},
 		DefaultMode:     guardrail.ModeRemediate,
 		Severity:        guardrail.SeverityCritical,

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
@@ -27,7 +28,10 @@ const (
 	EnvConfigParameter = "KMSGUARD_CONFIG_PARAMETER"
 	// EnvSweepTable and EnvSweepBucket are the organization sweep's run
 	// records (DynamoDB) and work items (S3), set on the sweep Lambda.
-	EnvSweepTable  = "KMSGUARD_SWEEP_TABLE"
+	EnvSweepTable = "KMSGUARD_SWEEP_TABLE"
+	// EnvLedgerTable is the hub's ledger (DynamoDB), set on every hub
+	// Lambda.
+	EnvLedgerTable = "KMSGUARD_LEDGER_TABLE"
 	EnvSweepBucket = "KMSGUARD_SWEEP_BUCKET"
 )
 
@@ -48,6 +52,28 @@ type RuntimeConfig struct {
 	// SecurityHub copies every alert to AWS Security Hub as a finding, in
 	// the resource's account and Region (alerts.security_hub).
 	SecurityHub bool `json:"security_hub,omitempty"`
+	// LoopBreaker is when kmsguard steps back from a resource another
+	// actor keeps changing back (loop_breaker); nil: the default.
+	LoopBreaker *LoopBreaker `json:"loop_breaker,omitempty"`
+}
+
+// LoopBreaker: MaxFixes remediations of one resource by one guardrail
+// within WindowMinutes make kmsguard step back from it (0 MaxFixes: never).
+type LoopBreaker struct {
+	MaxFixes      int `json:"max_fixes"`
+	WindowMinutes int `json:"window_minutes"`
+}
+
+// LoopBreakerOrDefault is the loop breaker in force.
+func (c RuntimeConfig) LoopBreakerOrDefault() guardrail.LoopBreaker {
+	if c.LoopBreaker == nil {
+		return guardrail.DefaultLoopBreaker
+	}
+	w := time.Duration(c.LoopBreaker.WindowMinutes) * time.Minute
+	if w <= 0 {
+		w = guardrail.DefaultLoopBreaker.Window
+	}
+	return guardrail.LoopBreaker{Max: c.LoopBreaker.MaxFixes, Window: w}
 }
 
 // SweepScope is every account and Region the scheduled sweep reconciles:

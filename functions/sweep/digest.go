@@ -225,7 +225,7 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 	if h.RuntimeConfig().SecurityHub {
 		o.Findings = h.Findings
 	}
-	o.Health = true
+	o.Health, o.Recorder = true, h.Recorder()
 	rep, err := Run(ctx, h, o)
 	if err != nil {
 		return Summary{}, err

@@ -204,7 +204,7 @@ func Phase(ctx context.Context, h *bootstrap.Env, s Store, in Input) (any, error
 			alerts = sc.ItemAlerts
 		}
 		sweepOne := func(ctx context.Context, t Target) (*Report, error) {
-			o := Options{Targets: []Target{t}, ItemAlerts: alerts, Health: true}
+			o := Options{Targets: []Target{t}, ItemAlerts: alerts, Health: true, Recorder: h.Recorder()}
 			if h.RuntimeConfig().SecurityHub {
 				o.Findings = h.Findings
 			}

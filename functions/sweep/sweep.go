@@ -60,6 +60,8 @@ type Options struct {
 	TargetConcurrency, ItemConcurrency int
 	// Progress, when set, receives one line per target started and finished.
 	Progress func(line string)
+	// Recorder, when set, records every outcome in the ledger.
+	Recorder guardrail.OutcomeRecorder
 	// Health checks each target's spoke too: forwarding rules deployed
 	// and enabled, nothing in its DLQ (the scheduled sweep).
 	Health bool
@@ -298,6 +300,11 @@ func (s *sweep) fail(t Target, format string, args ...any) {
 // alert of an action taken.
 func (s *sweep) record(ctx context.Context, t Target, id, arn string, res guardrail.Result, err error) {
 	out := res.Outcome
+	if s.o.Recorder != nil && (out.Severity != "" || err != nil) {
+		// What the sweep found or did: a compliant resource is not worth a
+		// row per day.
+		_ = s.o.Recorder.RecordOutcome(ctx, out, s.o.Now())
+	}
 	if out.Severity == "" && err == nil {
 		return // compliant, exempt or skipped
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	Guardrails map[string]json.RawMessage `json:"guardrails,omitempty"`
 	LogsKey    LogsKey                    `json:"logs_key,omitempty"`
 	Sweep      Sweep                      `json:"sweep,omitempty"`
+	// LoopBreaker: after max_fixes remediations of one resource by one
+	// guardrail within window_minutes, kmsguard steps back from it
+	// (default 3 in 60; max_fixes 0 turns it off).
+	LoopBreaker *runconfig.LoopBreaker `json:"loop_breaker,omitempty"`
 	// Tags are added to every stack kmsguard deploys and to every resource
 	// in them that takes tags, the StackSets' stack instances included,
 	// next to kmsguard's own kmsguard:component tag.
@@ -390,6 +394,14 @@ func (c *Config) Validate() error {
 	if v := c.Sweep.ItemAlerts; v != "" && !slices.Contains(runconfig.ItemAlertLevels, v) {
 		p.add("sweep.item_alerts", v, "use one of "+strings.Join(runconfig.ItemAlertLevels, ", ")+" (the least severity that gets its own alert; the rest are in the digest)")
 	}
+	if lb := c.LoopBreaker; lb != nil {
+		if lb.MaxFixes < 0 || lb.MaxFixes > 100 {
+			p.add("loop_breaker.max_fixes", strconv.Itoa(lb.MaxFixes), "use 1 to 100 fixes of one resource (default 3), or 0 to never step back")
+		}
+		if lb.WindowMinutes < 0 || lb.WindowMinutes > 7*24*60 {
+			p.add("loop_breaker.window_minutes", strconv.Itoa(lb.WindowMinutes), "use 1 to 10080 minutes (default 60)")
+		}
+	}
 	if n := c.Sweep.MaxConcurrency; n < 0 || n > MaxSweepConcurrency {
 		p.add("sweep.max_concurrency", strconv.Itoa(n), fmt.Sprintf("use 1 to %d account-Regions at once (default %d)", MaxSweepConcurrency, DefaultSweepConcurrency))
 	}
@@ -531,7 +543,7 @@ func (p *problems) err() error {
 // settings, with values the deployment implies filled in where a spec's
 // setting says so (its from tag: the organization id, the logs key alias).
 func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
-	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}, SecurityHub: c.Alerts.SecurityHubOn()}
+	rc := runconfig.RuntimeConfig{Modes: c.Modes, Guardrails: map[string]json.RawMessage{}, SecurityHub: c.Alerts.SecurityHubOn(), LoopBreaker: c.LoopBreaker}
 	if c.Organization != nil {
 		rc.OrganizationID = c.Organization.ID
 	}

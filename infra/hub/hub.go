@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -120,7 +121,8 @@ func NewStack(parent constructs.Construct, id string, props *Props) awscdk.Stack
 		StringValue:   jsii.String(cfgJSON),
 		Tier:          awsssm.ParameterTier_INTELLIGENT_TIERING,
 	})
-	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction, dlqs: &[]namedQueue{{"delivery", deliveryDLQ}}}
+	sh := shared{props: props, key: key, topic: topic, param: param, retention: retention, alarmAction: alarmAction, dlqs: &[]namedQueue{{"delivery", deliveryDLQ}},
+		ledger: ledgerTable(stack, key)}
 	var ruleARNs []*string
 	for _, spec := range props.Specs {
 		if err := spec.Validate(); err != nil {
@@ -231,6 +233,8 @@ type shared struct {
 	alarmAction awscloudwatch.IAlarmAction
 	// dlqs are every hub DLQ, for the dashboard.
 	dlqs *[]namedQueue
+	// ledger is kmsguard's memory, which every hub Lambda records in.
+	ledger awsdynamodb.Table
 }
 
 type namedQueue struct {
@@ -346,7 +350,9 @@ func hubFunction(stack awscdk.Stack, f function, sh shared) (awslambda.Function,
 		runconfig.EnvTopicARN:        topic.TopicArn(),
 		runconfig.EnvHubAccount:      account,
 		runconfig.EnvConfigParameter: param.ParameterName(),
+		runconfig.EnvLedgerTable:     sh.ledger.TableName(),
 	}
+	useLedger(role, sh.ledger, key, stack.Region())
 	fn := awslambda.NewFunction(group, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName:          jsii.String(guardrail.HubRoleName(f.ID)), // Lambda names its role's session after the function
 		Description:           jsii.String(truncate(f.Summary, 256)),

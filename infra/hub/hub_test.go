@@ -492,3 +492,49 @@ func TestOrgSweep_StateMachine(t *testing.T) {
 		}
 	}
 }
+
+// The ledger (issue 15): on demand, point-in-time recovery, the hub key,
+// rows that expire, the account index; every hub Lambda records in it by
+// key and none may delete or scan.
+func TestLedger_TableAndAccess(t *testing.T) {
+	var ledgerID string
+	for id, tb := range resources(t, "AWS::DynamoDB::Table") {
+		if tb["TableName"] != "kmsguard-ledger" {
+			continue
+		}
+		ledgerID = id
+		j := tpltest.JSON(tb)
+		for _, want := range []string{`"BillingMode":"PAY_PER_REQUEST"`, `"PointInTimeRecoveryEnabled":true`, `"KMSMasterKeyId"`, `"AttributeName":"expires"`, `"IndexName":"gsi1"`} {
+			if !strings.Contains(j, want) {
+				t.Errorf("ledger table lacks %s: %s", want, j)
+			}
+		}
+	}
+	if ledgerID == "" {
+		t.Fatal("no ledger table")
+	}
+	fns := resources(t, "AWS::Lambda::Function")
+	withEnv := 0
+	for _, fn := range fns {
+		if strings.Contains(tpltest.JSON(fn["Environment"]), "KMSGUARD_LEDGER_TABLE") {
+			withEnv++
+		}
+	}
+	if withEnv != len(catalog.Specs())+1 {
+		t.Errorf("%d Lambdas know the ledger, want every guardrail's and the sweep's (%d)", withEnv, len(catalog.Specs())+1)
+	}
+	for _, p := range resources(t, "AWS::IAM::Policy") {
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			stmt := st.(map[string]any)
+			if stmt["Sid"] != "Ledger" {
+				continue
+			}
+			if a := tpltest.Strings(stmt["Action"]); !slices.Equal(a, []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}) {
+				t.Errorf("ledger access %v", a)
+			}
+			if !strings.Contains(tpltest.JSON(stmt["Resource"]), ledgerID) {
+				t.Errorf("ledger access beyond the ledger: %s", tpltest.JSON(stmt["Resource"]))
+			}
+		}
+	}
+}

@@ -30,6 +30,9 @@ var accountLevelActions = map[string]bool{
 	"cloudtrail:GetTrailStatus":    true,
 	"cloudtrail:GetEventSelectors": true,
 	"events:ListRules":             true,
+	// A key's recent state changes (key-deletion, when the ledger does
+	// not know them).
+	"cloudtrail:LookupEvents": true,
 }
 
 // Grant is one IAM statement of a guardrail role: actions on resources,
