@@ -253,9 +253,11 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 				if d, ok := g.(interface {
 					SetMemory(guardrail.Memory, guardrail.LoopBreaker)
 					SetKeyStates(guardrail.KeyStates)
+					SetPolicies(guardrail.Policies)
 				}); ok {
 					d.SetMemory(m, h.cfg.LoopBreakerOrDefault())
 					d.SetKeyStates(m)
+					d.SetPolicies(m)
 				}
 			}
 			if n, ok := g.(interface{ SetAccountNames(guardrail.AccountNames) }); ok && err == nil && h.names != nil {

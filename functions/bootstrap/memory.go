@@ -135,3 +135,17 @@ func lookupKeyState(ctx context.Context, api LookupAPI, keyID string, t time.Tim
 	}
 	return guardrail.KeyStateSeen{Source: fmt.Sprintf("no state change of this key in kmsguard's ledger or in CloudTrail's %d most recent events for it", lookupPages*50)}, nil
 }
+
+// LastGoodPolicy is the key's last policy without findings in the ledger.
+func (m *memory) LastGoodPolicy(ctx context.Context, account, region, keyID string) (guardrail.GoodPolicy, bool) {
+	p, at, id, ok, err := m.l.GoodPolicy(ctx, account, region, keyID)
+	if err != nil || !ok {
+		return guardrail.GoodPolicy{}, false
+	}
+	return guardrail.GoodPolicy{Policy: p, At: at, EventID: id}, true
+}
+
+// RecordGoodPolicy keeps a key's policy without findings.
+func (m *memory) RecordGoodPolicy(ctx context.Context, account, region, keyID string, p guardrail.GoodPolicy) error {
+	return m.l.SetGoodPolicy(ctx, account, region, keyID, p.Policy, p.At, p.EventID)
+}

@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -168,5 +169,53 @@ func TestIntegration_RestoresStateBeforeDeletion(t *testing.T) {
 	text = strings.Join(strings.Fields(alerts[0].Text), " ")
 	if !strings.Contains(text, "State before: unknown (") || !strings.Contains(text, "could not tell whether the key was Enabled or Disabled") {
 		t.Errorf("%s", alerts[0].Text)
+	}
+}
+
+// The key-policy guardrail keeps each key's last policy without findings
+// and, when a bad policy is written, offers it back in the alert, or with
+// restore_previous puts it back in remediate mode.
+func TestIntegration_PreviousKeyPolicy(t *testing.T) {
+	w, _ := memoryWorld(t, "ledger-policy", `{"modes":{"guardrails":{"key-policy":"alert"}}}`)
+	id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"kms:*","Resource":"*"}]}`, member)
+	put := func(policy string) []byte {
+		if _, err := w.kms().PutKeyPolicy(w.ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(id), PolicyName: aws.String("default"), Policy: aws.String(policy)}); err != nil {
+			t.Fatal(err)
+		}
+		raw := fixtures.WithKey(fixtures.Get("key-policy/put-key-policy-public").Raw, id, "", "")
+		// The event carries the policy the caller wrote.
+		b, _ := json.Marshal(policy)
+		return regexp.MustCompile(`"policy": ?"(\\.|[^"\\])*"`).ReplaceAll(raw, []byte(`"policy": `+string(b)))
+	}
+	w.run(fresh(put(good), 1), "key-policy")
+	w.Alerts(w.ctx)
+	bad := strings.Replace(good, `]}`, `,{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}`, 1)
+	out := w.run(fresh(put(bad), 2), "key-policy")["key-policy"]
+	alerts, _ := w.Alerts(w.ctx)
+	if out.Action != guardrail.ActionNone || len(alerts) != 1 || !strings.Contains(alerts[0].Text, "Or put back the last policy kmsguard saw without findings") || !strings.Contains(alerts[0].Text, `"Sid": "Root"`) {
+		t.Fatalf("%+v\n%v", out, alerts)
+	}
+	if strings.Contains(alerts[0].Subject, "Statement") {
+		t.Errorf("a policy in the subject: %s", alerts[0].Subject)
+	}
+
+	// restore_previous: remediate mode puts the good policy back whole.
+	w2, _ := memoryWorld(t, "ledger-policy-restore", `{"modes":{"guardrails":{"key-policy":"remediate"}},"guardrails":{"key-policy":{"restore_previous":true}}}`)
+	w = w2
+	id, err = w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/orders2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.run(fresh(put(good), 3), "key-policy")
+	if out := w.run(fresh(put(bad), 4), "key-policy")["key-policy"]; out.Action != "restore-previous-policy" {
+		t.Fatalf("%+v", out)
+	}
+	got, err := w.kms().GetKeyPolicy(w.ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(id), PolicyName: aws.String("default")})
+	if err != nil || aws.ToString(got.Policy) != good {
+		t.Errorf("policy now %s (%v)", aws.ToString(got.Policy), err)
 	}
 }

@@ -71,8 +71,10 @@ type Call[API any] struct {
 	// API is the client for Account and Region.
 	API   API
 	Sweep bool
-	// KeyStates are the key states kmsguard saw; nil when it keeps none.
+	// KeyStates are the key states kmsguard saw, Policies the last good
+	// key policies; nil when it keeps no ledger.
 	KeyStates KeyStates
+	Policies  Policies
 	clients   Clients[API]
 	// ownRole is kmsguard's role that made the call, when one of its roles
 	// made a call that no remediation of this guardrail makes.
@@ -246,9 +248,10 @@ type Driver[API, S any] struct {
 	// names are the organization's account names, nil outside one.
 	names AccountNames
 	// memory is the ledger (nil: none), loop its loop breaker.
-	memory Memory
-	loop   LoopBreaker
-	keys   KeyStates
+	memory   Memory
+	loop     LoopBreaker
+	keys     KeyStates
+	policies Policies
 }
 
 // AccountNames names accounts as the organization knows them, "" when it
@@ -338,7 +341,7 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		return d.result(ctx, out, c, dec, zero, false, nil), nil
 	}
 	api, err := d.clients.Get(out.Account, out.Region)
-	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients, KeyStates: d.keys}
+	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients, KeyStates: d.keys, Policies: d.policies}
 	if ev.Record != nil {
 		// checkRecord skipped kmsguard's own remediation; any other call
 		// made with one of its roles is the loudest alert there is.
@@ -395,7 +398,7 @@ func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, 
 	out := NewOutcome(ev, d.modes.Resolve(account, d.spec.ID, d.spec.DefaultMode))
 	out.Resource, out.ResourceID = resource.ID(), resource.ID()
 	api, err := d.clients.Get(account, region)
-	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients, KeyStates: d.keys}
+	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients, KeyStates: d.keys, Policies: d.policies}
 	var zero S
 	if err != nil {
 		return d.fail(ctx, out, c, zero, err)

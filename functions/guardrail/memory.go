@@ -79,6 +79,24 @@ type KeyStateSeen struct {
 // SetKeyStates gives the driver's calls the key states (Call.KeyStates).
 func (d *Driver[API, S]) SetKeyStates(k KeyStates) { d.keys = k }
 
+// Policies are the last key policy without findings kmsguard saw for each
+// key, so an alert can offer it back and remediate mode can restore it.
+type Policies interface {
+	LastGoodPolicy(ctx context.Context, account, region, keyID string) (GoodPolicy, bool)
+	RecordGoodPolicy(ctx context.Context, account, region, keyID string, p GoodPolicy) error
+}
+
+// GoodPolicy is a key policy without findings, when and from which event
+// kmsguard saw it.
+type GoodPolicy struct {
+	Policy  string
+	At      time.Time
+	EventID string
+}
+
+// SetPolicies gives the driver's calls the good policies (Call.Policies).
+func (d *Driver[API, S]) SetPolicies(p Policies) { d.policies = p }
+
 // SetMemory gives the driver its memory and loop breaker.
 func (d *Driver[API, S]) SetMemory(m Memory, lb LoopBreaker) {
 	d.memory, d.loop = m, lb

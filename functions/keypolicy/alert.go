@@ -1,7 +1,11 @@
 package keypolicy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alert"
@@ -16,6 +20,8 @@ func (l *logic) Headline(a *A) string {
 	switch {
 	case a.Acted && a.Failed():
 		return fmt.Sprintf("kmsguard tried to remove public or untrusted statements from the policy of KMS key %s and FAILED.", name)
+	case a.Acted && a.State.Restored:
+		return fmt.Sprintf("kmsguard put back the last policy without findings of KMS key %s.", name)
 	case a.Acted:
 		return fmt.Sprintf("kmsguard removed %d statement(s) granting public or untrusted access from the policy of KMS key %s.", len(a.State.Strip.Removed), name)
 	case a.Failed():
@@ -44,6 +50,12 @@ func (l *logic) Did(b *alert.Body, a *A) {
 	if !a.Acted || a.Failed() {
 		return
 	}
+	if a.State.Restored {
+		p := a.State.Previous
+		b.Line("Put back with PutKeyPolicy (policy name default) the last policy kmsguard saw without findings for this key (from %s, event %s), instead of removing statements (the guardrail's restore_previous setting). It has no findings today either.",
+			p.At.UTC().Format(time.RFC3339), alert.Clean(p.EventID, alert.MaxField))
+		return
+	}
 	b.Line("Read the policy in place, removed the statements below with PutKeyPolicy (policy name default), and analyzed the result again:")
 	for _, s := range a.State.Strip.Removed {
 		b.Command("removed: " + alert.Clean(s, 2*alert.MaxField))
@@ -53,6 +65,15 @@ func (l *logic) Did(b *alert.Body, a *A) {
 	} else {
 		b.Line("The policy has no findings now.")
 	}
+}
+
+// prettyPolicy is a policy as indented JSON lines, for a person to save.
+func prettyPolicy(policy string) []string {
+	var out bytes.Buffer
+	if json.Indent(&out, []byte(policy), "", "  ") != nil {
+		return []string{policy}
+	}
+	return strings.Split(out.String(), "\n") // the same document, keys in their order
 }
 
 func (l *logic) Details(b *alert.Body, a *A) {
@@ -83,6 +104,13 @@ func (l *logic) Details(b *alert.Body, a *A) {
 		b.Line("To fix it, edit that policy and write it back:")
 	}
 	b.Command("aws kms put-key-policy --policy-name default --policy file://policy.json " + k)
+	if p := a.State.Previous; p != nil && !a.State.Restored {
+		b.Line("Or put back the last policy kmsguard saw without findings for this key (from %s, event %s): save these lines as policy.json, then run the put-key-policy command above.",
+			p.At.UTC().Format(time.RFC3339), alert.Clean(p.EventID, alert.MaxField))
+		for _, line := range prettyPolicy(p.Policy) {
+			b.Command(line)
+		}
+	}
 	b.Line("To exempt this key from the guardrail:")
 	b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
 }

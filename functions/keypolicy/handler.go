@@ -3,9 +3,12 @@ package keypolicy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -20,6 +23,11 @@ type State struct {
 	Key      kmskey.Key
 	Analysis Analysis
 	Strip    *stripResult
+	// Previous is the last policy without findings kmsguard saw for the
+	// key (its ledger), when the policy now has findings.
+	Previous *guardrail.GoodPolicy
+	// Restored says remediate mode put Previous back.
+	Restored bool
 }
 
 // logic is the key-policy guardrail's part of guardrail.Logic.
@@ -107,7 +115,27 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, 
 			return State{Key: key}, err
 		}
 	}
-	return State{Key: key, Analysis: l.analyze(ctx, c, policy, req.BypassPolicyLockoutSafetyCheck)}, nil
+	st := State{Key: key, Analysis: l.analyze(ctx, c, policy, req.BypassPolicyLockoutSafetyCheck)}
+	l.remember(ctx, c, &st, policy, c.Event.When(), c.Event.EventID())
+	return st, nil
+}
+
+// remember keeps a policy without findings in the ledger as the key's last
+// good one, and finds the last good one for a policy with findings.
+func (l *logic) remember(ctx context.Context, c *guardrail.Call[kmsAPI], st *State, policy string, at time.Time, eventID string) {
+	if c.Policies == nil || !st.Key.Found || policy == "" || st.Analysis.Err != nil {
+		return
+	}
+	if len(st.Analysis.Findings) == 0 {
+		if prev, ok := c.Policies.LastGoodPolicy(ctx, c.Account, c.Region, st.Key.ID()); ok && prev.Policy == policy {
+			return // already kept
+		}
+		_ = c.Policies.RecordGoodPolicy(ctx, c.Account, c.Region, st.Key.ID(), guardrail.GoodPolicy{Policy: policy, At: at, EventID: eventID})
+		return
+	}
+	if prev, ok := c.Policies.LastGoodPolicy(ctx, c.Account, c.Region, st.Key.ID()); ok {
+		st.Previous = &prev
+	}
 }
 
 // FromListing reads and analyzes the policy in place of a listed key.
@@ -120,7 +148,9 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 	if err != nil {
 		return State{Key: k}, true, err
 	}
-	return State{Key: k, Analysis: l.analyze(ctx, c, policy, false)}, true, nil
+	st := State{Key: k, Analysis: l.analyze(ctx, c, policy, false)}
+	l.remember(ctx, c, &st, policy, time.Now(), "sweep")
+	return st, true, nil
 }
 
 func (l *logic) Decide(in guardrail.Input[State]) guardrail.Decision { return decide(in) }
@@ -129,6 +159,17 @@ func (l *logic) Decide(in guardrail.Input[State]) guardrail.Decision { return de
 // the one in the event: an out-of-order event must not bring back an older
 // policy.
 func (l *logic) Act(ctx context.Context, c *guardrail.Call[kmsAPI], s *State, d guardrail.Decision) (string, error) {
+	if l.settings.RestorePrevious && s.Previous != nil {
+		// The last good policy, if it still has no findings (trust may
+		// have changed since): put it back whole.
+		if a := Analyze(s.Previous.Policy, l.context(c.Account, false)); a.Err == nil && len(a.Findings) == 0 {
+			if _, err := c.API.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(s.Key.ID()), PolicyName: aws.String(policyName), Policy: aws.String(s.Previous.Policy)}); err != nil {
+				return "restore-previous-policy", fmt.Errorf("put back the previous policy of %s: %w", s.Key.ID(), err)
+			}
+			s.Restored = true
+			return "restore-previous-policy", nil
+		}
+	}
 	stripped, err := strip(ctx, c.API, s.Key.ID(), l.context(c.Account, false))
 	s.Strip = &stripped
 	if err != nil {

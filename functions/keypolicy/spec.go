@@ -53,6 +53,7 @@ type Settings struct {
 	OrganizationID  string   `json:"organization_id,omitempty" doc:"the organization whose accounts are not external" default:"organization.id of kmsguard.yaml" from:"organization.id"`
 	TrustedAccounts []string `json:"trusted_accounts,omitempty" doc:"accounts outside the organization that may hold rights on keys without a finding"`
 	AdminPrincipals []string `json:"admin_principals,omitempty" doc:"principal ARN patterns allowed administrative rights (kms:*, PutKeyPolicy, ScheduleKeyDeletion) without a BROAD-ADMIN finding"`
+	RestorePrevious bool     `json:"restore_previous,omitempty" doc:"in remediate mode, put back the last policy kmsguard saw without findings (kept in its ledger) instead of removing statements; without one, statements are removed"`
 }
 
 // ParseSettings decodes and validates the settings; empty input is the default.

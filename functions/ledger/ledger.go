@@ -271,3 +271,39 @@ func (l *Ledger) KeyStateBefore(ctx context.Context, account, region, keyID stri
 	}
 	return st.Value, when, true, nil
 }
+
+// MaxPolicy is the largest key policy KMS accepts (32 KB, not adjustable):
+// a good policy always fits in a ledger row (DynamoDB's 400 KB item).
+const MaxPolicy = 32 * 1024
+
+func policyKey(account, region, keyID string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": s("policy#" + account + "#" + region + "#" + keyID), "sk": s("last-good")}
+}
+
+// SetGoodPolicy keeps a key's last policy without findings.
+func (l *Ledger) SetGoodPolicy(ctx context.Context, account, region, keyID, policy string, t time.Time, eventID string) error {
+	if len(policy) > MaxPolicy {
+		return fmt.Errorf("ledger: a key policy of %d bytes is over KMS's %d", len(policy), MaxPolicy)
+	}
+	item := policyKey(account, region, keyID)
+	item["policy"], item["time"], item["event_id"], item["expires"] = s(policy), s(t.UTC().Format(time.RFC3339Nano)), s(eventID), expires(t)
+	_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: item})
+	return err
+}
+
+// GoodPolicy is a key's last policy without findings, when and from which
+// event; ok is false when kmsguard has seen none.
+func (l *Ledger) GoodPolicy(ctx context.Context, account, region, keyID string) (policy string, at time.Time, eventID string, ok bool, err error) {
+	out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: policyKey(account, region, keyID)})
+	if err != nil || out.Item == nil {
+		return "", time.Time{}, "", false, err
+	}
+	get := func(k string) string {
+		if v, ok := out.Item[k].(*ddbtypes.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	at, _ = time.Parse(time.RFC3339Nano, get("time"))
+	return get("policy"), at, get("event_id"), get("policy") != "", nil
+}
