@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
@@ -331,5 +332,41 @@ func TestHandle_CallsAndKeyCache(t *testing.T) {
 	h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateEnabled
 	if out, err := r.Handle(context.Background(), event("/app/d")); err != nil || out.Action != "associate-kms-key" {
 		t.Fatalf("after the fix: %+v %v", out, err)
+	}
+}
+
+// gatedKMS holds DescribeKey until open is closed.
+type gatedKMS struct {
+	*fakekms.KMS
+	open chan struct{}
+}
+
+func (g gatedKMS) DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error) {
+	<-g.open
+	return g.KMS.DescribeKey(ctx, in, opts...)
+}
+
+// A sweep's workers all need the logs key at once: one DescribeKey, the
+// others wait for it.
+func TestKeyCache_ConcurrentGetsShareOneRead(t *testing.T) {
+	f := fakekms.New()
+	f.AddKey(logsKeyID, kmstypes.KeyStateEnabled, nil, DefaultKeyAlias)
+	api := gatedKMS{KMS: f, open: make(chan struct{})}
+	c := newKeyCache(time.Now)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if k, err := c.get(context.Background(), api, DefaultKeyAlias, fakekms.Account, fakekms.Region); err != nil || k.ARN != keyARN {
+				t.Errorf("%+v %v", k, err)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the callers pile up behind the first read
+	close(api.open)
+	wg.Wait()
+	if n := len(slices.DeleteFunc(slices.Clone(f.Calls), func(c string) bool { return c != "DescribeKey" })); n != 1 {
+		t.Errorf("%d DescribeKey calls, want 1", n)
 	}
 }

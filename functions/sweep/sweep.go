@@ -395,7 +395,9 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 			s.fail(t, "describe key %s: %v", id, err)
 			return
 		}
-		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id]}
+		// The key comes with its aliases (the Region's were listed): an
+		// alert about it reads none.
+		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id], AliasesRead: true}
 		if key.AWSManaged() || key.Meta.KeyState == "PendingImport" {
 			return
 		}
