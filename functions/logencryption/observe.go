@@ -73,7 +73,7 @@ func observeGroup(ctx context.Context, api logsAPI, name string) (LogGroup, erro
 	if err != nil {
 		return g, fmt.Errorf("list tags of log group %s: %w", name, err)
 	}
-	g.Tags = out.Tags
+	g.Tags, g.TagsRead = out.Tags, true
 	return g, nil
 }
 
