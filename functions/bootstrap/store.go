@@ -122,6 +122,10 @@ type cachedRules struct {
 	good   bool
 	at     time.Time // last read attempt
 	goodAt time.Time // last successful read
+	// reading is closed when the read under way ends: callers that find
+	// the scope stale meanwhile (a sweep's workers all start at once)
+	// wait for it instead of reading the scope again.
+	reading chan struct{}
 }
 
 type cachedChain struct {
@@ -147,6 +151,16 @@ func (s *storeModes) rules(scope string) (runconfig.Rules, bool) {
 		s.scopes[scope] = c
 	}
 	fresh := !c.at.IsZero() && s.now().Sub(c.at) < RefreshEvery
+	if reading := c.reading; !fresh && reading != nil {
+		s.mu.Unlock()
+		<-reading // bounded by that read's timeout
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return c.rules, c.good
+	}
+	if !fresh {
+		c.reading = make(chan struct{})
+	}
 	s.mu.Unlock()
 	if !fresh {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -166,6 +180,8 @@ func (s *storeModes) rules(scope string) (runconfig.Rules, bool) {
 		default:
 			s.log.Error("mode rules not refreshed; keeping the last good ones", "scope", scope, "error", err.Error())
 		}
+		close(c.reading)
+		c.reading = nil
 		s.mu.Unlock()
 	}
 	s.mu.Lock()

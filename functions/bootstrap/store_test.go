@@ -256,3 +256,33 @@ func TestStoreModes_UntrustedResolvesToAlert(t *testing.T) {
 		t.Errorf("outside an organization rules per OU do not apply: %+v", r)
 	}
 }
+
+// slowStore answers after a pause, so that callers overlap.
+type slowStore struct{ *storeSSM }
+
+func (s slowStore) GetParametersByPath(ctx context.Context, in *ssm.GetParametersByPathInput, opts ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error) {
+	time.Sleep(20 * time.Millisecond)
+	return s.storeSSM.GetParametersByPath(ctx, in, opts...)
+}
+
+// A sweep's workers resolve their first modes at once: each scope is read
+// once, the others wait for that read.
+func TestStoreModes_ConcurrentFirstReadsShareOne(t *testing.T) {
+	api := &storeSSM{params: map[string]string{runconfig.ModesPath + "/mode": "remediate"}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := testStoreModes(runconfig.ModeConfig{}, slowStore{api}, nil, &now)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := s.Resolve("111122223333", "key-rotation", guardrail.ModeAlert); r.Mode != guardrail.ModeRemediate {
+				t.Errorf("%+v", r)
+			}
+		}()
+	}
+	wg.Wait()
+	if api.calls != 2 { // the global scope and the account's
+		t.Errorf("%d GetParametersByPath calls, want 2", api.calls)
+	}
+}

@@ -76,7 +76,8 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[api]) (State, err
 	return l.withKey(ctx, c, State{Group: group})
 }
 
-// FromListing takes a listed log group without a key and reads its tags.
+// FromListing takes a listed log group without a key, with its tags: the
+// sweep's bulk read hands them (TagsRead), else they are read here.
 func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[api], resource any) (State, bool, error) {
 	group, ok := resource.(loggroup.Group)
 	if !ok {
@@ -85,11 +86,13 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[api], resourc
 	if !group.Found || group.KMSKeyID != "" || excluded(group, l.settings) != "" {
 		return State{Group: group}, false, nil
 	}
-	tags, err := c.API.logs.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(group.ARN)})
-	if err != nil {
-		return State{Group: group}, true, fmt.Errorf("list tags of log group %s: %w", group.Name, err)
+	if !group.TagsRead {
+		tags, err := c.API.logs.ListTagsForResource(ctx, &cloudwatchlogs.ListTagsForResourceInput{ResourceArn: aws.String(group.ARN)})
+		if err != nil {
+			return State{Group: group}, true, fmt.Errorf("list tags of log group %s: %w", group.Name, err)
+		}
+		group.Tags, group.TagsRead = tags.Tags, true
 	}
-	group.Tags = tags.Tags
 	st, err := l.withKey(ctx, c, State{Group: group})
 	return st, true, err
 }

@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/alerttest"
 	"github.com/kmsguard/kmsguard/functions/internal/fakekms"
+	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
 
@@ -331,5 +333,71 @@ func TestHandle_CallsAndKeyCache(t *testing.T) {
 	h.kms.Keys[logsKeyID].Meta.KeyState = kmstypes.KeyStateEnabled
 	if out, err := r.Handle(context.Background(), event("/app/d")); err != nil || out.Action != "associate-kms-key" {
 		t.Fatalf("after the fix: %+v %v", out, err)
+	}
+}
+
+// gatedKMS holds DescribeKey until open is closed.
+type gatedKMS struct {
+	*fakekms.KMS
+	open chan struct{}
+}
+
+func (g gatedKMS) DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, opts ...func(*kms.Options)) (*kms.DescribeKeyOutput, error) {
+	<-g.open
+	return g.KMS.DescribeKey(ctx, in, opts...)
+}
+
+// A sweep's workers all need the logs key at once: one DescribeKey, the
+// others wait for it.
+func TestKeyCache_ConcurrentGetsShareOneRead(t *testing.T) {
+	f := fakekms.New()
+	f.AddKey(logsKeyID, kmstypes.KeyStateEnabled, nil, DefaultKeyAlias)
+	api := gatedKMS{KMS: f, open: make(chan struct{})}
+	c := newKeyCache(time.Now)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if k, err := c.get(context.Background(), api, DefaultKeyAlias, fakekms.Account, fakekms.Region); err != nil || k.ARN != keyARN {
+				t.Errorf("%+v %v", k, err)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the callers pile up behind the first read
+	close(api.open)
+	wg.Wait()
+	if n := len(slices.DeleteFunc(slices.Clone(f.Calls), func(c string) bool { return c != "DescribeKey" })); n != 1 {
+		t.Errorf("%d DescribeKey calls, want 1", n)
+	}
+}
+
+// A log group the sweep hands with its tags (its bulk read) is decided on
+// them: no ListTagsForResource, and an exemption tag read that way exempts.
+// Without them, the tags are read here.
+func TestReconcile_TagsFromTheListing(t *testing.T) {
+	h := newHarness(runconfig.ModeConfig{Default: guardrail.ModeRemediate}, Settings{})
+	g := newTestDriver(clients{h.logs, h.kms}, runconfig.ModeConfig{Default: guardrail.ModeRemediate}, Settings{}, func(context.Context, time.Duration) error { return nil }, time.Now)
+	listed := func(name string, tags map[string]string, read bool) loggroup.Group {
+		h.logs.groups[name] = &logGroup{tags: tags}
+		return loggroup.Group{Found: true, Name: name, ARN: arnOf(name), Tags: tags, TagsRead: read}
+	}
+	for _, c := range []struct {
+		group     loggroup.Group
+		action    string
+		tagsCalls int
+	}{
+		{listed("/bulk/plain", map[string]string{}, true), "associate-kms-key", 0},
+		{listed("/bulk/exempt", map[string]string{ExemptionTag: "true"}, true), guardrail.ActionNone, 0},
+		{listed("/single/exempt", map[string]string{ExemptionTag: "true"}, false), guardrail.ActionNone, 1},
+	} {
+		h.logs.calls = nil
+		res, err := g.Reconcile(context.Background(), fakekms.Account, fakekms.Region, c.group, time.Now())
+		if err != nil || res.Outcome.Action != c.action || (c.action == guardrail.ActionNone) != (h.logs.groups[c.group.Name].key == "") {
+			t.Errorf("%s: action %q, key %q, %v; want %q", c.group.Name, res.Outcome.Action, h.logs.groups[c.group.Name].key, err, c.action)
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(h.logs.calls), func(op string) bool { return op != "ListTagsForResource" })); n != c.tagsCalls {
+			t.Errorf("%s: %d ListTagsForResource calls, want %d", c.group.Name, n, c.tagsCalls)
+		}
 	}
 }

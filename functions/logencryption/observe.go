@@ -73,7 +73,7 @@ func observeGroup(ctx context.Context, api logsAPI, name string) (LogGroup, erro
 	if err != nil {
 		return g, fmt.Errorf("list tags of log group %s: %w", name, err)
 	}
-	g.Tags = out.Tags
+	g.Tags, g.TagsRead = out.Tags, true
 	return g, nil
 }
 
@@ -143,11 +143,14 @@ const keyTTL = time.Minute
 
 // keyCache remembers usable logs keys per account and Region, so a burst of
 // new log groups (a deployment creating fifty functions) or a sweep reads
-// the key once. A nil *keyCache remembers nothing.
+// the key once. Callers that need a key being read wait for that read
+// instead of making their own (a sweep's workers all start at once). A nil
+// *keyCache remembers nothing.
 type keyCache struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]cachedKey
+	now      func() time.Time
+	mu       sync.Mutex
+	m        map[string]cachedKey
+	inflight map[string]*keyRead
 }
 
 type cachedKey struct {
@@ -155,30 +158,52 @@ type cachedKey struct {
 	at  time.Time
 }
 
+// keyRead is a lookup under way; done is closed when key and err are set.
+type keyRead struct {
+	done chan struct{}
+	key  LogsKey
+	err  error
+}
+
 func newKeyCache(now func() time.Time) *keyCache {
-	return &keyCache{now: now, m: map[string]cachedKey{}}
+	return &keyCache{now: now, m: map[string]cachedKey{}, inflight: map[string]*keyRead{}}
 }
 
 // get returns the logs key of account and Region, from the cache when a
 // usable one was read less than keyTTL ago. Unusable keys are not
 // remembered: the next event sees a fix at once.
 func (c *keyCache) get(ctx context.Context, api kmsAPI, alias, account, region string) (LogsKey, error) {
+	if c == nil {
+		k, _, err := lookupKey(ctx, api, alias, region)
+		return k, err
+	}
 	id := account + "/" + region + "/" + alias
-	if c != nil {
-		c.mu.Lock()
-		e, ok := c.m[id]
+	c.mu.Lock()
+	if e, ok := c.m[id]; ok && c.now().Sub(e.at) < keyTTL {
 		c.mu.Unlock()
-		if ok && c.now().Sub(e.at) < keyTTL {
-			return e.key, nil
+		return e.key, nil
+	}
+	if r, ok := c.inflight[id]; ok {
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.key, r.err
+		case <-ctx.Done():
+			return LogsKey{Alias: alias}, ctx.Err()
 		}
 	}
-	k, _, err := lookupKey(ctx, api, alias, region)
-	if c != nil && err == nil && k.Problem == "" {
-		c.mu.Lock()
-		c.m[id] = cachedKey{k, c.now()}
-		c.mu.Unlock()
+	r := &keyRead{done: make(chan struct{})}
+	c.inflight[id] = r
+	c.mu.Unlock()
+	r.key, _, r.err = lookupKey(ctx, api, alias, region)
+	c.mu.Lock()
+	delete(c.inflight, id)
+	if r.err == nil && r.key.Problem == "" {
+		c.m[id] = cachedKey{r.key, c.now()}
 	}
-	return k, err
+	c.mu.Unlock()
+	close(r.done)
+	return r.key, r.err
 }
 
 // forget drops what is remembered for account and Region.

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kmsguard/kmsguard/functions/bootstrap"
@@ -29,11 +31,12 @@ import (
 )
 
 // Actions are the calls the sweep makes beyond the guardrails' own: it
-// enumerates keys, aliases and log groups and describes each key. Infra
-// grants them to the sweep Lambda and to the read-only member role
+// enumerates keys, aliases and log groups, reads their tags in bulk
+// (tag:GetResources) and describes each key. Infra grants them to the
+// sweep Lambda and to the read-only member role
 // (guardrail.MemberRoleName(guardrail.SweepID)); the guardrails act through
 // their own member roles.
-var Actions = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "logs:DescribeLogGroups"}
+var Actions = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "logs:DescribeLogGroups", "tag:GetResources"}
 
 // HealthActions are the reads `kmsguard preflight` and the scheduled
 // sweep make in a member account through the same read-only role: the
@@ -377,14 +380,28 @@ func (s *sweep) target(ctx context.Context, t Target) {
 		s.fail(t, "%v", err)
 		return
 	}
+	tagging := resourcegroupstaggingapi.NewFromConfig(cfg)
 	// Only what a selected guardrail looks at is listed: a sweep of
 	// log-encryption alone reads no key (and so reports no orphaned key).
+	// The log groups are listed, with their tags, while the keys are
+	// reconciled (one call more at a time), and reconciled after them.
+	var listed []loggroup.Group
+	listing := make(chan bool, 1)
+	if len(s.groupGs) > 0 {
+		go func() {
+			var ok bool
+			listed, ok = s.listGroups(ctx, t, cloudwatchlogs.NewFromConfig(cfg), tagging)
+			listing <- ok
+		}()
+	} else {
+		listing <- false
+	}
 	keys, groups := 0, 0
 	if len(s.keyGs) > 0 {
-		keys = s.keys(ctx, t, kms.NewFromConfig(cfg))
+		keys = s.keys(ctx, t, kms.NewFromConfig(cfg), tagging)
 	}
-	if len(s.groupGs) > 0 {
-		groups = s.groups(ctx, t, cloudwatchlogs.NewFromConfig(cfg))
+	if <-listing {
+		groups = s.groups(ctx, t, listed)
 	}
 	if s.o.Health {
 		var specs []guardrail.Spec
@@ -400,9 +417,75 @@ func (s *sweep) target(ctx context.Context, t Target) {
 	s.progress("swept %s/%s: %d keys, %d log groups", t.Account, t.Region, keys, groups)
 }
 
-// keys lists every key of the target, reads each once, and hands it to
-// every key guardrail.
-func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
+// The resource types of the Resource Groups Tagging API the sweep reads:
+// as in the resources' ARNs.
+const (
+	keyType   = "kms:key"
+	groupType = "logs:log-group"
+)
+
+// tagSet is the tags of one resource type in a target, by ARN, as the
+// tagging API gave them; nil when they could not be read.
+type tagSet map[string]map[string]string
+
+// of returns a resource's tags and whether they are known: the tags
+// GetResources returned for it, or none when it did not return the
+// resource and absentIsUntagged (GetResources returns only resources that
+// have or had tags).
+func (ts tagSet) of(arn string, absentIsUntagged bool) (map[string]string, bool) {
+	if ts == nil {
+		return nil, false
+	}
+	if tags, ok := ts[arn]; ok {
+		return tags, true
+	}
+	if !absentIsUntagged {
+		return nil, false
+	}
+	return map[string]string{}, true
+}
+
+// bulkTags reads the tags of every resource of one type in the target with
+// the Resource Groups Tagging API's GetResources, AWS's own bulk read of
+// tags: 100 resources a call, where each guardrail would otherwise read
+// the tags of every key or log group it might act on with one
+// ListResourceTags or ListTagsForResource each. The sweep reads them right
+// after listing the resources, so every resource it lists existed before
+// the read began.
+//
+// The tagging API is eventually consistent: a tag added (or a resource
+// created with tags) in the last minutes may not show yet, so a sweep can
+// miss a brand-new exemption tag and act on that resource. The event path
+// reads a resource's tags directly. When GetResources fails (a role
+// without tag:GetResources, throttling past the SDK's retries), the sweep
+// says so and the guardrails read the tags per resource, as they would
+// without it: the target is still swept.
+func (s *sweep) bulkTags(ctx context.Context, t Target, api resourcegroupstaggingapi.GetResourcesAPIClient, resourceType string) tagSet {
+	ts := tagSet{}
+	p := resourcegroupstaggingapi.NewGetResourcesPaginator(api, &resourcegroupstaggingapi.GetResourcesInput{
+		ResourceTypeFilters: []string{resourceType}, ResourcesPerPage: aws.Int32(100)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			s.progress("%s/%s: tags of each %s read one by one: tag:GetResources failed: %v", t.Account, t.Region, resourceType, err)
+			return nil
+		}
+		for _, m := range page.ResourceTagMappingList {
+			tags := make(map[string]string, len(m.Tags))
+			for _, tg := range m.Tags {
+				tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+			ts[strings.TrimSuffix(aws.ToString(m.ResourceARN), ":*")] = tags
+		}
+	}
+	return ts
+}
+
+// keys lists every key of the target and the Region's aliases, reads the
+// keys' tags in bulk, describes each key once (ListKeys gives no
+// metadata), and hands it to every key guardrail with its tags and
+// aliases: no guardrail reads them again.
+func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging resourcegroupstaggingapi.GetResourcesAPIClient) int {
 	aliases := map[string][]string{}
 	ap := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{})
 	for ap.HasMorePages() {
@@ -429,18 +512,27 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 			ids = append(ids, aws.ToString(k.KeyId))
 		}
 	}
+	tags := s.bulkTags(ctx, t, tagging, keyType)
 	s.each(ids, func(id string) {
 		d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
 		if err != nil || d.KeyMetadata == nil {
 			s.fail(t, "describe key %s: %v", id, err)
 			return
 		}
-		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id]}
+		// The key comes with its aliases (the Region's were listed): an
+		// alert about it reads none.
+		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id], AliasesRead: true}
 		if key.AWSManaged() || key.Meta.KeyState == "PendingImport" {
 			return
 		}
-		// Tags are not read here: a guardrail reads them when its decision
-		// would act or alert (most keys need neither).
+		// Without the bulk read, a guardrail reads the tags itself when
+		// its decision would act or alert (most keys need neither). AWS
+		// says which resources GetResources returns by their tags, not by
+		// a key's state: a key that is not Enabled (pending deletion,
+		// disabled) and absent from the answer has its tags read that way
+		// too, so that no exemption (a deletion allowed on purpose) is
+		// missed for want of an entry in the tagging API.
+		key.Tags, key.TagsRead = tags.of(key.ARN(), key.Meta.KeyState == kmstypes.KeyStateEnabled)
 		if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
 			s.mu.Lock()
 			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, ARN: key.ARN(), Created: aws.ToTime(key.Meta.CreationDate)})
@@ -468,16 +560,16 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client) int {
 	return len(ids)
 }
 
-// groups lists every log group of the target (DescribeLogGroups carries the
-// key) and hands each to every log-group guardrail.
-func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client) int {
-	var groups []loggroup.Group
+// listGroups lists every log group of the target (DescribeLogGroups carries
+// the key), then reads their tags in bulk. ok is false when the log groups
+// could not be listed.
+func (s *sweep) listGroups(ctx context.Context, t Target, api *cloudwatchlogs.Client, tagging resourcegroupstaggingapi.GetResourcesAPIClient) (groups []loggroup.Group, ok bool) {
 	p := cloudwatchlogs.NewDescribeLogGroupsPaginator(api, &cloudwatchlogs.DescribeLogGroupsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			s.fail(t, "describe log groups: %v", err)
-			return 0
+			return nil, false
 		}
 		for _, g := range page.LogGroups {
 			arn := aws.ToString(g.LogGroupArn)
@@ -487,6 +579,15 @@ func (s *sweep) groups(ctx context.Context, t Target, api *cloudwatchlogs.Client
 			groups = append(groups, loggroup.Group{Found: true, Name: aws.ToString(g.LogGroupName), ARN: arn, KMSKeyID: aws.ToString(g.KmsKeyId)})
 		}
 	}
+	tags := s.bulkTags(ctx, t, tagging, groupType)
+	for i := range groups {
+		groups[i].Tags, groups[i].TagsRead = tags.of(groups[i].ARN, true)
+	}
+	return groups, true
+}
+
+// groups hands each listed log group to every log-group guardrail.
+func (s *sweep) groups(ctx context.Context, t Target, groups []loggroup.Group) int {
 	names := make([]string, len(groups))
 	byName := map[string]loggroup.Group{}
 	for i, g := range groups {

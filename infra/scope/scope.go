@@ -25,6 +25,9 @@ var accountLevelActions = map[string]bool{
 	"organizations:ListOrganizationalUnitsForParent": true,
 	"organizations:DescribeOrganization":             true,
 	"account:ListRegions":                            true,
+	// The sweep's bulk read of tags (Resource Groups Tagging API): no
+	// resource type, a regional service, so limited to the Regions.
+	"tag:GetResources": true,
 	// Read-only health checks (kmsguard preflight).
 	"cloudtrail:DescribeTrails":    true,
 	"cloudtrail:GetTrailStatus":    true,
@@ -85,10 +88,11 @@ func DenyKmsguardKeyChanges() awsiam.PolicyStatement {
 // Grants turns a spec's actions into least-privilege statements for the
 // given account: KMS actions on the account's keys, CloudWatch Logs actions
 // on the account's log groups, and only actions without a resource type on
-// "*". KMS and Logs statements are limited to regions (aws:RequestedRegion)
-// when regions is not empty; account-level actions are not (global
-// services such as Organizations answer in us-east-1). An action of another
-// service is an error: a new service needs its scope written here first.
+// "*". KMS, Logs and account-level statements are limited to regions
+// (aws:RequestedRegion) when regions is not empty, except the actions of
+// global services (Organizations and Account answer in us-east-1). An
+// action of another service is an error: a new service needs its scope
+// written here first.
 func Grants(actions []string, account *string, regions ...string) ([]Grant, error) {
 	arn := func(service, rest string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})

@@ -55,7 +55,7 @@ func main() {
 	sideKeys := flag.Int("side-keys", 1000, "keys for the side-by-side")
 	sideGroups := flag.Int("side-groups", 2000, "log groups for the side-by-side")
 	sideLatency := flag.String("side-latency", "0ms,20ms", "latencies added per call in the side-by-side, one run each")
-	only := flag.String("only", "", "comma-separated sections to run (cold,size,event,sweep,scale,side,go); empty: all. For iterating, not for docs/benchmarks.md")
+	only := flag.String("only", "", "comma-separated sections to run (cold,size,event,sweep,scale,side,go; ops: side's cost per operation alone); empty: all. For iterating, not for docs/benchmarks.md")
 	flag.Parse()
 	run := func(section string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), section) }
 	ctx := context.Background()
@@ -105,6 +105,17 @@ func main() {
 			lats = append(lats, d)
 		}
 		sideBySide(ctx, w, dir, root, *c7n, *sideKeys, *sideGroups, lats, coldMedian)
+	}
+	if *only != "" && run("ops") { // part of side; alone for iterating
+		srv, err := moto.Start(ctx)
+		must(err)
+		w("## What each call costs moto")
+		w("")
+		costs := opCosts(ctx, srv, *sideKeys, *sideGroups)
+		w("%s. %s", opCostMethod, opCostFinding(costs))
+		w("")
+		writeOpCosts(w, costs, nil, nil, nil)
+		srv.Stop()
 	}
 	if run("go") {
 		goBenchmarks(w)
@@ -282,6 +293,14 @@ func (c *counter) reset() {
 func (c *counter) handler(target string) http.Handler {
 	u, _ := url.Parse(target)
 	proxy := httputil.NewSingleHostReverseProxy(u)
+	// The proxy keeps as many connections to moto open as its clients keep
+	// to it (the AWS SDKs keep up to 10 per host), so it adds no work at
+	// moto: with net/http's default of 2 idle connections per host, every
+	// call beyond two at once opened a new connection, and moto (a thread
+	// per connection) a new thread.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	proxy.Transport = tr
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := r.Header.Get("X-Amz-Target")
 		if op == "" { // query protocol (STS, SNS): the action is in the body
@@ -646,6 +665,7 @@ type sideResult struct {
 	before, after [2]int // keys without rotation, unencrypted log groups
 	out           []byte
 	motoCPU       time.Duration // CPU time moto spent while the tool ran
+	ownCPU        time.Duration // the tool's own CPU time (user+system)
 }
 
 // ownCPU is this process's user+system CPU time.
@@ -715,6 +735,7 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 		cpu0 := cpuTime(srv.PID())
 		r.wall, r.rss, r.out = runTimed(cmd)
 		r.motoCPU = cpuTime(srv.PID()) - cpu0
+		r.ownCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		r.calls = cnt.snapshot()
 		r.after[0], r.after[1] = remaining(ctx, srv)
 		return r
@@ -725,9 +746,10 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("Same moto, same data: %d keys (one in ten without rotation) and %d log groups (one in ten unencrypted) in one", keys, groups)
 	w("account-Region, staged afresh before each run. Cloud Custodian %s runs two pull-mode policies (`set-rotation`,", c7nVersion(filepath.Join(filepath.Dir(custodian), "python")))
 	w("`set-encryption`); kmsguard runs `kmsguard audit --fix --orphan-lookups 0 --guardrails key-rotation,log-encryption`")
-	w("(the same two checks; kmsguard also reads the tags of each log group and key it would fix, for exemptions).")
+	w("(the same two checks; kmsguard also honours its exemption tags, so it reads the tags of the keys and log groups).")
 	w("Both reach moto through the same counting proxy on 127.0.0.1, without the machine's `AWS_CA_BUNDLE`. Peak memory is the")
-	w("process's VmHWM, sampled every 10 ms.")
+	w("process's VmHWM, sampled every 10 ms; tool CPU is the tool's own user+system time, moto CPU the emulator's while the")
+	w("tool ran.")
 	w("")
 	w("moto answers every call from one Python process and in well under a millisecond of network, so on plain moto the")
 	w("wall time of either tool is bound by moto's own work per call, whatever the client does. Real AWS endpoints take")
@@ -735,7 +757,7 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("every call in the proxy, which is where kmsguard's concurrent sweep (8 calls at a time per account-Region) differs")
 	w("from Cloud Custodian's mostly sequential calls. The added latency is a model, not a measurement of AWS.")
 	w("")
-	w("| added latency per call | tool | wall s | moto CPU s | peak RSS MB | AWS calls | left unfixed (no rotation / unencrypted), before → after |\n|---|---|---|---|---|---|---|")
+	w("| added latency per call | tool | wall s | moto CPU s | tool CPU s | peak RSS MB | AWS calls | left unfixed (no rotation / unencrypted), before → after |\n|---|---|---|---|---|---|---|---|")
 	var ratios []string
 	var last, plain [2]sideResult
 	for _, lat := range latencies {
@@ -748,7 +770,7 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 			name string
 			res  sideResult
 		}{{"Cloud Custodian", c7nRes}, {"kmsguard audit --fix", kgRes}} {
-			w("| %d ms | %s | %.1f | %.1f | %.0f | %d | %d / %d → %d / %d |", lat.Milliseconds(), r.name, r.res.wall.Seconds(), r.res.motoCPU.Seconds(), r.res.rss, r.res.calls.total,
+			w("| %d ms | %s | %.1f | %.1f | %.1f | %.0f | %d | %d / %d → %d / %d |", lat.Milliseconds(), r.name, r.res.wall.Seconds(), r.res.motoCPU.Seconds(), r.res.ownCPU.Seconds(), r.res.rss, r.res.calls.total,
 				r.res.before[0], r.res.before[1], r.res.after[0], r.res.after[1])
 		}
 		ratios = append(ratios, fmt.Sprintf("%d ms: wall %.1f×, memory %.1f×", lat.Milliseconds(), c7nRes.wall.Seconds()/kgRes.wall.Seconds(), c7nRes.rss/kgRes.rss))
@@ -761,6 +783,8 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("Ratios, Cloud Custodian ÷ kmsguard (targets: sweeps ≥ 3× faster, memory ≥ 5× lower): %s.", strings.Join(ratios, "; "))
 	w("")
 	w("Calls by operation (last run) — Cloud Custodian: %s; kmsguard: %s.", last[0].calls, last[1].calls)
+	w("")
+	w("%s", tagReads(last[1].calls))
 	w("")
 	if plain[1].motoCPU > 0 {
 		w("What bounds the speed ratio on plain moto: while kmsguard ran, moto itself was busy for %.1f s of CPU (one Python", plain[1].motoCPU.Seconds())
@@ -791,6 +815,18 @@ func sideBySide(ctx context.Context, w func(string, ...any), dir, root, custodia
 	w("Cold init: `python -c 'import c7n.handler'` median %.0f ms (min %.0f, max %.0f; 10 runs) against kmsguard's best median", imp.median, imp.min, imp.max)
 	w("time to first request above, %.1f ms: %.0f× (target ≥ 20×).", ourCold, imp.median/ourCold)
 	w("")
+	w("### What each call costs moto")
+	w("")
+	costs := opCosts(ctx, srv, keys, groups)
+	w("Each operation either tool makes, timed on the same data: %s. %s", opCostMethod, opCostFinding(costs))
+	w("")
+	writeOpCosts(w, costs, []string{"Cloud Custodian", "kmsguard"}, []callStats{last[0].calls, last[1].calls}, map[string]string{
+		"Cloud Custodian GetResources": "100 key ARNs (ResourceARNList)", "kmsguard GetResources": "kms:key, a page of 100"})
+	if plain[1].motoCPU > 0 {
+		w("Measured while the tools ran without added latency: moto CPU %.1f s for Cloud Custodian, %.1f s for kmsguard (the", plain[0].motoCPU.Seconds(), plain[1].motoCPU.Seconds())
+		w("estimate leaves out the operations not profiled, and moto's cost of serving calls from several threads at once).")
+		w("")
+	}
 }
 
 // hostEnv is this machine's environment without AWS_CA_BUNDLE: a whole

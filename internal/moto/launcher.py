@@ -32,6 +32,9 @@ Added:
         cannot change them) and sets Workflow NEW again when Compliance turns
         from PASSED to FAILED or the record from ARCHIVED to ACTIVE.
         BatchUpdateFindings (Workflow status and Note), which moto lacks.
+  tag   GetResources takes the resource type filter logs:log-group, AWS's
+        name (the resource type in a log group's ARN); moto knows log groups
+        only as logs:loggroup and returned none for AWS's name
 """
 import json
 import sys
@@ -281,6 +284,19 @@ from moto.securityhub.models import Finding  # noqa: E402
 SecurityHubResponse.batch_import_findings = batch_import_findings
 SecurityHubResponse.batch_update_findings = batch_update_findings
 securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+
+import moto.resourcegroupstaggingapi.models as rgta_models  # noqa: E402
+
+_get_resources_generator = rgta_models.ResourceGroupsTaggingAPIBackend._get_resources_generator
+
+
+def get_resources_generator(self, tag_filters=None, resource_type_filters=None):
+    if resource_type_filters:
+        resource_type_filters = ["logs:loggroup" if f == "logs:log-group" else f for f in resource_type_filters]
+    return _get_resources_generator(self, tag_filters=tag_filters, resource_type_filters=resource_type_filters)
+
+
+rgta_models.ResourceGroupsTaggingAPIBackend._get_resources_generator = get_resources_generator
 
 if __name__ == "__main__":
     main(sys.argv[1:])

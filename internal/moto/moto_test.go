@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/smithy-go"
 
 	"github.com/kmsguard/kmsguard/internal/moto"
@@ -99,5 +100,33 @@ func TestLauncher_RotationPeriodAndStates(t *testing.T) {
 	asym, _ := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: asym.KeyMetadata.KeyId}); code(err) != "UnsupportedOperationException" {
 		t.Errorf("asymmetric key: %v", err)
+	}
+}
+
+// GetResources takes logs:log-group, the resource type in a log group's ARN
+// (moto 5.2.1 knows only logs:loggroup), and returns only tagged log groups
+// with their ARN without ":*", as AWS does.
+func TestLauncher_TaggingLogGroupType(t *testing.T) {
+	ctx := context.Background()
+	if err := srv.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := srv.Config(ctx, "eu-west-1")
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	for name, tags := range map[string]map[string]string{"/tagged": {"team": "payments"}, "/untagged": nil} {
+		if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(name), Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := resourcegroupstaggingapi.NewFromConfig(cfg).GetResources(ctx, &resourcegroupstaggingapi.GetResourcesInput{ResourceTypeFilters: []string{"logs:log-group"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ResourceTagMappingList) != 1 {
+		t.Fatalf("%d log groups, want the tagged one: %+v", len(out.ResourceTagMappingList), out.ResourceTagMappingList)
+	}
+	m := out.ResourceTagMappingList[0]
+	if arn := aws.ToString(m.ResourceARN); arn != "arn:aws:logs:eu-west-1:123456789012:log-group:/tagged" || len(m.Tags) != 1 || aws.ToString(m.Tags[0].Value) != "payments" {
+		t.Errorf("got %s %+v", arn, m.Tags)
 	}
 }

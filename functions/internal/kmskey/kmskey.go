@@ -32,7 +32,8 @@ type ReadAPI interface {
 // Key is a key's current state, as far as it has been read. Guardrails read
 // only what their decision needs: the metadata (Described), the tags
 // (TagsRead) when a decision would act or alert, and the aliases for
-// every alert.
+// every alert. The sweep hands keys with all three read already, from its
+// listings.
 type Key struct {
 	// Found is false when KMS says the key does not exist (any more).
 	Found bool
@@ -40,10 +41,15 @@ type Key struct {
 	// KeyId and Arn are set.
 	Described bool
 	Meta      kmstypes.KeyMetadata
-	// TagsRead says Tags holds ListResourceTags's answer.
+	// TagsRead says Tags holds the key's tags: ListResourceTags's answer,
+	// or the sweep's bulk read (tag:GetResources).
 	TagsRead bool
 	Tags     map[string]string
-	Aliases  []string
+	// AliasesRead says Aliases holds every alias of the key, none perhaps:
+	// the sweep listed the Region's aliases. Otherwise an empty Aliases
+	// only means they were not read.
+	AliasesRead bool
+	Aliases     []string
 }
 
 // Lookup reads the key's metadata with one DescribeKey. A key KMS does not
@@ -98,14 +104,15 @@ func (k *Key) ReadTags(ctx context.Context, api ReadAPI) error {
 // best effort: an alert without aliases still names the key by its ARN, so
 // an error is only returned for the log. Aliases are cached per key (so per
 // account and Region) for AliasesFor: every alert reads them, a burst of
-// events about one key reads them once.
+// events about one key reads them once. A key whose aliases are known
+// (AliasesRead: the sweep listed the Region's) is not read again.
 func (k *Key) ReadAliases(ctx context.Context, api ReadAPI) error {
-	if !k.Found || len(k.Aliases) > 0 {
+	if !k.Found || k.AliasesRead || len(k.Aliases) > 0 {
 		return nil
 	}
 	ck, cacheable := aliasKey(api, k.ARN())
 	if a, ok := aliasCache.get(ck); ok && cacheable {
-		k.Aliases = a
+		k.Aliases, k.AliasesRead = a, true
 		return nil
 	}
 	id := k.ID()
@@ -123,7 +130,7 @@ func (k *Key) ReadAliases(ctx context.Context, api ReadAPI) error {
 			found = append(found, aws.ToString(a.AliasName))
 		}
 	}
-	k.Aliases = found
+	k.Aliases, k.AliasesRead = found, true
 	if cacheable {
 		aliasCache.put(ck, found)
 	}

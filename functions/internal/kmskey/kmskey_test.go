@@ -51,3 +51,14 @@ func TestReadAliases_Cached(t *testing.T) {
 		t.Errorf("after %v: %v, %d calls", AliasesFor, a, calls())
 	}
 }
+
+// A key the sweep hands with its aliases listed (none, perhaps) is not read
+// again for an alert.
+func TestReadAliases_KnownAreNotRead(t *testing.T) {
+	f := fakekms.New()
+	fk := f.AddKey("1234abcd-12ab-34cd-56ef-1234567890ac", kmstypes.KeyStateEnabled, nil, "alias/orders")
+	k := Key{Found: true, Meta: fk.Meta, AliasesRead: true}
+	if err := k.ReadAliases(context.Background(), f); err != nil || len(k.Aliases) != 0 || len(f.Calls) != 0 {
+		t.Errorf("aliases %v, calls %v, %v", k.Aliases, f.Calls, err)
+	}
+}

@@ -8,6 +8,10 @@ type Group struct {
 	Name     string
 	ARN      string // without the trailing ":*"
 	KMSKeyID string
+	// TagsRead says Tags holds the log group's tags (ListTagsForResource's
+	// answer, or the sweep's bulk read with tag:GetResources); a listed
+	// group without it has its tags read when a decision needs them.
+	TagsRead bool
 	Tags     map[string]string
 }
 
