@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+
+	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
 // awsOptions are what a command knows about the AWS environment it wants.
@@ -323,4 +325,42 @@ func brief(err error) string {
 		msg = op.ServiceID + " " + op.OperationName + ": " + msg
 	}
 	return msg
+}
+
+// hubConn is the hub as a command reaches it: kmsguard.yaml's home_region
+// (unless --region says otherwise) and hub_account, checked against the
+// credentials.
+type hubConn struct {
+	cfg  aws.Config
+	file *kgconfig.Config // nil without --config
+	me   string
+}
+
+// connectHub loads cfgFile (when given), connects in region (default: its
+// home_region) and refuses credentials of another account than its
+// hub_account, saying why the hub is needed. appID names the caller in
+// the requests' user agent ("" for none). ok is false, and code the exit
+// code, when that fails.
+func connectHub(ctx context.Context, c *call, af *awsFlags, region, cfgFile, why, appID string) (h hubConn, code int, ok bool) {
+	o := af.options(c.stderr)
+	o.region, o.appID = region, appID
+	if cfgFile != "" {
+		file, err := kgconfig.Load(cfgFile)
+		if err != nil {
+			return h, c.badInput(err), false
+		}
+		if o.region == "" {
+			o.region = file.HomeRegion
+		}
+		h.file = file
+	}
+	cfg, me, err := connect(ctx, o)
+	if err != nil {
+		return h, c.failed(err), false
+	}
+	if h.file != nil && me != h.file.HubAccount {
+		return h, c.failed(wrongAccount(o, me, h.file.HubAccount, cfgFile, why)), false
+	}
+	h.cfg, h.me = cfg, me
+	return h, exitOK, true
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/ledger"
-	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 )
 
 func historyCommand() *command {
@@ -47,26 +46,11 @@ func historyFlags(f *flags) *ledgerFlags {
 
 // open connects to the hub's ledger; nil and the exit code on failure.
 func (p *ledgerFlags) open(ctx context.Context, c *call) (*ledger.Ledger, int) {
-	o := p.aws.options(c.stderr)
-	o.region = *p.region
-	var file *kgconfig.Config
-	if *p.cfgFile != "" {
-		var err error
-		if file, err = kgconfig.Load(*p.cfgFile); err != nil {
-			return nil, c.badInput(err)
-		}
-		if o.region == "" {
-			o.region = file.HomeRegion
-		}
+	h, code, ok := connectHub(ctx, c, p.aws, *p.region, *p.cfgFile, "the ledger is in the hub account", "")
+	if !ok {
+		return nil, code
 	}
-	cfg, me, err := connect(ctx, o)
-	if err != nil {
-		return nil, c.failed(err)
-	}
-	if file != nil && me != file.HubAccount {
-		return nil, c.failed(wrongAccount(o, me, file.HubAccount, *p.cfgFile, "the ledger is in the hub account"))
-	}
-	return ledger.New(dynamodb.NewFromConfig(cfg), *p.table), exitOK
+	return ledger.New(dynamodb.NewFromConfig(h.cfg), *p.table), exitOK
 }
 
 // resourceRefs are the ledger references a RESOURCE argument names: a KMS

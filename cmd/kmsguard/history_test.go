@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kmsguard/kmsguard/functions/ledger"
 )
@@ -24,14 +22,7 @@ func TestHistory(t *testing.T) {
 	ctx := context.Background()
 	cfg, _ := srv.Config(ctx, "eu-west-1")
 	db := dynamodb.NewFromConfig(cfg)
-	str := ddbtypes.ScalarAttributeTypeS
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(ledger.TableName), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str},
-			{AttributeName: aws.String("gsi1pk"), AttributeType: str}, {AttributeName: aws.String("gsi1sk"), AttributeType: str}},
-		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(ledger.AccountIndex), Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
-			KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("gsi1pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("gsi1sk"), KeyType: ddbtypes.KeyTypeRange}}}},
-	}); err != nil {
+	if _, err := db.CreateTable(ctx, ledger.TableInput(ledger.TableName)); err != nil {
 		t.Fatal(err)
 	}
 	l := ledger.New(db, ledger.TableName)

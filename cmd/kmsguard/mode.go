@@ -190,27 +190,12 @@ func modeFlags(f *flags) *paramFlags {
 // open checks the configuration file, then connects to the hub; nil and
 // the exit code when that fails.
 func (p *paramFlags) open(ctx context.Context, c *call) (*paramStore, int) {
-	o := p.aws.options(c.stderr)
-	o.region = *p.region
-	var file *kgconfig.Config
-	if *p.cfgFile != "" {
-		var err error
-		if file, err = kgconfig.Load(*p.cfgFile); err != nil {
-			return nil, c.badInput(err)
-		}
-		if o.region == "" {
-			o.region = file.HomeRegion
-		}
+	// The tamper guardrail recognises mode's own changes by its user agent.
+	h, code, ok := connectHub(ctx, c, p.aws, *p.region, *p.cfgFile, "the configuration parameter is in the hub account", "kmsguard-mode")
+	if !ok {
+		return nil, code
 	}
-	o.appID = "kmsguard-mode" // the tamper guardrail recognises mode's own changes
-	cfg, me, err := connect(ctx, o)
-	if err != nil {
-		return nil, c.failed(err)
-	}
-	if file != nil && me != file.HubAccount {
-		return nil, c.failed(wrongAccount(o, me, file.HubAccount, *p.cfgFile, "the configuration parameter is in the hub account"))
-	}
-	return &paramStore{api: ssm.NewFromConfig(cfg), cfg: cfg, file: file, name: *p.param, account: me, region: cfg.Region}, exitOK
+	return &paramStore{api: ssm.NewFromConfig(h.cfg), cfg: h.cfg, file: h.file, name: *p.param, account: h.me, region: h.cfg.Region}, exitOK
 }
 
 func specDefault(id string) guardrail.Mode {

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kmsguard/kmsguard/functions/sweep"
-	kgconfig "github.com/kmsguard/kmsguard/infra/config"
 	"github.com/kmsguard/kmsguard/infra/hub"
 )
 
@@ -43,26 +42,12 @@ failed. Reads the hub's sweep table, in the hub account's home Region.`,
 			format := f.Format("text", "text", "json")
 			awsf := f.AWS()
 			return func(ctx context.Context, c *call) int {
-				o := awsf.options(c.stderr)
-				o.region = *region
-				var file *kgconfig.Config
-				if *cfgFile != "" {
-					var err error
-					if file, err = kgconfig.Load(*cfgFile); err != nil {
-						return c.badInput(err)
-					}
-					if o.region == "" {
-						o.region = file.HomeRegion
-					}
+				h, code, ok := connectHub(ctx, c, awsf, *region, *cfgFile, "the sweep's records are in the hub account", "")
+				if !ok {
+					return code
 				}
-				cfg, me, err := connect(ctx, o)
-				if err != nil {
-					return c.failed(err)
-				}
-				if file != nil && me != file.HubAccount {
-					return c.failed(wrongAccount(o, me, file.HubAccount, *cfgFile, "the sweep's records are in the hub account"))
-				}
-				store := sweep.Store{DB: dynamodb.NewFromConfig(cfg), Table: *table}
+				var err error
+				store := sweep.Store{DB: dynamodb.NewFromConfig(h.cfg), Table: *table}
 				id := *run
 				if id == "" {
 					if id, err = sweep.Latest(ctx, store); err != nil {

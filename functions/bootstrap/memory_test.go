@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -28,14 +27,7 @@ import (
 func createLedger(t *testing.T, sb *sandbox.Hub, name string) *ledger.Ledger {
 	t.Helper()
 	db := dynamodb.NewFromConfig(sb.Config)
-	str := ddbtypes.ScalarAttributeTypeS
-	if _, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str},
-			{AttributeName: aws.String("gsi1pk"), AttributeType: str}, {AttributeName: aws.String("gsi1sk"), AttributeType: str}},
-		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(ledger.AccountIndex), Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
-			KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("gsi1pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("gsi1sk"), KeyType: ddbtypes.KeyTypeRange}}}},
-	}); err != nil {
+	if _, err := db.CreateTable(context.Background(), ledger.TableInput(name)); err != nil {
 		t.Fatal(err)
 	}
 	return ledger.New(db, name)

@@ -307,3 +307,19 @@ func (l *Ledger) GoodPolicy(ctx context.Context, account, region, keyID string) 
 	at, _ = time.Parse(time.RFC3339Nano, get("time"))
 	return get("policy"), at, get("event_id"), get("policy") != "", nil
 }
+
+// TableInput creates a table shaped as the hub stack's (infra/hub): keys,
+// the account index, on demand. For tests and local runs.
+func TableInput(name string) *dynamodb.CreateTableInput {
+	str := ddbtypes.ScalarAttributeTypeS
+	key := func(pk, sk string) []ddbtypes.KeySchemaElement {
+		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(sk), KeyType: ddbtypes.KeyTypeRange}}
+	}
+	return &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str},
+			{AttributeName: aws.String("gsi1pk"), AttributeType: str}, {AttributeName: aws.String("gsi1sk"), AttributeType: str}},
+		KeySchema: key("pk", "sk"),
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(AccountIndex), KeySchema: key("gsi1pk", "gsi1sk"),
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}},
+	}
+}
