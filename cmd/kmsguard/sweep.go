@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kmsguard/kmsguard/functions/sweep"
-	"github.com/kmsguard/kmsguard/infra/hub"
 )
 
 func sweepCommand() *command {
@@ -21,7 +20,7 @@ func sweepCommand() *command {
 		help: `The scheduled organization sweep runs on AWS Step Functions in the hub: one
 work item per account-Region, retried on transient errors, and one digest
 at the end. Its run and item records are in the hub's DynamoDB table
-` + hub.SweepTableName + ` (kept 90 days).`,
+` + sweep.TableName + ` (kept 90 days).`,
 		subs: []*command{sweepStatusCommand()},
 	}
 }
@@ -36,7 +35,7 @@ guardrail, account and Region, the worst items, and why each failed item
 failed. Reads the hub's sweep table, in the hub account's home Region.`,
 		setup: func(f *flags) runFunc {
 			run := f.String("run", "ID", "", "the run id, as the digest and the Step Functions execution name it (default: the latest run)")
-			table := f.String("table", "NAME", hub.SweepTableName, "the hub's sweep table")
+			table := f.String("table", "NAME", sweep.TableName, "the hub's sweep table")
 			region := f.Region("the hub's home Region (default: the configuration's home_region, else the AWS environment's)")
 			cfgFile := f.Config("kmsguard.yaml: its home_region and hub_account say where the table is")
 			format := f.Format("text", "text", "json")

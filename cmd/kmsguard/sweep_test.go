@@ -13,7 +13,6 @@ import (
 
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/sweep"
-	"github.com/kmsguard/kmsguard/infra/hub"
 )
 
 // kmsguard sweep status reads a run's records in the hub's table: the
@@ -26,7 +25,7 @@ func TestSweepStatus(t *testing.T) {
 	ctx := context.Background()
 	cfg, _ := srv.Config(ctx, "eu-west-1")
 	db := dynamodb.NewFromConfig(cfg)
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(hub.SweepTableName), BillingMode: ddbtypes.BillingModePayPerRequest,
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(sweep.TableName), BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}}}); err != nil {
 		t.Fatal(err)
@@ -34,7 +33,7 @@ func TestSweepStatus(t *testing.T) {
 	if code, _, errOut := runCLI(t, "sweep", "status"); code != exitFailed || !strings.Contains(errOut, "no sweep run recorded yet") {
 		t.Errorf("before any run: exit %d %s", code, errOut)
 	}
-	store := sweep.Store{DB: db, Table: hub.SweepTableName}
+	store := sweep.Store{DB: db, Table: sweep.TableName}
 	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	// A run of three account-Regions, two recorded so far.
 	meta := `{"run":"20261130T030000Z","started":"2026-11-30T03:00:00Z","planned":3,"state":"running"}`
@@ -43,7 +42,7 @@ func TestSweepStatus(t *testing.T) {
 		if row[0] == "latest" {
 			rec = `{"run":"20261130T030000Z"}`
 		}
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(hub.SweepTableName), Item: map[string]ddbtypes.AttributeValue{
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(sweep.TableName), Item: map[string]ddbtypes.AttributeValue{
 			"pk": &ddbtypes.AttributeValueMemberS{Value: row[0]}, "sk": &ddbtypes.AttributeValueMemberS{Value: row[1]}, "record": &ddbtypes.AttributeValueMemberS{Value: rec}}}); err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,12 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
+// TableName is the hub's table of sweep runs (infra/hub creates it).
+const TableName = "kmsguard-sweep-runs"
+
+// StateMachineName is the organization sweep's state machine.
+const StateMachineName = "kmsguard-sweep"
+
 // RecordsFor is how long run and item records are kept (DynamoDB TTL).
 const RecordsFor = 90 * 24 * time.Hour
 

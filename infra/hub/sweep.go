@@ -15,14 +15,15 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kmsguard/kmsguard/functions/runconfig"
+	"github.com/kmsguard/kmsguard/functions/sweep"
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
 // SweepStateMachineName is the organization sweep's state machine.
-const SweepStateMachineName = "kmsguard-sweep"
+const SweepStateMachineName = sweep.StateMachineName
 
 // SweepTableName holds the sweep's run and item records.
-const SweepTableName = "kmsguard-sweep-runs"
+const SweepTableName = sweep.TableName
 
 // itemRetry is how the state machine retries a work item: Lambda's own
 // transient errors and kmsguard's Transient (throttling that outlasted the
