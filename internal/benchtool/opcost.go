@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ func opCosts(ctx context.Context, srv *moto.Server, keys, groups int) []opCost {
 	}
 	var out []opCost
 	for _, pr := range probes {
-		must(pr.call(0)) // warm: connection, lazily built moto backends
+		must(pr.call(0)) // warm: connections, moto's lazily built backends (firstCalls measures those)
 		start, cpu0 := time.Now(), cpuTime(srv.PID())
 		par := pr.par
 		var wg sync.WaitGroup
@@ -161,8 +162,61 @@ func opCosts(ctx context.Context, srv *moto.Server, keys, groups int) []opCost {
 		wall, cpu := time.Since(start), cpuTime(srv.PID())-cpu0
 		out = append(out, opCost{op: pr.op, shape: pr.shape, n: pr.n, par: pr.par, cpu: cpu / time.Duration(pr.n), wall: wall / time.Duration(pr.n)})
 	}
+	return append(out, firstCalls(ctx, srv)...)
+}
+
+// warmTagging sends moto one GetResources of each shape the tools use and
+// returns the moto CPU that took (on a fresh moto: mostly imports).
+func warmTagging(ctx context.Context, srv *moto.Server) time.Duration {
+	cfg, err := srv.Config(ctx, "eu-west-1")
+	must(err)
+	tg := resourcegroupstaggingapi.NewFromConfig(cfg)
+	cpu0 := cpuTime(srv.PID())
+	for _, in := range []*resourcegroupstaggingapi.GetResourcesInput{
+		{ResourceTypeFilters: []string{"kms:key"}}, {ResourceTypeFilters: []string{"logs:log-group"}},
+		{ResourceARNList: []string{"arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"}},
+		{ResourceARNList: []string{"arn:aws:logs:eu-west-1:123456789012:log-group:/none"}},
+	} {
+		_, err := tg.GetResources(ctx, in)
+		must(err)
+	}
+	return cpuTime(srv.PID()) - cpu0
+}
+
+// firstCalls times the first GetResources of each shape on a fresh moto
+// (reset, one key and one log group): moto builds the backends of the
+// services GetResources could list when a call first needs them, a cost
+// each tool pays once per account-Region, and AWS not at all. It wipes
+// moto.
+func firstCalls(ctx context.Context, srv *moto.Server) []opCost {
+	var out []opCost
+	for _, shape := range []string{"kms:key, a page of 100", "logs:log-group (none tagged)", "100 key ARNs (ResourceARNList)", "100 log group ARNs (ResourceARNList)"} {
+		must(srv.Reset())
+		cfg, _ := srv.Config(ctx, "eu-west-1")
+		key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
+		must(err)
+		l := cloudwatchlogs.NewFromConfig(cfg)
+		_, err = l.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/first")})
+		must(err)
+		g, err := l.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+		must(err)
+		in := map[string]*resourcegroupstaggingapi.GetResourcesInput{
+			"kms:key, a page of 100":               {ResourceTypeFilters: []string{"kms:key"}, ResourcesPerPage: aws.Int32(100)},
+			"logs:log-group (none tagged)":         {ResourceTypeFilters: []string{"logs:log-group"}, ResourcesPerPage: aws.Int32(100)},
+			"100 key ARNs (ResourceARNList)":       {ResourceARNList: []string{aws.ToString(key.KeyMetadata.Arn)}},
+			"100 log group ARNs (ResourceARNList)": {ResourceARNList: []string{aws.ToString(g.LogGroups[0].LogGroupArn)}},
+		}[shape]
+		tg := resourcegroupstaggingapi.NewFromConfig(cfg)
+		start, cpu0 := time.Now(), cpuTime(srv.PID())
+		_, err = tg.GetResources(ctx, in)
+		must(err)
+		out = append(out, opCost{op: "GetResources", shape: firstShape + shape, n: 1, par: 1, cpu: cpuTime(srv.PID()) - cpu0, wall: time.Since(start)})
+	}
 	return out
 }
+
+// firstShape starts the shape of an operation's costly first call.
+const firstShape = "first call in the account-Region: "
 
 // opCostMethod says how opCosts measures.
 const opCostMethod = "one client calls moto directly, one call after the other, and moto's CPU time over the calls (from /proc, " +
@@ -186,8 +240,12 @@ func opCostFinding(costs []opCost) string {
 			crowd = c
 		}
 	}
+	var first []string
 	for _, c := range costs {
-		if c.op == "GetResources" {
+		switch {
+		case strings.HasPrefix(c.shape, firstShape):
+			first = append(first, fmt.Sprintf("%.2f s (%s)", c.cpu.Seconds(), strings.TrimPrefix(c.shape, firstShape)))
+		case c.op == "GetResources":
 			bulk = append(bulk, fmt.Sprintf("%.1f ms (%s)", ms(c.cpu), c.shape))
 			worst = max(worst, c.cpu)
 		}
@@ -200,6 +258,11 @@ func opCostFinding(costs []opCost) string {
 		"the tags of up to 100 resources costs no more than %.1f single reads: %s. So on plain moto a tool's time follows its "+
 		"number of calls, and the calls worth cutting are the ones made per resource.",
 		ms(lo), ms(hi), float64(worst)/float64(lo), strings.Join(bulk, ", "))
+	if len(first) > 0 {
+		out += fmt.Sprintf(" A first call costs more: the first GetResources in an account-Region makes moto build the "+
+			"backends of the services it could list (AWS has no such cost), each timed alone on a freshly reset moto: %s. "+
+			"A tool that calls GetResources pays this once per account-Region, here once per run.", strings.Join(first, ", "))
+	}
 	if alone.cpu > 0 && crowd.cpu > 0 {
 		out += fmt.Sprintf(" Made 8 at a time, the same calls cost moto %.2f ms each against %.2f ms one at a time (DescribeKey, "+
 			"%+.0f%%: moto's threads share one interpreter), and take %.2f ms of wall time each against %.2f ms.",
@@ -230,25 +293,38 @@ func tagReads(calls callStats) string {
 
 // writeOpCosts writes the cost table and, for each tool's last run, where
 // its moto CPU went: calls × cost per call for every operation it made.
-func writeOpCosts(w func(string, ...any), costs []opCost, tools []string, runs []callStats, shapes map[string]string) {
+// It returns each tool's estimated total.
+func writeOpCosts(w func(string, ...any), costs []opCost, tools []string, runs []callStats, shapes map[string][]string) []time.Duration {
 	w("| operation | each call asks for | moto CPU ms per call | round trip ms |\n|---|---|---|---|")
 	for _, c := range costs {
 		w("| %s | %s | %.2f | %.2f |", c.op, c.shape, ms(c.cpu), ms(c.wall))
 	}
 	w("")
 	if len(runs) == 0 {
-		return
+		return nil
 	}
+	var totals []time.Duration
 	// The cost of an operation as each tool calls it (shapes: the shape
 	// kmsguard's and Cloud Custodian's GetResources differ).
+	// An operation's cost per call as the tool calls it (shapes[tool+" "+op]
+	// lists the shapes it uses, the first for the cost per call; none: the
+	// first profiled), and what the first calls of those shapes cost.
 	cost := func(tool, op string) (time.Duration, bool) {
 		want := shapes[tool+" "+op]
 		for _, c := range costs {
-			if c.op == op && (want == "" || c.shape == want) {
+			if c.op == op && !strings.HasPrefix(c.shape, firstShape) && c.par == 1 && (len(want) == 0 || c.shape == want[0]) {
 				return c.cpu, true
 			}
 		}
 		return 0, false
+	}
+	firstCost := func(tool, op string) (most time.Duration, ok bool) {
+		for _, c := range costs {
+			if c.op == op && strings.HasPrefix(c.shape, firstShape) && slices.Contains(shapes[tool+" "+op], strings.TrimPrefix(c.shape, firstShape)) {
+				most, ok = max(most, c.cpu), true // the first call of a run builds what the later ones need, or most of it
+			}
+		}
+		return most, ok
 	}
 	w("Estimated moto CPU by operation in the last run (calls × moto CPU per call above; operations not profiled are")
 	w("left out):")
@@ -263,7 +339,11 @@ func writeOpCosts(w func(string, ...any), costs []opCost, tools []string, runs [
 		var rows []row
 		var total time.Duration
 		for op, n := range runs[i].byOp {
-			if c, ok := cost(tool, op); ok {
+			if f, ok := firstCost(tool, op); ok && n > 0 {
+				rows = append(rows, row{op + ", moto's set-up (its first calls)", 0, f})
+				total += f
+			}
+			if c, ok := cost(tool, op); ok && n > 0 {
 				rows = append(rows, row{op, n, c * time.Duration(n)})
 				total += c * time.Duration(n)
 			}
@@ -275,9 +355,15 @@ func writeOpCosts(w func(string, ...any), costs []opCost, tools []string, runs [
 			return rows[a].op < rows[b].op
 		})
 		for _, r := range rows {
-			w("| %s | %s | %d | %.2f | %.0f%% |", tool, r.op, r.n, r.spent.Seconds(), 100*r.spent.Seconds()/total.Seconds())
+			n := fmt.Sprint(r.n)
+			if r.n == 0 {
+				n = "—"
+			}
+			w("| %s | %s | %s | %.2f | %.0f%% |", tool, r.op, n, r.spent.Seconds(), 100*r.spent.Seconds()/total.Seconds())
 		}
 		w("| %s | **all profiled** | | **%.2f** | |", tool, total.Seconds())
+		totals = append(totals, total)
 	}
 	w("")
+	return totals
 }
