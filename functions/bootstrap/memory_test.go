@@ -211,3 +211,23 @@ func TestIntegration_PreviousKeyPolicy(t *testing.T) {
 		t.Errorf("policy now %s (%v)", aws.ToString(got.Policy), err)
 	}
 }
+
+// A CRITICAL remediation never steps back: a key scheduled for deletion a
+// fourth time within the hour is still cancelled, or whoever can undo a
+// fix three times could switch kmsguard off for that key.
+func TestIntegration_LoopBreakerNeverForDeletion(t *testing.T) {
+	w, _ := memoryWorld(t, "ledger-loop-critical", `{"loop_breaker":{"max_fixes":3,"window_minutes":60}}`)
+	id, err := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/target"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		if _, err := w.kms().ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+			t.Fatal(err)
+		}
+		out := w.run(fresh(fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw, id, "", ""), 100+i), "key-deletion")["key-deletion"]
+		if s, _ := w.KeyState(w.ctx, member, id); out.Action == guardrail.ActionNone || s == kmstypes.KeyStatePendingDeletion {
+			t.Fatalf("deletion %d: %+v, key %s", i, out, s)
+		}
+	}
+}

@@ -111,9 +111,12 @@ const VerdictSteppedBack = "kmsguard stepped back"
 // back, later decisions to act are skipped without an alert until the
 // window passes or an operator clears it (kmsguard history clear). A
 // memory that cannot be read does not stop a remediation: protecting the
-// resource comes first.
+// resource comes first. A CRITICAL remediation (a key pending deletion, a
+// key policy open to the world) never steps back: otherwise anyone who
+// could undo it a few times would switch kmsguard off for that resource,
+// and what it protects against cannot be undone later.
 func (d *Driver[API, S]) loopBreak(ctx context.Context, c *Call[API], out Outcome, dec Decision, resource string) Decision {
-	if d.memory == nil || dec.Kind != Remediate || d.loop.Max <= 0 || resource == "" {
+	if d.memory == nil || dec.Kind != Remediate || dec.Severity == SeverityCritical || d.loop.Max <= 0 || resource == "" {
 		return dec
 	}
 	ref := MemoryRef{Guardrail: d.spec.ID, Account: out.Account, Region: out.Region, Resource: resource}
