@@ -261,6 +261,18 @@ type KMSRequest struct {
 	Policy                         string `json:"policy"`
 	PolicyName                     string `json:"policyName"`
 	BypassPolicyLockoutSafetyCheck bool   `json:"bypassPolicyLockoutSafetyCheck"`
+	// CreateGrant (https://docs.aws.amazon.com/kms/latest/developerguide/ct-creategrant.html).
+	GranteePrincipal  string            `json:"granteePrincipal"`
+	RetiringPrincipal string            `json:"retiringPrincipal"`
+	Operations        []string          `json:"operations"`
+	Constraints       *GrantConstraints `json:"constraints"`
+	GrantName         string            `json:"name"`
+}
+
+// GrantConstraints are a grant's encryption context constraints.
+type GrantConstraints struct {
+	EncryptionContextSubset map[string]string `json:"encryptionContextSubset"`
+	EncryptionContextEquals map[string]string `json:"encryptionContextEquals"`
 }
 
 // KMSResponse holds the response elements KMS records may carry. DeletionDate
@@ -273,7 +285,9 @@ type KMSResponse struct {
 		KeyID string `json:"keyId"`
 		ARN   string `json:"arn"`
 	} `json:"keyMetadata"`
-	KeyState            string `json:"keyState"`
+	KeyState string `json:"keyState"`
+	// GrantID is in CreateGrant responses.
+	GrantID             string `json:"grantId"`
 	DeletionDate        string `json:"deletionDate"`
 	PendingWindowInDays int    `json:"pendingWindowInDays"`
 }

@@ -263,6 +263,9 @@ func (h *Env) Build(id, sessionName string) (guardrail.Guardrail, error) {
 			if n, ok := g.(interface{ SetAccountNames(guardrail.AccountNames) }); ok && err == nil && h.names != nil {
 				n.SetAccountNames(h.names)
 			}
+			if o, ok := g.(interface{ SetOrganization(guardrail.Organization) }); ok && err == nil && h.names != nil {
+				o.SetOrganization(h.names)
+			}
 			if u, ok := g.(interface{ SetUnmanaged([]string) }); ok && err == nil {
 				var accounts []string
 				for acct, ids := range h.cfg.Unmanaged {

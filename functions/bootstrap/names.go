@@ -2,12 +2,14 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 )
 
 // Account names are read with Organizations DescribeAccount, which answers
@@ -43,7 +45,11 @@ type accountNames struct {
 
 type cachedName struct {
 	name string
-	at   time.Time
+	// member and known: whether Organizations answered that the account
+	// is in the organization (DescribeAccount answers for members only,
+	// AccountNotFoundException for any other account).
+	member, known bool
+	at            time.Time
 }
 
 func newAccountNames(api DescribeAccountAPI, log *slog.Logger) *accountNames {
@@ -52,24 +58,40 @@ func newAccountNames(api DescribeAccountAPI, log *slog.Logger) *accountNames {
 
 // AccountName is the account's name, "" when it cannot be read.
 func (n *accountNames) AccountName(ctx context.Context, account string) string {
+	return n.read(ctx, account).name
+}
+
+// Member reports whether the account is in the organization, from the
+// same cached DescribeAccount answer that names it.
+func (n *accountNames) Member(ctx context.Context, account string) (member, known bool) {
+	c := n.read(ctx, account)
+	return c.member, c.known
+}
+
+func (n *accountNames) read(ctx context.Context, account string) cachedName {
 	n.mu.Lock()
 	c, ok := n.m[account]
 	n.mu.Unlock()
-	if ok && (c.name != "" && n.now().Sub(c.at) < NamesFor || c.name == "" && n.now().Sub(c.at) < NamesRetry) {
-		return c.name
+	if ok && (c.known && n.now().Sub(c.at) < NamesFor || !c.known && n.now().Sub(c.at) < NamesRetry) {
+		return c
 	}
 	cctx, cancel := context.WithTimeout(ctx, NameWait)
 	defer cancel()
 	out, err := n.api.DescribeAccount(cctx, &organizations.DescribeAccountInput{AccountId: aws.String(account)},
 		func(o *organizations.Options) { o.RetryMaxAttempts = 1 })
-	name := ""
-	if err != nil {
+	c = cachedName{at: n.now()}
+	var notFound *orgtypes.AccountNotFoundException
+	var noOrg *orgtypes.AWSOrganizationsNotInUseException
+	switch {
+	case errors.As(err, &notFound), errors.As(err, &noOrg):
+		c.known = true // definitive: not a member
+	case err != nil:
 		n.log.Warn("account name not read; alerts show the id", "account", account, "error", err.Error())
-	} else if out.Account != nil {
-		name = aws.ToString(out.Account.Name)
+	case out.Account != nil:
+		c.name, c.member, c.known = aws.ToString(out.Account.Name), true, true
 	}
 	n.mu.Lock()
-	n.m[account] = cachedName{name: name, at: n.now()}
+	n.m[account] = c
 	n.mu.Unlock()
-	return name
+	return c
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
+	"github.com/kmsguard/kmsguard/functions/keygrants"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
@@ -30,6 +31,7 @@ func Entries() []guardrail.Entry {
 		keydeletion.Entry(),
 		keyrotation.Entry(),
 		keypolicy.Entry(),
+		keygrants.Entry(),
 		logencryption.Entry(),
 		tamper.Entry(),
 	}

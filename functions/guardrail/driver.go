@@ -75,7 +75,11 @@ type Call[API any] struct {
 	// key policies; nil when it keeps no ledger.
 	KeyStates KeyStates
 	Policies  Policies
-	clients   Clients[API]
+	// Org is the organization's membership; nil when kmsguard cannot
+	// read it (single-account mode, a hub that is not the management or
+	// a delegated administrator account).
+	Org     Organization
+	clients Clients[API]
 	// ownRole is kmsguard's role that made the call, when one of its roles
 	// made a call that no remediation of this guardrail makes.
 	ownRole string
@@ -247,6 +251,8 @@ type Driver[API, S any] struct {
 	unmanaged []string
 	// names are the organization's account names, nil outside one.
 	names AccountNames
+	// org tells which accounts are in the organization, nil when unknown.
+	org Organization
 	// memory is the ledger (nil: none), loop its loop breaker.
 	memory   Memory
 	loop     LoopBreaker
@@ -264,6 +270,17 @@ type AccountNames interface {
 // SetAccountNames gives the driver the organization's account names for
 // its alerts.
 func (d *Driver[API, S]) SetAccountNames(n AccountNames) { d.names = n }
+
+// Organization tells whether an account is in kmsguard's organization.
+// known is false when it cannot tell (Organizations not readable from the
+// hub): a decision that rests on it is then reported, never acted on.
+type Organization interface {
+	Member(ctx context.Context, account string) (member, known bool)
+}
+
+// SetOrganization gives the driver the organization's membership, for
+// guardrails that decide who is external (Call.Org).
+func (d *Driver[API, S]) SetOrganization(o Organization) { d.org = o }
 
 // SetUnmanaged names the accounts where the guardrail has no role: their
 // events are reported from the event alone (no read, no fix).
@@ -341,7 +358,7 @@ func (d *Driver[API, S]) Evaluate(ctx context.Context, ev *cloudtrail.Event) (Re
 		return d.result(ctx, out, c, dec, zero, false, nil), nil
 	}
 	api, err := d.clients.Get(out.Account, out.Region)
-	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients, KeyStates: d.keys, Policies: d.policies}
+	c := &Call[API]{Event: ev, Account: out.Account, Region: out.Region, Target: target, Mode: out.Mode, API: api, clients: d.clients, KeyStates: d.keys, Policies: d.policies, Org: d.org}
 	if ev.Record != nil {
 		// checkRecord skipped kmsguard's own remediation; any other call
 		// made with one of its roles is the loudest alert there is.
@@ -398,7 +415,7 @@ func (d *Driver[API, S]) Reconcile(ctx context.Context, account, region string, 
 	out := NewOutcome(ev, d.modes.Resolve(account, d.spec.ID, d.spec.DefaultMode))
 	out.Resource, out.ResourceID = resource.ID(), resource.ID()
 	api, err := d.clients.Get(account, region)
-	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients, KeyStates: d.keys, Policies: d.policies}
+	c := &Call[API]{Event: ev, Account: account, Region: region, Target: resource.ID(), Mode: out.Mode, API: api, Sweep: true, clients: d.clients, KeyStates: d.keys, Policies: d.policies, Org: d.org}
 	var zero S
 	if err != nil {
 		return d.fail(ctx, out, c, zero, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
+	"github.com/kmsguard/kmsguard/functions/internal/trust"
 )
 
 // Finding codes.
@@ -45,6 +46,8 @@ type Context struct {
 	NoOrganization bool
 	// TrustedAccounts may hold rights on the key without a finding.
 	TrustedAccounts []string
+	// Members are other accounts known to be in the organization.
+	Members []string
 	// AdminPrincipals are ARN patterns (* and ?) of principals allowed to
 	// hold administrative rights (kms:*, deletion, policy changes).
 	AdminPrincipals []string
@@ -306,46 +309,6 @@ func parsePrincipals(raw json.RawMessage) (principals, error) {
 	return p, nil
 }
 
-// principalAccount returns the account of an AWS principal: a 12-digit id,
-// an IAM or STS ARN. ok is false for unique ids (AIDA..., AROA...) of
-// deleted principals and malformed values; wildcard is true when the
-// account part is not a fixed value.
-func principalAccount(p string) (account string, wildcard, ok bool) {
-	if isAccountID(p) {
-		return p, false, true
-	}
-	parts := strings.SplitN(p, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
-		return "", strings.ContainsAny(p, "*?"), false
-	}
-	acct := parts[4]
-	if strings.ContainsAny(acct, "*?") || strings.Contains(acct, "${") {
-		return "", true, true
-	}
-	return acct, false, isAccountID(acct)
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// isAccountRoot reports whether p is the account itself (its root ARN or id).
-func isAccountRoot(p, account string) bool {
-	if p == account {
-		return true
-	}
-	parts := strings.SplitN(p, ":", 6)
-	return len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[4] == account && parts[5] == "root"
-}
-
 // scope is what a statement's conditions say about who may call.
 type scope struct {
 	restricted bool
@@ -384,9 +347,13 @@ var accountKeys = map[string]string{
 	"aws:principalorgpaths": "orgpath",
 }
 
-func (c Context) trusted(account string) bool {
-	return account == c.Account || slices.Contains(c.TrustedAccounts, account)
+// Trust is the analysis's view of kmsguard's one trust model.
+func (c Context) Trust() trust.Model {
+	return trust.Model{Account: c.Account, OrganizationID: c.OrganizationID, NoOrganization: c.NoOrganization,
+		TrustedAccounts: c.TrustedAccounts, Members: c.Members}
 }
+
+func (c Context) trusted(account string) bool { return c.Trust().Trusted(account) }
 
 // conditionScope reads the account-restricting conditions of a statement.
 func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
@@ -438,14 +405,14 @@ func (c Context) conditionScope(cond map[string]map[string]stringList) scope {
 				case "account":
 					acct = v
 				case "arn":
-					a, wild, ok := principalAccount(v)
+					a, wild, ok := trust.PrincipalAccount(v)
 					if wild || !ok {
 						allFixed = false
 						continue
 					}
 					acct = a
 				}
-				if !fixed(acct) || !isAccountID(acct) {
+				if !fixed(acct) || !trust.IsAccountID(acct) {
 					allFixed = false
 					continue
 				}
@@ -523,7 +490,7 @@ func (st statement) name(i int) string {
 }
 
 func (c Context) isAdmin(p string) bool {
-	if isAccountRoot(p, c.Account) {
+	if trust.IsAccountRoot(p, c.Account) {
 		return true
 	}
 	for _, pat := range c.AdminPrincipals {
@@ -599,7 +566,7 @@ func (c Context) allOurs(key string, values []string) bool {
 				return false
 			}
 		case "arn":
-			a, wild, ok := principalAccount(v)
+			a, wild, ok := trust.PrincipalAccount(v)
 			if wild || !ok || !c.trusted(a) {
 				return false
 			}
@@ -665,7 +632,7 @@ func Analyze(policy string, c Context) Analysis {
 		}
 		grantsRoot := false
 		for _, x := range p.aws {
-			if isAccountRoot(x, c.Account) {
+			if trust.IsAccountRoot(x, c.Account) {
 				grantsRoot = true
 			}
 		}
@@ -701,7 +668,7 @@ func Analyze(policy string, c Context) Analysis {
 		}
 		// Named principals.
 		for _, x := range p.aws {
-			acct, wild, ok := principalAccount(x)
+			acct, wild, ok := trust.PrincipalAccount(x)
 			switch {
 			case wild && !sc.restricted:
 				add(CodePublic, st, i, !grantsRoot, "statement %s allows %s, whose account is a wildcard, with no condition that restricts the caller's account.", st.name(i), x)
@@ -720,7 +687,7 @@ func Analyze(policy string, c Context) Analysis {
 		// Federated principals: an identity provider's ARN names its
 		// account; a web identity provider (a domain) cannot be attributed.
 		for _, x := range p.others {
-			acct, wild, ok := principalAccount(x)
+			acct, wild, ok := trust.PrincipalAccount(x)
 			switch {
 			case sc.inside:
 			case !strings.HasPrefix(x, "arn:") || !ok || wild:
@@ -733,7 +700,7 @@ func Analyze(policy string, c Context) Analysis {
 		// policies) or an own-account principal granted PutKeyPolicy.
 		if st.grants("kms:PutKeyPolicy") {
 			for _, x := range p.aws {
-				if acct, _, ok := principalAccount(x); ok && acct == c.Account {
+				if acct, _, ok := trust.PrincipalAccount(x); ok && acct == c.Account {
 					canChangePolicy = true
 				}
 			}

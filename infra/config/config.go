@@ -559,10 +559,13 @@ func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 		return rc, fmt.Errorf("guardrails.%s: unknown guardrail; known: %s", unknown[0], strings.Join(ids, ", "))
 	}
 	// Settings a spec fills from the deployment (its from tag), when unset.
-	deployment := map[string]string{"logs_key.alias": c.LogsKey.Alias()}
-	if c.Organization != nil {
+	// A from tag names a deployment value or another guardrail's setting
+	// as written in kmsguard.yaml (guardrails.<id>.<name>).
+	deployment := map[string]any{"logs_key.alias": c.LogsKey.Alias()}
+	if c.Organization != nil && c.Organization.ID != "" {
 		deployment["organization.id"] = c.Organization.ID
 	}
+	written := map[string]map[string]any{}
 	for _, spec := range catalog.Specs() {
 		id := spec.ID
 		m := map[string]any{}
@@ -571,13 +574,23 @@ func (c *Config) RuntimeConfig() (runconfig.RuntimeConfig, error) {
 				return rc, fmt.Errorf("guardrails.%s: must be a mapping of settings: %v", id, err)
 			}
 		}
+		written[id] = m
+		for k, v := range m {
+			deployment["guardrails."+id+"."+k] = v
+		}
+	}
+	for _, spec := range catalog.Specs() {
+		id := spec.ID
+		m := written[id]
 		schema, err := guardrail.SettingsSchema(spec.Settings)
 		if err != nil {
 			return rc, fmt.Errorf("guardrails.%s: %w", id, err)
 		}
 		for _, st := range schema {
-			if _, set := m[st.Name]; !set && st.From != "" && deployment[st.From] != "" {
-				m[st.Name] = deployment[st.From]
+			if v, ok := deployment[st.From]; ok && st.From != "" {
+				if _, set := m[st.Name]; !set {
+					m[st.Name] = v
+				}
 			}
 		}
 		if len(m) == 0 {

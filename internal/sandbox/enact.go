@@ -89,5 +89,11 @@ func (h *Hub) Enact(ctx context.Context, raw []byte) ([]byte, error) {
 			out = fixtures.WithKey(raw, aws.ToString(id), "", "")
 		}
 	}
+	// A call that made a grant (CreateGrant): the event names the new grant.
+	if g := reflect.Indirect(res[0]).FieldByName("GrantId"); g.IsValid() {
+		if id, ok := g.Interface().(*string); ok && aws.ToString(id) != "" {
+			out = fixtures.WithGrant(out, aws.ToString(id))
+		}
+	}
 	return out, nil
 }

@@ -61,6 +61,8 @@ type Key struct {
 	}
 	// NoMaterial makes a cancelled imported key go to PendingImport.
 	NoMaterial bool
+	// Grants are the key's grants, in creation order.
+	Grants []kmstypes.GrantListEntry
 }
 
 // New returns an empty fake.
@@ -124,7 +126,7 @@ func (f *KMS) Writes() []string {
 	var w []string
 	for _, c := range f.Calls {
 		switch c {
-		case "CancelKeyDeletion", "EnableKey", "EnableKeyRotation", "PutKeyPolicy":
+		case "CancelKeyDeletion", "EnableKey", "EnableKeyRotation", "PutKeyPolicy", "RevokeGrant":
 			w = append(w, c)
 		}
 	}
@@ -335,4 +337,63 @@ func (c *Clients[T]) Get(account, region string) (T, error) {
 		return zero, c.Err
 	}
 	return c.API, nil
+}
+
+// GrantPage is how many grants ListGrants answers per page when the caller
+// sets no Limit (KMS's default, 50; its maximum is 100:
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_ListGrants.html).
+const GrantPage = 50
+
+// ListGrants pages through a key's grants as KMS does (Limit, Marker,
+// NextMarker, Truncated), or answers one grant by GrantId. moto 5.2.1
+// ignores Limit and never truncates.
+func (f *KMS) ListGrants(_ context.Context, in *kms.ListGrantsInput, _ ...func(*kms.Options)) (*kms.ListGrantsOutput, error) {
+	k, unlock, err := f.begin("ListGrants", in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var all []kmstypes.GrantListEntry
+	for _, g := range k.Grants {
+		if in.GrantId == nil || aws.ToString(g.GrantId) == aws.ToString(in.GrantId) {
+			all = append(all, g)
+		}
+	}
+	start := 0
+	if m := aws.ToString(in.Marker); m != "" {
+		if _, err := fmt.Sscanf(m, "page-%d", &start); err != nil || start > len(all) {
+			return nil, &kmstypes.InvalidMarkerException{Message: aws.String("invalid marker " + m)}
+		}
+	}
+	limit := GrantPage
+	if in.Limit != nil {
+		if l := int(*in.Limit); l < 1 || l > 100 {
+			return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "Limit must be between 1 and 100"}
+		} else {
+			limit = l
+		}
+	}
+	end := min(start+limit, len(all))
+	out := &kms.ListGrantsOutput{Grants: all[start:end], Truncated: end < len(all)}
+	if out.Truncated {
+		out.NextMarker = aws.String(fmt.Sprintf("page-%d", end))
+	}
+	return out, nil
+}
+
+// RevokeGrant deletes a grant; NotFoundException when the key has none by
+// that id.
+func (f *KMS) RevokeGrant(_ context.Context, in *kms.RevokeGrantInput, _ ...func(*kms.Options)) (*kms.RevokeGrantOutput, error) {
+	k, unlock, err := f.begin("RevokeGrant", in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	for i, g := range k.Grants {
+		if aws.ToString(g.GrantId) == aws.ToString(in.GrantId) {
+			k.Grants = append(k.Grants[:i], k.Grants[i+1:]...)
+			return &kms.RevokeGrantOutput{}, nil
+		}
+	}
+	return nil, &kmstypes.NotFoundException{Message: aws.String("Grant ID " + aws.ToString(in.GrantId) + " not found")}
 }
