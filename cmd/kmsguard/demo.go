@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/fixtures"
 	"github.com/kmsguard/kmsguard/events/patterns"
@@ -30,7 +31,7 @@ const (
 	demoMember = fixtures.Account
 	// The demo runs key-policy in remediate mode (its default is alert) to
 	// show a statement being removed.
-	demoConfig = `{"modes":{"guardrails":{"key-policy":"remediate"}}}`
+	demoConfig = `{"modes":{"guardrails":{"key-policy":"remediate","key-grants":"remediate"}}}`
 )
 
 func demoCommand() *command {
@@ -107,6 +108,9 @@ type demoRun struct {
 	bin string
 	sb  *sandbox.Hub
 	fns map[string]*lambdart.Function
+	// pending is the event a scene's bad action made, when the event
+	// names what the action created (a grant id).
+	pending []byte
 }
 
 func (d *demoRun) stopAll() {
@@ -233,8 +237,40 @@ func (d *demoRun) run() error {
 		return err
 	}
 
-	// 4. log-encryption
-	err = d.act("4. An application creates a log group without a KMS key",
+	// 4. key-grants
+	grantEvent := fixtures.WithKey(fixtures.Get("key-grants/create-grant-external-role").Raw, keyID, "", "")
+	grants := func() string {
+		out, err := member.ListGrants(d.ctx, &kms.ListGrantsInput{KeyId: aws.String(keyID)})
+		if err != nil {
+			return err.Error()
+		}
+		var who []string
+		for _, g := range out.Grants {
+			who = append(who, aws.ToString(g.GranteePrincipal))
+		}
+		if len(who) == 0 {
+			return "Grants on the payments key now: none"
+		}
+		return "Grants on the payments key now: " + strings.Join(who, ", ")
+	}
+	err = d.act("4. Someone gives an outside account the use of the payments key with a grant",
+		"alice calls kms:CreateGrant for arn:aws:iam::999988887777:role/PartnerIngest (Decrypt, GenerateDataKey), no encryption context constraint. The key policy does not show it.",
+		func() error {
+			out, err := member.CreateGrant(d.ctx, &kms.CreateGrantInput{KeyId: aws.String(keyID), Name: aws.String("partner-ingest"),
+				GranteePrincipal: aws.String("arn:aws:iam::999988887777:role/PartnerIngest"), Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt, kmstypes.GrantOperationGenerateDataKey}})
+			if err == nil {
+				d.pending = fixtures.WithGrant(grantEvent, aws.ToString(out.GrantId))
+				d.p.say("%s", grants())
+			}
+			return err
+		},
+		nil, grants)
+	if err != nil {
+		return err
+	}
+
+	// 5. log-encryption
+	err = d.act("5. An application creates a log group without a KMS key",
 		"payments-task calls logs:CreateLogGroup /app/payments/api.",
 		func() error {
 			_, err := logs.CreateLogGroup(d.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/app/payments/api")})
@@ -255,8 +291,8 @@ func (d *demoRun) run() error {
 		return err
 	}
 
-	// 5. duplicates
-	d.p.title("5. The first event arrives again (EventBridge delivers at least once)")
+	// 6. duplicates
+	d.p.title("6. The first event arrives again (EventBridge delivers at least once)")
 	if err := d.handle(fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-arn").Raw, keyID, "", "")); err != nil {
 		return err
 	}
@@ -265,11 +301,11 @@ func (d *demoRun) run() error {
 	}
 	d.p.say("Key state: %s. Nothing changed and nobody was paged twice.", keyState())
 
-	// 6. kill switch
+	// 7. kill switch
 	if err := d.start("key-deletion", `{"modes":{"kill_switch":true}}`); err != nil {
 		return err
 	}
-	return d.act("6. With the kill switch on (modes.kill_switch=true), kmsguard only alerts",
+	return d.act("7. With the kill switch on (modes.kill_switch=true), kmsguard only alerts",
 		"bob calls kms:ScheduleKeyDeletion with a 30-day window.",
 		func() error {
 			_, err := member.ScheduleKeyDeletion(d.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(30)})
@@ -286,6 +322,9 @@ func (d *demoRun) act(title, what string, bad func() error, event []byte, after 
 	d.p.say("%s", what)
 	if err := bad(); err != nil {
 		return fmt.Errorf("%s: %w", title, err)
+	}
+	if event == nil {
+		event = d.pending // made by bad (a CreateGrant's record names its grant)
 	}
 	if err := d.handle(event); err != nil {
 		return err

@@ -214,6 +214,8 @@ func TestDemo(t *testing.T) {
 		"Rotation: enabled=true, every 365 days",
 		`Key policy statements now: "Enable IAM User Permissions"`,
 		"Subject: [kmsguard] WARNING log-encryption: /app/payments/api 111122223333 eu-west-1 by payment… — encrypted",
+		"Grants on the payments key now: arn:aws:iam::999988887777:role/PartnerIngest",
+		"Grants on the payments key now: none",
 		"Log group /app/payments/api is encrypted with alias/kmsguard/logs",
 		"No alert: there was nothing to report.",
 		"— NOT cancelled",
@@ -229,6 +231,7 @@ func TestDemo(t *testing.T) {
 		`Subject: \[kmsguard\] CRITICAL key-deletion: alias/payments 111122223333 eu-west-1 by alice — cancelled`,
 		`Subject: \[kmsguard\] HIGH key-rotation: alias/paymen… 111122223333 eu-west-1 by alice — rotation on, 365 days`,
 		`Subject: \[kmsguard\] CRITICAL key-policy: alias/payments 111122223333 eu-west-1 by alice — statements removed`,
+		`Subject: \[kmsguard\] CRITICAL key-grants: alias/payments 111122223333 eu-west-1 by alice — grant revoked`,
 	} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("demo output lacks a line matching %s", want)

@@ -46,8 +46,10 @@ type Context struct {
 	NoOrganization bool
 	// TrustedAccounts may hold rights on the key without a finding.
 	TrustedAccounts []string
-	// Members are other accounts known to be in the organization.
-	Members []string
+	// Members are other accounts known to be in the organization; Unsure
+	// are accounts whose membership could not be learned: a finding about
+	// one is reported, never removed.
+	Members, Unsure []string
 	// AdminPrincipals are ARN patterns (* and ?) of principals allowed to
 	// hold administrative rights (kms:*, deletion, policy changes).
 	AdminPrincipals []string
@@ -76,6 +78,9 @@ type Analysis struct {
 	// NeedsOrganization: a statement names an organization and the context
 	// did not say the account's own; knowing it would settle the findings.
 	NeedsOrganization bool
+	// Outside are the accounts of named principals found external: whether
+	// each is in the organization (Context.Members) would settle them.
+	Outside []string
 	// LockedOut: nobody in the account can change the policy any more
 	// (no statement allows kms:PutKeyPolicy, or one denies it to everyone).
 	LockedOut bool
@@ -676,8 +681,15 @@ func Analyze(policy string, c Context) Analysis {
 			case !ok:
 				add(CodeExternal, st, i, !grantsRoot && !sc.inside, "statement %s allows %s, which is not an account, an IAM ARN or an STS ARN (a deleted principal's unique id?), so its account cannot be checked.", st.name(i), x)
 			case !c.trusted(acct) && !sc.inside:
+				if !slices.Contains(a.Outside, acct) {
+					a.Outside = append(a.Outside, acct)
+				}
 				rm := !grantsRoot && (!sc.restricted || extRemovable)
-				add(CodeExternal, st, i, rm, "statement %s allows %s in account %s, outside this account and the trusted accounts.%s", st.name(i), x, acct, orgNote)
+				note := orgNote
+				if slices.Contains(c.Unsure, acct) {
+					rm, note = false, " kmsguard could not learn whether that account is in the organization, so it does not remove the statement."
+				}
+				add(CodeExternal, st, i, rm, "statement %s allows %s in account %s, outside this account and the trusted accounts.%s", st.name(i), x, acct, note)
 			}
 		}
 		// AWS services act for whoever the source conditions name.

@@ -91,6 +91,11 @@ func TestAnalyze(t *testing.T) {
 		{"policy variable is not a fixed value", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":"${aws:ResourceAccount}"}}}`), nil, []string{CodePublic}, []int{1}},
 		{"unrelated condition only", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}`), nil, []string{CodePublic}, []int{1}},
 		{"two conditions: own account AND anything", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"},"StringLike":{"aws:PrincipalOrgID":"o-*"}}}`), nil, nil, nil},
+		// The organization's membership (functions/internal/trust, the model
+		// key-grants decides with): a member account is inside; one whose
+		// membership could not be learned is reported, never removed.
+		{"named account known to be a member", pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:role/x"},"Action":"kms:Decrypt","Resource":"*"}`), &Context{Account: own, Members: []string{"999988887777"}}, nil, nil},
+		{"named account, membership unknown", pol(rootStmt, `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:role/x"},"Action":"kms:Decrypt","Resource":"*"}`), &Context{Account: own, Unsure: []string{"999988887777"}}, []string{CodeExternal}, nil},
 		// Unknown organization (single-account mode before it is learned):
 		// reported, never removed.
 		{"no organization known: org condition is external, not removed", pol(rootStmt, `{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), &Context{Account: own}, []string{CodeExternal}, nil},

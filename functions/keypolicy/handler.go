@@ -56,12 +56,27 @@ type organization struct {
 // analyzed again. When it cannot be learned, the findings that depend on
 // it stay unremovable.
 func (l *logic) analyze(ctx context.Context, c *guardrail.Call[kmsAPI], policy string, bypass bool) Analysis {
-	a := Analyze(policy, l.context(c.Account, bypass))
-	if !a.NeedsOrganization || l.settings.OrganizationID != "" {
-		return a
+	cx := l.context(c.Account, bypass)
+	a := Analyze(policy, cx)
+	if a.NeedsOrganization && l.settings.OrganizationID == "" && l.learnOrganization(ctx, c.API) {
+		cx = l.context(c.Account, bypass)
+		a = Analyze(policy, cx)
 	}
-	if l.learnOrganization(ctx, c.API) {
-		a = Analyze(policy, l.context(c.Account, bypass))
+	// A principal named in another account of the organization is inside:
+	// the organization's membership (read by the hub, cached) settles it,
+	// the same way key-grants decides (functions/internal/trust).
+	if c.Org != nil && len(a.Outside) > 0 {
+		for _, acct := range a.Outside {
+			switch member, known := c.Org.Member(ctx, acct); {
+			case !known:
+				cx.Unsure = append(cx.Unsure, acct)
+			case member:
+				cx.Members = append(cx.Members, acct)
+			}
+		}
+		if len(cx.Members)+len(cx.Unsure) > 0 {
+			a = Analyze(policy, cx)
+		}
 	}
 	return a
 }

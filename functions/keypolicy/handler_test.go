@@ -275,3 +275,43 @@ func TestHandle_LearnsTheOrganization(t *testing.T) {
 		})
 	}
 }
+
+// member is a fake organization that knows some accounts.
+type member struct{ members, unknown []string }
+
+func (m member) Member(_ context.Context, account string) (bool, bool) {
+	if slices.Contains(m.unknown, account) {
+		return false, false
+	}
+	return slices.Contains(m.members, account), true
+}
+
+// A statement naming another account of the organization is not
+// external: the hub's Organizations answer settles it, as for grants.
+func TestHandle_OrganizationMembers(t *testing.T) {
+	raw := fixtures.Get("key-policy/put-key-policy-external").Raw
+	for name, tt := range map[string]struct {
+		org    member
+		alerts int
+		writes []string
+	}{
+		"member: nothing to say":             {member{members: []string{"999988887777"}}, 0, nil},
+		"not a member: removed":              {member{}, 1, []string{"PutKeyPolicy"}},
+		"cannot tell: reported, not removed": {member{unknown: []string{"999988887777"}}, 1, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
+			d := guardrail.NewDriver(Spec(), newLogic(Settings{}), &fakekms.Clients[kmsAPI]{API: h.kms}, remediate, "123456789012", "")
+			d.SetOrganization(tt.org)
+			h.runner = guardrail.NewRunner(d, h.alerts, nil)
+			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil)
+			k.Policy = eventPolicy(t, raw)
+			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if len(h.alerts.Msgs) != tt.alerts || !slices.Equal(h.kms.Writes(), tt.writes) {
+				t.Errorf("alerts %d, writes %v", len(h.alerts.Msgs), h.kms.Writes())
+			}
+		})
+	}
+}
