@@ -267,6 +267,9 @@ type KMSRequest struct {
 	Operations        []string          `json:"operations"`
 	Constraints       *GrantConstraints `json:"constraints"`
 	GrantName         string            `json:"name"`
+	// PrimaryRegion is UpdatePrimaryRegion's new primary Region
+	// (https://docs.aws.amazon.com/kms/latest/developerguide/ct-update-primary-region.html).
+	PrimaryRegion string `json:"primaryRegion"`
 }
 
 // GrantConstraints are a grant's encryption context constraints.

@@ -17,7 +17,12 @@ type A = guardrail.Alert[State]
 
 func (l *logic) Headline(a *A) string {
 	name := a.Outcome.Resource
+	disable := a.Outcome.EventName == EventDisableKey
 	switch {
+	case disable && a.Acted && a.Failed():
+		return fmt.Sprintf("KMS key %s was disabled, and kmsguard FAILED to enable it again.", name)
+	case disable && a.Acted:
+		return fmt.Sprintf("KMS key %s was disabled; kmsguard enabled it again.", name)
 	case a.Acted && a.Failed():
 		return fmt.Sprintf("kmsguard tried to stop the deletion of KMS key %s and FAILED. Act now: the key may still be pending deletion or Disabled.", name)
 	case a.Acted && a.State.Rem != nil && !a.State.Rem.Enabled && a.State.Rem.FinalState == kmstypes.KeyStateDisabled:
@@ -59,6 +64,12 @@ func (l *logic) Did(b *alert.Body, a *A) {
 	switch {
 	case !a.Acted || rem == nil:
 		return
+	case a.Outcome.EventName == EventDisableKey:
+		if !a.Failed() {
+			b.Line("Called EnableKey; KMS accepted it: the key is Enabled again.")
+			b.Line("Why: %s.", a.Decision.Reason)
+		}
+		return
 	case a.Failed():
 	case rem.Enabled && a.State.Before.State == "":
 		b.Line("Called CancelKeyDeletion, then EnableKey (cancelling leaves a key Disabled). KMS accepted both: the key is Enabled again.")
@@ -94,7 +105,34 @@ func (l *logic) Details(b *alert.Body, a *A) {
 	if a.Outcome.EventName != EventKeyDeleted {
 		b.Field("Console", kmskey.ConsoleURL(a.Outcome.Region, keyID))
 	}
+	if len(a.State.Replicas) > 0 {
+		b.Section("Replicas")
+		for _, r := range a.State.Replicas {
+			b.Line("%s: %s", r.Region, replicaWords(r))
+		}
+	}
 	commands(b, a, keyARN, a.Outcome.Region)
+}
+
+func replicaWords(r Replica) string {
+	switch {
+	case r.Err != "":
+		return "could not be read: " + r.Err
+	case r.DeletionDate != nil:
+		return fmt.Sprintf("%s, deletes on %s (%s)", r.State, r.DeletionDate.UTC().Format(time.RFC3339), r.ARN)
+	}
+	return r.State + " (" + r.ARN + ")"
+}
+
+// pendingReplicas are the replicas scheduled for deletion.
+func pendingReplicas(rs []Replica) []Replica {
+	var out []Replica
+	for _, r := range rs {
+		if r.State == string(kmstypes.KeyStatePendingDeletion) && alert.ShellSafe(r.ARN) && alert.ShellSafe(r.Region) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // beforeWords says what the key's state was before it was scheduled and
@@ -130,6 +168,10 @@ func commands(b *alert.Body, a *A, keyARN, region string) {
 	case out.EventName == EventKeyDeleted:
 		b.Line("A deleted key cannot be restored. Find what used it in CloudTrail (90 days):")
 		b.Command(fmt.Sprintf("aws cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue=%s --region %s", keyARN, region))
+	case out.EventName == EventDisableKey && acted && !failed:
+		b.Line("If the key must stay disabled (an incident, a retirement), exempt it, then disable it again:")
+		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
+		b.Command("aws kms disable-key " + k)
 	case out.EventName == EventDisableKey:
 		b.Line("If it should not be disabled, enable it:")
 		b.Command("aws kms enable-key " + k)
@@ -153,6 +195,13 @@ func commands(b *alert.Body, a *A, keyARN, region string) {
 		b.Line("To stop the deletion anyway:")
 		b.Command("aws kms cancel-key-deletion " + k)
 		b.Command("aws kms enable-key " + k)
+	}
+	if pend := pendingReplicas(a.State.Replicas); len(pend) > 0 {
+		b.Line("KMS deletes the primary only after every replica, and replicas are scheduled one by one: the replicas pending deletion below are on their way out, and once the last copy goes the key material is lost everywhere. kmsguard cancels each when its own ScheduleKeyDeletion reaches it (in a Region kmsguard is deployed to); to cancel them yourself:")
+		for _, r := range pend {
+			b.Command(fmt.Sprintf("aws kms cancel-key-deletion --key-id %s --region %s", r.ARN, r.Region))
+			b.Command(fmt.Sprintf("aws kms enable-key --key-id %s --region %s", r.ARN, r.Region))
+		}
 	}
 }
 

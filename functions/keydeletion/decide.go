@@ -2,9 +2,11 @@ package keydeletion
 
 import (
 	"fmt"
+	"time"
 
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
@@ -18,6 +20,18 @@ type State struct {
 	// Before is the key's state before its deletion was scheduled, and how
 	// kmsguard learned it (guardrail.KeyStates).
 	Before guardrail.KeyStateSeen
+	// Replicas are a multi-Region primary's replicas as kmsguard read them
+	// in their Regions: the primary is deleted only after all of them.
+	Replicas []Replica
+}
+
+// Replica is one replica of a multi-Region primary key.
+type Replica struct {
+	Region, ARN string
+	// State is its key state, "" when it could not be read (Err says why).
+	State        string
+	DeletionDate *time.Time
+	Err          string
 }
 
 // reEnable says whether the remediation enables the key after cancelling
@@ -55,10 +69,7 @@ func decide(in Input, s Settings) guardrail.Decision {
 		if state != kmstypes.KeyStateDisabled {
 			return d(guardrail.Ignore, "", "", fmt.Sprintf("the key is %s now, no longer Disabled", state))
 		}
-		out := d(guardrail.Notify, guardrail.SeverityWarning, "disabled",
-			"the key was disabled: nothing can encrypt or decrypt with it until it is enabled again; disabling often precedes deletion. kmsguard does not re-enable disabled keys.")
-		out.NoExemption = true
-		return out
+		return decideDisable(in, s)
 	case EventEnableKey, EventCreateKey:
 		return d(guardrail.Ignore, "", "", "nothing to decide: the key's new state goes in kmsguard's ledger (where it keeps one), for a later deletion")
 	case EventScheduleKeyDeletion:
@@ -69,14 +80,9 @@ func decide(in Input, s Settings) guardrail.Decision {
 	if state != kmstypes.KeyStatePendingDeletion && state != kmstypes.KeyStatePendingReplicaDeletion {
 		return d(guardrail.Ignore, "", "", fmt.Sprintf("the key is no longer pending deletion (it is %s now); someone already cancelled it", state))
 	}
-	u := in.Event.Record.UserIdentity
-	for _, p := range s.AllowedPrincipals {
-		for _, who := range []string{u.ARN, u.IssuerRoleARN()} {
-			if who != "" && glob.Match(p, who) {
-				return d(guardrail.Notify, guardrail.SeverityInfo, "deletion allowed",
-					fmt.Sprintf("the caller %s matches the allow-listed principal pattern %s, so its deletion is allowed", who, p))
-			}
-		}
+	if who, p := allowed(in.Event.Record.UserIdentity, s); p != "" {
+		return d(guardrail.Notify, guardrail.SeverityInfo, "deletion allowed",
+			fmt.Sprintf("the caller %s matches the allow-listed principal pattern %s, so its deletion is allowed", who, p))
 	}
 	if in.Mode != guardrail.ModeRemediate {
 		return d(guardrail.Notify, guardrail.SeverityCritical, "NOT cancelled",
@@ -88,4 +94,40 @@ func decide(in Input, s Settings) guardrail.Decision {
 	}
 	return d(guardrail.Remediate, guardrail.SeverityCritical, "cancelled",
 		"the key was scheduled for deletion without an exemption tag or an allow-listed caller")
+}
+
+// decideDisable: a DisableKey is reported, and undone only when the
+// deployment asks for it (reenable_disabled_keys) in remediate mode. A key
+// left Disabled stays Disabled when its deletion is later cancelled (the
+// ledger remembers the disable); a key kmsguard re-enabled is recorded
+// Enabled, so a later cancelled deletion re-enables it too.
+func decideDisable(in Input, s Settings) guardrail.Decision {
+	what := "the key was disabled: nothing can encrypt or decrypt with it until it is enabled again; disabling often precedes deletion"
+	report := func(verdict, why string) guardrail.Decision {
+		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityWarning, Verdict: verdict, Reason: what + ". " + why, NoExemption: true}
+	}
+	if !s.ReenableDisabledKeys {
+		return report("disabled", "kmsguard reports disables and does not undo them (guardrails.key-deletion.reenable_disabled_keys is off).")
+	}
+	if who, p := allowed(in.Event.Record.UserIdentity, s); p != "" {
+		return report("disabled", fmt.Sprintf("The caller %s matches the allow-listed principal pattern %s, so the key stays Disabled.", who, p))
+	}
+	if in.Mode != guardrail.ModeRemediate {
+		return report("NOT re-enabled", "The guardrail runs in alert mode for this account, so kmsguard did not enable it again.")
+	}
+	return guardrail.Decision{Kind: guardrail.Remediate, Severity: guardrail.SeverityHigh, Verdict: "re-enabled",
+		Reason:        what + "; the caller is not allow-listed and guardrails.key-deletion.reenable_disabled_keys is on",
+		ExemptVerdict: "disable allowed", ExemptEffect: "so it stays Disabled"}
+}
+
+// allowed returns the caller and the allow-listed pattern it matches.
+func allowed(u cloudtrail.UserIdentity, s Settings) (who, pattern string) {
+	for _, p := range s.AllowedPrincipals {
+		for _, w := range []string{u.ARN, u.IssuerRoleARN()} {
+			if w != "" && glob.Match(p, w) {
+				return w, p
+			}
+		}
+	}
+	return "", ""
 }

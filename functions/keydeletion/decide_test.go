@@ -58,7 +58,13 @@ func TestDecide(t *testing.T) {
 		{"allow-listed session pattern", Input{Event: event(EventScheduleKeyDeletion, "arn:aws:sts::111122223333:assumed-role/Break1Glass/alice", ""), State: pending, Mode: rem}, allow, guardrail.Notify, guardrail.SeverityInfo, "allow-listed"},
 		{"not allow-listed", Input{Event: event(EventScheduleKeyDeletion, "arn:aws:iam::111122223333:user/KeyRetirement", ""), State: pending, Mode: rem}, allow, guardrail.Remediate, guardrail.SeverityCritical, ""},
 		{"allow-list in alert mode still allows", Input{Event: event(EventScheduleKeyDeletion, "", "arn:aws:iam::444455556666:role/KeyRetirement"), State: pending, Mode: alrt}, allow, guardrail.Notify, guardrail.SeverityInfo, ""},
-		{"disable key, still disabled", Input{Event: event(EventDisableKey, "", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{}, guardrail.Notify, guardrail.SeverityWarning, "does not re-enable"},
+		{"disable key, still disabled", Input{Event: event(EventDisableKey, "", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{}, guardrail.Notify, guardrail.SeverityWarning, "does not undo them"},
+		// DisableKey's owner is key-deletion (concern "key state"): reported;
+		// undone only with reenable_disabled_keys, in remediate mode, for a
+		// caller not allow-listed.
+		{"disable, re-enable on", Input{Event: event(EventDisableKey, "arn:aws:iam::111122223333:user/alice", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{ReenableDisabledKeys: true}, guardrail.Remediate, guardrail.SeverityHigh, "reenable_disabled_keys is on"},
+		{"disable, re-enable on, alert mode", Input{Event: event(EventDisableKey, "arn:aws:iam::111122223333:user/alice", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: alrt}, Settings{ReenableDisabledKeys: true}, guardrail.Notify, guardrail.SeverityWarning, "alert mode"},
+		{"disable by an allow-listed role", Input{Event: event(EventDisableKey, "arn:aws:sts::111122223333:assumed-role/KeyRetirement/s", "arn:aws:iam::111122223333:role/KeyRetirement"), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{ReenableDisabledKeys: true, AllowedPrincipals: allow.AllowedPrincipals}, guardrail.Notify, guardrail.SeverityWarning, "stays Disabled"},
 		{"disable key, enabled again", Input{Event: event(EventDisableKey, "", ""), State: key(kmstypes.KeyStateEnabled, cust)}, Settings{}, guardrail.Ignore, "", "Enabled"},
 		{"disable key, now pending deletion", Input{Event: event(EventDisableKey, "", ""), State: pending}, Settings{}, guardrail.Ignore, "", "PendingDeletion"},
 		{"unknown event", Input{Event: event("PutKeyPolicy", "", ""), State: pending, Mode: rem}, Settings{}, guardrail.Ignore, "", "not handled"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
@@ -64,8 +65,40 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, 
 		}
 	case EventScheduleKeyDeletion:
 		st.Before = l.before(ctx, c, k, c.Event.When())
+		st.Replicas = replicas(ctx, c, k)
 	}
 	return st, nil
+}
+
+// replicas reads the state of a multi-Region primary's replicas, each in
+// its own Region, best effort: KMS deletes a primary only after every
+// replica is gone (its state is PendingReplicaDeletion meanwhile,
+// https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html),
+// so the replicas scheduled for deletion are where the loss is.
+func replicas(ctx context.Context, c *guardrail.Call[kmsAPI], k kmskey.Key) []Replica {
+	cfg := k.Meta.MultiRegionConfiguration
+	if cfg == nil || cfg.MultiRegionKeyType != kmstypes.MultiRegionKeyTypePrimary {
+		return nil
+	}
+	var out []Replica
+	for _, r := range cfg.ReplicaKeys {
+		rep := Replica{Region: aws.ToString(r.Region), ARN: aws.ToString(r.Arn)}
+		api, err := c.In(rep.Region)
+		var rk kmskey.Key
+		if err == nil {
+			rk, err = kmskey.Lookup(ctx, api, rep.ARN)
+		}
+		switch {
+		case err != nil:
+			rep.Err = err.Error()
+		case !rk.Found:
+			rep.State = "deleted"
+		default:
+			rep.State, rep.DeletionDate = string(rk.Meta.KeyState), rk.Meta.DeletionDate
+		}
+		out = append(out, rep)
+	}
+	return out
 }
 
 // before is the key's state before its deletion was scheduled at t.
@@ -87,6 +120,9 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 		// DescribeKey does not give: the latest state before now is the
 		// best the sweep can ask for.
 		st.Before = l.before(ctx, c, k, time.Now())
+	}
+	if relevant {
+		st.Replicas = replicas(ctx, c, k)
 	}
 	return st, relevant, err
 }
@@ -111,6 +147,14 @@ func (l *logic) States(s State) (before, after string) {
 // Act cancels the deletion and, unless the key was Disabled before it was
 // scheduled, enables it; the state it leaves goes in the ledger.
 func (l *logic) Act(ctx context.Context, c *guardrail.Call[kmsAPI], s *State, _ guardrail.Decision) (string, error) {
+	if c.Event != nil && c.Event.Record != nil && c.Event.Record.EventName == EventDisableKey {
+		rem, err := enableAgain(ctx, c.API, s.Key.ID(), l.sleep)
+		s.Rem = &rem
+		if err == nil && c.KeyStates != nil {
+			_ = c.KeyStates.RecordKeyState(ctx, c.Account, c.Region, s.Key.ID(), string(rem.FinalState), time.Now(), c.Event.EventID()+"-kmsguard")
+		}
+		return "enable-key", err
+	}
 	rem, err := remediate(ctx, c.API, s.Key.ID(), s.reEnable(), l.sleep)
 	s.Rem = &rem
 	if err == nil && c.KeyStates != nil && rem.FinalState != "" {

@@ -85,7 +85,21 @@ var scenarios = map[string]scenario{
 			k.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
 			k.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{
 				MultiRegionKeyType: kmstypes.MultiRegionKeyTypePrimary,
-				ReplicaKeys:        []kmstypes.MultiRegionKey{{Region: aws.String("eu-west-1")}, {Region: aws.String("ap-southeast-2")}},
+				ReplicaKeys: []kmstypes.MultiRegionKey{
+					{Region: aws.String("eu-west-1"), Arn: aws.String("arn:aws:kms:eu-west-1:111122223333:key/" + fixtures.FakeMRKID)},
+					{Region: aws.String("ap-southeast-2"), Arn: aws.String("arn:aws:kms:ap-southeast-2:111122223333:key/" + fixtures.FakeMRKID)},
+				},
+			}
+			// The replicas: one scheduled for deletion too, one still Enabled.
+			for _, r := range []struct {
+				region string
+				state  kmstypes.KeyState
+			}{{"eu-west-1", kmstypes.KeyStatePendingDeletion}, {"ap-southeast-2", kmstypes.KeyStateEnabled}} {
+				rk := f.AddKey(fixtures.FakeMRKID+"@"+r.region, r.state, nil)
+				rk.Meta.KeyId = aws.String(fixtures.FakeMRKID)
+				rk.Meta.Arn = aws.String("arn:aws:kms:" + r.region + ":111122223333:key/" + fixtures.FakeMRKID)
+				rk.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{MultiRegionKeyType: kmstypes.MultiRegionKeyTypeReplica,
+					PrimaryKey: &kmstypes.MultiRegionKey{Arn: k.Meta.Arn, Region: aws.String("us-east-1")}}
 			}
 		},
 		action: "cancel-deletion,enable-key", writes: []string{"CancelKeyDeletion", "EnableKey"}, alert: true,
@@ -440,5 +454,39 @@ func TestHandle_SubjectNamesAliasAccountAndActor(t *testing.T) {
 	}
 	if !strings.Contains(m.Text(), "Account:      111122223333 (payments-prod)") {
 		t.Errorf("body does not name the account:\n%s", m.Text())
+	}
+}
+
+// With reenable_disabled_keys, a DisableKey is undone, the key is recorded
+// Enabled, and an exempt key stays Disabled with an INFO alert.
+func TestHandle_ReenableDisabledKeys(t *testing.T) {
+	raw := fixtures.Get("key-deletion/disable-key").Raw
+	for name, tt := range map[string]struct {
+		tags    map[string]string
+		writes  []string
+		verdict string
+		state   kmstypes.KeyState
+	}{
+		"re-enabled":             {nil, []string{"EnableKey"}, "re-enabled", kmstypes.KeyStateEnabled},
+		"exempt: stays Disabled": {map[string]string{ExemptionTag: "true"}, nil, "disable allowed", kmstypes.KeyStateDisabled},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(runconfig.ModeConfig{}, Settings{ReenableDisabledKeys: true})
+			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, tt.tags, "alias/payments")
+			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h.kms.Writes(), tt.writes) || k.Meta.KeyState != tt.state || len(h.alerts.Msgs) != 1 {
+				t.Fatalf("writes %v, state %s, %d alerts", h.kms.Writes(), k.Meta.KeyState, len(h.alerts.Msgs))
+			}
+			m := h.alerts.Msgs[0]
+			alerttest.Check(t, m)
+			if m.Verdict != tt.verdict {
+				t.Errorf("verdict %q\n%s", m.Verdict, m.Text())
+			}
+			if tt.writes != nil && (!strings.Contains(m.Text(), "enabled it again") || !strings.Contains(m.Text(), "aws kms disable-key")) {
+				t.Errorf("alert:\n%s", m.Text())
+			}
+		})
 	}
 }

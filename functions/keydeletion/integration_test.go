@@ -3,6 +3,7 @@ package keydeletion_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -235,5 +236,75 @@ func TestIntegration_OwnNamesHideNothing(t *testing.T) {
 				t.Errorf("key is %s", s)
 			}
 		})
+	}
+}
+
+// Multi-Region keys on the emulator (the launcher makes moto behave as
+// KMS does): a primary scheduled while it has replicas is
+// PendingReplicaDeletion, is cancelled, and its alert lists every replica
+// Region and state; a replica scheduled for deletion is cancelled like any
+// key, in its own Region.
+func TestIntegration_MultiRegion(t *testing.T) {
+	w := newWorld(t)
+	c, err := w.KMS(w.ctx, memberAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateKey(w.ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true), Description: aws.String("global ledger")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(created.KeyMetadata.KeyId)
+	for _, r := range []string{"us-east-1", "ap-southeast-2"} {
+		if _, err := c.ReplicateKey(w.ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String(r)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica := func(r string) *kms.Client {
+		cfg, err := w.Server.AccountConfig(w.ctx, memberAccount, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kms.NewFromConfig(cfg)
+	}
+	// One replica is on its way out too.
+	if _, err := replica("ap-southeast-2").ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	sched, err := c.ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+	if err != nil || sched.KeyState != kmstypes.KeyStatePendingReplicaDeletion || sched.DeletionDate != nil {
+		t.Fatalf("schedule: %+v %v", sched, err)
+	}
+	r := w.runner("")
+	out, err := r.Handle(w.ctx, w.deliver(fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-id").Raw, id, "", "")))
+	if err != nil || out.Action != "cancel-deletion,enable-key" {
+		t.Fatalf("primary: %+v %v", out, err)
+	}
+	if s := w.state(memberAccount, id); s != kmstypes.KeyStateEnabled {
+		t.Errorf("primary is %s", s)
+	}
+	alerts := w.alerts()
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	for _, want := range []string{"Replicas\n", "us-east-1: Enabled", "ap-southeast-2: PendingDeletion, deletes on", "aws kms cancel-key-deletion --key-id arn:aws:kms:ap-southeast-2:"} {
+		if !strings.Contains(alerts[0].Text, want) {
+			t.Errorf("the primary's alert lacks %q:\n%s", want, alerts[0].Text)
+		}
+	}
+
+	// The replica's own event, in its Region: cancelled like any key.
+	ev := fixtures.WithKey(fixtures.Get("key-deletion/schedule-key-deletion-id").Raw, id, "", "ap-southeast-2")
+	out, err = r.Handle(w.ctx, ev)
+	if err != nil || out.Action != "cancel-deletion,enable-key" || out.Region != "ap-southeast-2" {
+		t.Fatalf("replica: %+v %v", out, err)
+	}
+	d, err := replica("ap-southeast-2").DescribeKey(w.ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+	if err != nil || d.KeyMetadata.KeyState != kmstypes.KeyStateEnabled || d.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != kmstypes.MultiRegionKeyTypeReplica {
+		t.Errorf("replica after: %+v %v", d.KeyMetadata, err)
+	}
+	p, _ := c.DescribeKey(w.ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+	if p.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != kmstypes.MultiRegionKeyTypePrimary {
+		t.Errorf("the primary turned into %s", p.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType)
 	}
 }

@@ -92,3 +92,24 @@ func describeState(ctx context.Context, api kmsAPI, keyID string) (kmstypes.KeyS
 	}
 	return d.KeyMetadata.KeyState, nil
 }
+
+// enableAgain undoes a DisableKey (reenable_disabled_keys): EnableKey,
+// retried while KMS has not caught up with the disable.
+func enableAgain(ctx context.Context, api kmsAPI, keyID string, sleep func(context.Context, time.Duration) error) (remediation, error) {
+	var r remediation
+	var err error
+	for attempt := 0; ; attempt++ {
+		_, err = api.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(keyID)})
+		if err == nil || !retryableAfterCancel(err) || attempt >= len(enableBackoff) {
+			break
+		}
+		if serr := sleep(ctx, enableBackoff[attempt]); serr != nil {
+			return r, serr
+		}
+	}
+	if err != nil {
+		return r, fmt.Errorf("enable key %s after DisableKey: %w", keyID, err)
+	}
+	r.FinalState, r.Enabled = kmstypes.KeyStateEnabled, true
+	return r, nil
+}

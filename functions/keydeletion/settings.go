@@ -12,6 +12,10 @@ type Settings struct {
 	// AllowedPrincipals may delete keys: assumed-role sessions match on the
 	// session ARN or on the role ARN.
 	AllowedPrincipals []string `json:"allowed_principals,omitempty" doc:"principal ARN patterns (* and ?) allowed to delete keys, e.g. arn:aws:iam::111122223333:role/KeyRetirement (one account each); a session matches on its session or role ARN"`
+	// ReenableDisabledKeys: DisableKey is reported by default and never
+	// undone, because disabling a key is also how incident responders stop
+	// its use; a deployment that wants disables undone says so.
+	ReenableDisabledKeys bool `json:"reenable_disabled_keys,omitempty" doc:"in remediate mode, enable a key again right after DisableKey, unless its caller matches allowed_principals or the key carries the exemption tag; off by default (disabling a key is also how incident responders stop its use)" default:"false"`
 }
 
 // Validate checks the patterns.

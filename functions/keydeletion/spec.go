@@ -29,13 +29,13 @@ const (
 func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-deletion",
-		Summary:  "Cancels scheduled deletion of customer managed KMS keys and restores the state they had before (re-enabled unless they were Disabled); alerts on DisableKey and on completed deletions.",
-		Details:  "AWS managed keys are skipped; allow-listed principal patterns may delete; multi-Region primaries in `PendingReplicaDeletion` are cancelled too, and the alert lists the replica Regions.",
+		Summary:  "Cancels scheduled deletion of customer managed KMS keys and restores the state they had before (re-enabled unless they were Disabled); owns DisableKey (reported; undone only with reenable_disabled_keys) and alerts on completed deletions.",
+		Details:  "AWS managed keys are skipped; allow-listed principal patterns may delete (and disable); a replica is cancelled like any key, in its own Region; a multi-Region primary in `PendingReplicaDeletion` is cancelled too, and the alert lists every replica Region and its state.",
 		Concern:  "deletion",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{
 			{Name: "key-deletion-api", Description: "KMS ScheduleKeyDeletion calls", EventSource: "kms.amazonaws.com", EventNames: []string{EventScheduleKeyDeletion}},
-			{Name: "key-deletion-disable", Description: "KMS DisableKey calls (alert only: disabling often precedes deletion)", EventSource: "kms.amazonaws.com", EventNames: []string{EventDisableKey}, Concern: "key state"},
+			{Name: "key-deletion-disable", Description: "KMS DisableKey calls (reported: disabling often precedes deletion; undone only with reenable_disabled_keys)", EventSource: "kms.amazonaws.com", EventNames: []string{EventDisableKey}, Concern: "key state"},
 			{Name: "key-deletion-state", Description: "KMS EnableKey and CreateKey calls (recorded in the ledger: the state a key had before a deletion)", EventSource: "kms.amazonaws.com", EventNames: []string{EventEnableKey, EventCreateKey}, Concern: "key state"},
 			{Name: "key-deletion-native", Description: "KMS deleted a key at the end of its waiting period", Source: "aws.kms", DetailType: EventKeyDeleted},
 		},

@@ -27,6 +27,10 @@ func (l *logic) Headline(a *A) string {
 }
 
 func (l *logic) Happened(b *alert.Body, a *A) {
+	if mv := a.State.Moved; mv != nil && mv.From != "" {
+		b.Field("Primary was", mv.From)
+		b.Field("Primary now", mv.To)
+	}
 	if req, _, kerr := a.Event.Record.KMS(); kerr == nil && req.RotationPeriodInDays > 0 {
 		b.Field("Period asked", fmt.Sprintf("%d days", req.RotationPeriodInDays))
 	}
@@ -58,6 +62,9 @@ func (l *logic) Details(b *alert.Body, a *A) {
 	k := fmt.Sprintf("--key-id %s --region %s", t.ARN(), s.Region)
 	b.Section("What you can do")
 	switch {
+	case s.Moved != nil && !a.Acted && a.Decision.Severity == guardrail.SeverityInfo:
+		b.Line("Nothing to do for rotation. If the primary was not meant to move, move it back (from the new primary's Region):")
+		b.Command(fmt.Sprintf("aws kms update-primary-region --key-id %s --region %s --primary-region %s", t.ARN(), s.Region, s.Moved.From))
 	case a.Acted && !a.Failed():
 		b.Line("If rotation must stay off for this key, exempt it, then disable rotation:")
 		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))

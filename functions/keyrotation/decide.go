@@ -45,6 +45,36 @@ func problem(r Rotation, s Settings) string {
 // decide is pure: no I/O, no clock, no logging. It decides about the
 // target (the primary of a replica). The exemption tag is the driver's.
 func decide(st State, mode guardrail.Mode, s Settings) guardrail.Decision {
+	if mv := st.Moved; mv != nil {
+		return decideMove(st, mode, s)
+	}
+	return decideRotation(st, mode, s)
+}
+
+// decideMove reports a multi-Region key's primary moving, with the new
+// primary's rotation (fixed like any other when it needs it).
+func decideMove(st State, mode guardrail.Mode, s Settings) guardrail.Decision {
+	mv := st.Moved
+	if mv.From == "" {
+		return guardrail.Decision{Kind: guardrail.Ignore, Reason: "the record in the new primary's Region (" + mv.To + "); the former primary's record names both Regions and is the one reported"}
+	}
+	d := decideRotation(st, mode, s)
+	moved := fmt.Sprintf("the primary of this multi-Region key moved from %s to %s, so its rotation is now set there", mv.From, mv.To)
+	switch d.Kind {
+	case guardrail.Ignore:
+		if !st.Target.Found || st.Target.AWSManaged() {
+			return d
+		}
+		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityInfo, Verdict: "primary now in " + mv.To,
+			Reason: moved + "; " + d.Reason, NoExemption: true}
+	default:
+		d.Reason = moved + "; " + d.Reason
+		return d
+	}
+}
+
+// decideRotation decides about the target's rotation.
+func decideRotation(st State, mode guardrail.Mode, s Settings) guardrail.Decision {
 	d := func(k guardrail.Kind, sev guardrail.Severity, verdict, reason string) guardrail.Decision {
 		return guardrail.Decision{Kind: k, Severity: sev, Verdict: verdict, Reason: reason}
 	}

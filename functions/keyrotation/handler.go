@@ -23,7 +23,13 @@ type State struct {
 	Rotation Rotation
 	// After is the rotation kmsguard set.
 	After *Rotation
+	// Moved is set for UpdatePrimaryRegion: the primary's Region before
+	// (the record's) and after.
+	Moved *Move
 }
+
+// Move is a multi-Region key's primary moving between Regions.
+type Move struct{ From, To string }
 
 // logic is the key-rotation guardrail's part of guardrail.Logic.
 type logic struct {
@@ -42,6 +48,9 @@ func newLogic(s Settings) guardrail.Logic[kmsAPI, State] {
 // (a person acts on that alert). In remediate mode, KMS's own refusal of
 // the change sends Act to the full read.
 func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, error) {
+	if c.Event.Record != nil && c.Event.Record.EventName == EventUpdatePrimaryRegion {
+		return l.observeMove(ctx, c)
+	}
 	st, ok, err := quickObserve(ctx, c.API, c.Account, c.Region, c.Target)
 	if err != nil {
 		return st, err
@@ -206,4 +215,36 @@ func (l *logic) observe(ctx context.Context, c *guardrail.Call[kmsAPI], keyID st
 		}
 	}
 	return st, nil
+}
+
+// observeMove reads a multi-Region key whose primary moved: the key in
+// the record's Region (the former primary, now a replica) and the new
+// primary in its Region, where rotation is set. UpdatePrimaryRegion writes
+// two records, one in each Region; only the former primary's names both
+// Regions, so the new primary's record is settled without a call.
+func (l *logic) observeMove(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, error) {
+	req, _, err := c.Event.Record.KMS()
+	if err != nil {
+		return State{}, guardrail.Terminal(err)
+	}
+	mv := &Move{From: c.Region, To: req.PrimaryRegion}
+	if mv.To == "" || mv.To == mv.From {
+		return State{Moved: &Move{To: c.Region}}, nil
+	}
+	st := State{Moved: mv, Region: mv.To}
+	if st.Key, err = kmskey.Lookup(ctx, c.API, c.Target); err != nil || !st.Key.Found {
+		return st, err
+	}
+	api, err := c.In(mv.To)
+	if err != nil {
+		return st, err
+	}
+	if st.Target, err = kmskey.Lookup(ctx, api, st.Key.ID()); err != nil {
+		return st, err
+	}
+	t := st.Target
+	if t.Found && !t.AWSManaged() && unsupported(t.Meta) == "" && t.Meta.KeyState == kmstypes.KeyStateEnabled {
+		st.Rotation, err = rotationStatus(ctx, api, t.ID())
+	}
+	return st, err
 }

@@ -2,6 +2,7 @@ package keyrotation
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -128,6 +129,16 @@ func TestHandle_Fixtures(t *testing.T) {
 			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) },
 			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
 		},
+		// The fake has one Region: the key stands for both copies here;
+		// TestHandle_UpdatePrimaryRegion keeps them apart.
+		"key-rotation/update-primary-region": {
+			setup: func(f *fakekms.KMS) {
+				k := f.AddKey(fixtures.FakeMRKID, kmstypes.KeyStateEnabled, nil, "alias/global-ledger")
+				k.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
+				k.Meta.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{MultiRegionKeyType: kmstypes.MultiRegionKeyTypePrimary}
+			},
+			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
+		},
 		"key-policy/create-key-with-policy": {
 			setup:  func(f *fakekms.KMS) { f.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateEnabled, nil) },
 			action: "enable-rotation", writes: []string{"EnableKeyRotation"}, period: 365,
@@ -149,7 +160,11 @@ func TestHandle_Fixtures(t *testing.T) {
 			if err != nil || out.Action != sc.action || !slices.Equal(h.kms.Writes(), sc.writes) {
 				t.Fatalf("outcome %+v, writes %v, err %v", out, h.kms.Writes(), err)
 			}
-			if k := h.kms.Keys[fixtures.FakeKeyID]; !k.Rotation.Enabled || k.Rotation.Period != sc.period {
+			k := h.kms.Keys[fixtures.FakeKeyID]
+			if k == nil {
+				k = h.kms.Keys[fixtures.FakeMRKID]
+			}
+			if !k.Rotation.Enabled || k.Rotation.Period != sc.period {
 				t.Errorf("rotation %+v", k.Rotation)
 			}
 			if len(h.alerts.Msgs) != 1 {
@@ -281,5 +296,77 @@ func TestHandle_Calls(t *testing.T) {
 				t.Errorf("calls %v, want %v", h.kms.Calls, tt.calls)
 			}
 		})
+	}
+}
+
+// UpdatePrimaryRegion: reported from the former primary's record, with the
+// rotation of the new primary in its Region (fixed there when off); the
+// new primary's own record is settled without a call.
+func TestHandle_UpdatePrimaryRegion(t *testing.T) {
+	raw := fixtures.Get("key-rotation/update-primary-region").Raw
+	for name, tt := range map[string]struct {
+		on              bool
+		action, verdict string
+		severity        string
+	}{
+		"rotation on: reported":     {true, "none", "primary now in us-east-1", "INFO"},
+		"rotation off: fixed there": {false, "enable-rotation", "rotation on, 365 days", "HIGH"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
+			primary := fakekms.New()
+			h.clients.ByRegion = map[string]kmsAPI{"us-east-1": primary}
+			old := h.kms.AddKey(fixtures.FakeMRKID, kmstypes.KeyStateEnabled, nil, "alias/global-ledger")
+			old.Meta.Arn = aws.String("arn:aws:kms:eu-west-1:111122223333:key/" + fixtures.FakeMRKID)
+			p := primary.AddKey(fixtures.FakeMRKID, kmstypes.KeyStateEnabled, nil)
+			p.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
+			p.Rotation.Enabled, p.Rotation.Period = tt.on, 365
+			out, err := h.runner.Handle(context.Background(), raw)
+			if err != nil || out.Action != tt.action || len(h.alerts.Msgs) != 1 {
+				t.Fatalf("%+v %v, %d alerts", out, err, len(h.alerts.Msgs))
+			}
+			m := h.alerts.Msgs[0]
+			alerttest.Check(t, m)
+			if m.Verdict != tt.verdict || m.Severity != tt.severity || !strings.Contains(m.Text(), "Primary now:  us-east-1") || !strings.Contains(m.Text(), "Primary was:  eu-west-1") {
+				t.Errorf("%s/%s\n%s", m.Severity, m.Verdict, m.Text())
+			}
+			if !p.Rotation.Enabled || old.Rotation.Enabled || slices.Contains(h.kms.Writes(), "EnableKeyRotation") {
+				t.Errorf("rotation: new primary %+v, former %+v", p.Rotation, old.Rotation)
+			}
+		})
+	}
+	// The same call's record in the new primary's Region: no call, no alert.
+	// (https://docs.aws.amazon.com/kms/latest/developerguide/ct-update-primary-region.html:
+	// the key ARN in the new Region, invoked by KMS, no response elements.)
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["region"] = "us-east-1"
+	d := ev["detail"].(map[string]any)
+	d["awsRegion"] = "us-east-1"
+	d["requestParameters"] = map[string]any{"keyId": "arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID, "primaryRegion": "us-east-1"}
+	d["responseElements"] = nil
+	d["resources"] = []any{}
+	second, _ := json.Marshal(ev)
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
+	out, err := h.runner.Handle(context.Background(), second)
+	if err != nil || out.Action != "none" || len(h.alerts.Msgs) != 0 || len(h.kms.Calls) != 0 || !strings.Contains(out.Reason, "former primary's record") {
+		t.Errorf("second record: %+v %v, calls %v", out, err, h.kms.Calls)
+	}
+}
+
+// The sweep hands rotation only primaries and single-Region keys: a
+// replica is swept through its primary, never reported twice.
+func TestFromListing_SkipsReplicas(t *testing.T) {
+	l := newLogic(Settings{}).(*logic)
+	h := newHarness(runconfig.ModeConfig{}, Settings{})
+	k := key(kmstypes.KeyStateEnabled, func(m *kmstypes.KeyMetadata) {
+		m.KeyId = aws.String(fixtures.FakeMRKID)
+		m.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{MultiRegionKeyType: kmstypes.MultiRegionKeyTypeReplica}
+	})
+	c := &guardrail.Call[kmsAPI]{API: h.kms, Region: fakekms.Region, Sweep: true}
+	if _, relevant, err := l.FromListing(context.Background(), c, k); relevant || err != nil || len(h.kms.Calls) != 0 {
+		t.Errorf("relevant %v, err %v, calls %v", relevant, err, h.kms.Calls)
 	}
 }

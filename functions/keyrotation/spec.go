@@ -14,6 +14,10 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 )
 
+// EventUpdatePrimaryRegion moves a multi-Region key's primary: it is
+// reported, and rotation is checked on the new primary.
+const EventUpdatePrimaryRegion = "UpdatePrimaryRegion"
+
 // ExemptionTag exempts a key when set to "true".
 const ExemptionTag = "kmsguard:skip-rotation"
 
@@ -29,12 +33,15 @@ func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-rotation",
 		Summary:  "Turns automatic rotation back on, with the configured period, for customer managed symmetric KMS keys.",
-		Details:  "Asymmetric, HMAC, imported-material and custom-key-store keys, and disabled or pending keys, alert only; a multi-Region replica is fixed on its primary.",
+		Details:  "Asymmetric, HMAC, imported-material and custom-key-store keys, and disabled or pending keys, alert only; a multi-Region replica is fixed on its primary, and the sweep checks primaries only; UpdatePrimaryRegion is reported with the new primary's rotation.",
 		Concern:  "rotation",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{{
 			Name: "key-rotation-api", Description: "KMS DisableKeyRotation, EnableKeyRotation (period checked by the guardrail) and CreateKey calls",
 			EventSource: "kms.amazonaws.com", EventNames: []string{"DisableKeyRotation", "EnableKeyRotation", "CreateKey"},
+		}, {
+			Name: "key-rotation-primary", Description: "KMS UpdatePrimaryRegion calls: a multi-Region key's primary moved, and rotation is the primary's",
+			EventSource: "kms.amazonaws.com", EventNames: []string{EventUpdatePrimaryRegion},
 		}},
 		Actions:         []string{"kms:DescribeKey", "kms:ListResourceTags", "kms:ListAliases", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation"},
 		Exemption:       guardrail.Exemption{Tag: ExemptionTag},

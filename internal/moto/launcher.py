@@ -23,6 +23,11 @@ Added:
         Disabled keys (DisabledException), keys pending deletion
         (KMSInvalidStateException) and keys that cannot rotate: asymmetric,
         HMAC, imported material (UnsupportedOperationException).
+  kms   multi-Region keys: each replica keeps its own MultiRegionConfiguration
+        (moto shared the primary's, so describing a replica turned the
+        primary into a REPLICA); ScheduleKeyDeletion on a primary that still
+        has replicas leaves it PendingReplicaDeletion with no deletion date,
+        as AWS does
   securityhub  BatchImportFindings as AWS takes it: refused where Security
         Hub is not enabled (InvalidAccessException); a finding whose
         AwsAccountId or ProductArn names another account than the caller's
@@ -36,6 +41,7 @@ Added:
         name (the resource type in a log group's ARN); moto knows log groups
         only as logs:loggroup and returned none for AWS's name
 """
+import copy
 import json
 import sys
 
@@ -52,7 +58,7 @@ import moto.cloudformation.responses as cfn_responses  # noqa: E402
 import moto.cloudformation.utils as cfn_utils  # noqa: E402
 from moto.core.exceptions import JsonRESTError  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
-from moto.kms.models import kms_backends  # noqa: E402
+from moto.kms.models import KmsBackend, kms_backends  # noqa: E402
 from moto.kms.responses import KmsResponse  # noqa: E402
 from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException  # noqa: E402
 from moto.logs.responses import LogsResponse  # noqa: E402
@@ -200,6 +206,50 @@ def get_key_rotation_status(self):
 
 KmsResponse.enable_key_rotation = enable_key_rotation
 KmsResponse.get_key_rotation_status = get_key_rotation_status
+
+# Multi-Region keys. moto 5.2.1 shares one MultiRegionConfiguration dict
+# between a primary and its replicas (a shallow copy), so describing a
+# replica marks the primary REPLICA too; each replica gets its own here.
+# And AWS puts a primary that still has replicas in PendingReplicaDeletion,
+# with no deletion date, until every replica is deleted; only then does its
+# own waiting period start (KMS developer guide, "Deleting multi-Region
+# keys"; ScheduleKeyDeletion API reference: "KeyState" in the response).
+_replicate_key = KmsBackend.replicate_key
+
+
+def replicate_key(self, key_id, replica_region):
+    replica = _replicate_key(self, key_id, replica_region)
+    cfg = copy.deepcopy(replica.multi_region_configuration)
+    cfg["MultiRegionKeyType"] = "REPLICA"
+    replica.multi_region_configuration = cfg
+    primary = self.keys[self.get_key_id(key_id)]
+    primary.multi_region_configuration["MultiRegionKeyType"] = "PRIMARY"
+    return replica
+
+
+KmsBackend.replicate_key = replicate_key
+
+_schedule_key_deletion = KmsResponse.schedule_key_deletion
+
+
+def schedule_key_deletion(self):
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    key = _key(self, key_id)
+    cfg = getattr(key, "multi_region_configuration", None) if key.multi_region else None
+    if cfg and cfg.get("PrimaryKey", {}).get("Arn") == key.arn:
+        live = [r for r in cfg.get("ReplicaKeys", [])
+                if key.id in kms_backends[self.current_account][r["Region"]].keys]
+        if live:
+            window = self._get_param("PendingWindowInDays") or 30
+            key.enabled = False
+            key.key_state = "PendingReplicaDeletion"
+            key.deletion_date = None
+            return json.dumps({"KeyId": key.arn, "KeyState": "PendingReplicaDeletion", "PendingWindowInDays": int(window)})
+    return _schedule_key_deletion(self)
+
+
+KmsResponse.schedule_key_deletion = schedule_key_deletion
 
 import moto.securityhub.urls as securityhub_urls  # noqa: E402
 from moto.securityhub.models import securityhub_backends  # noqa: E402

@@ -135,6 +135,11 @@ func (f *KMS) Writes() []string {
 
 func (f *KMS) find(keyID *string) (*Key, error) {
 	id := aws.ToString(keyID)
+	// A key added under its own id wins over another Region's copy of a
+	// multi-Region key, which shares the id (added as "<id>@<region>").
+	if k, ok := f.Keys[id]; ok {
+		return k, nil
+	}
 	for _, k := range f.Keys {
 		if id == aws.ToString(k.Meta.KeyId) || id == aws.ToString(k.Meta.Arn) {
 			return k, nil
@@ -324,9 +329,12 @@ func (f *KMS) PutKeyPolicy(_ context.Context, in *kms.PutKeyPolicyInput, _ ...fu
 // Clients hands the same API to every account and Region and records which
 // were asked for.
 type Clients[T any] struct {
-	API   T
-	Asked []string
-	Err   error
+	API T
+	// ByRegion are other Regions' APIs (a multi-Region key's copies); API
+	// answers for any Region not listed.
+	ByRegion map[string]T
+	Asked    []string
+	Err      error
 }
 
 // Get returns the API, or Err.
@@ -335,6 +343,9 @@ func (c *Clients[T]) Get(account, region string) (T, error) {
 	if c.Err != nil {
 		var zero T
 		return zero, c.Err
+	}
+	if api, ok := c.ByRegion[region]; ok {
+		return api, nil
 	}
 	return c.API, nil
 }
