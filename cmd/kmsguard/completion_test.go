@@ -69,6 +69,7 @@ _kmsguard`
 		{"kmsguard mode set ", "remediate alert inherit"},
 		{"kmsguard mode kill-switch o", "on off"},
 		{"kmsguard audit --for", "--format"},
+		{"kmsguard preflight --al", "--all"},
 		{"kmsguard audit --format ", "text json csv ocsf html"},
 		{"kmsguard audit --format o", "ocsf"},
 		{"kmsguard audit --format = j", "json"},

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +22,13 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -426,6 +432,24 @@ func TestAudit_ReadOnlyThenFix(t *testing.T) {
 	}
 }
 
+// stageTrail gives account a trail in eu-west-1 that logs every
+// management event, as preflight wants.
+func stageTrail(t *testing.T, acct string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, _ := srv.AccountConfig(ctx, acct, "eu-west-1")
+	ct := cloudtrail.NewFromConfig(cfg)
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-" + acct), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org"), S3BucketName: aws.String("trail-" + acct)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("org")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPreflight(t *testing.T) {
 	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
 	if err != nil {
@@ -439,33 +463,22 @@ func TestPreflight(t *testing.T) {
 	}
 	// Nothing deployed in the member account: every check there fails, with a fix.
 	code, out := run()
-	if code != exitFailed || !strings.Contains(out, "FAIL  111122223333/eu-west-1") || !strings.Contains(out, "fix: no trail") || !strings.Contains(out, "missing or disabled: kmsguard-forward-") {
+	if code != exitFailed || !strings.Contains(out, "FAIL  111122223333/eu-west-1") || !strings.Contains(out, "fix: no trail") || !strings.Contains(out, fmt.Sprintf("none of the %d forwarding rules is deployed and enabled", len(catalog.ForwardRules(catalog.Specs(), "A", "H", "aws")))) ||
+		!strings.Contains(out, "FAIL  111122223333                 the member roles of") || !strings.Contains(out, "the forwarding DLQ kmsguard-forward-dlq does not exist") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	// Deploy what preflight looks for in both accounts.
+	// Deploy what preflight looks for in both accounts: a trail and the
+	// spokes (the member roles in the member account only: the hub's
+	// guardrails act with their own roles).
 	for _, acct := range []string{"123456789012", fixtures.Account} {
-		cfg, _ := srv.AccountConfig(ctx, acct, "eu-west-1")
-		ct := cloudtrail.NewFromConfig(cfg)
-		if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-" + acct), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org"), S3BucketName: aws.String("trail-" + acct)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("org")}); err != nil {
-			t.Fatal(err)
-		}
-		eb := eventbridge.NewFromConfig(cfg)
-		for _, r := range catalog.ForwardRules(catalog.Specs(), acct, sandbox.HubAccount, "aws") {
-			if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := sb.LogsKey(ctx, acct); err != nil {
+		stageTrail(t, acct)
+		if err := sb.Spoke(ctx, acct); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if code, out := run(); code != exitOK || strings.Contains(out, "FAIL") || !strings.Contains(out, "the hub can assume arn:aws:iam::111122223333:role/kmsguard-remediator") {
+	if code, out := run(); code != exitOK || strings.Contains(out, "FAIL") || !strings.Contains(out, "the hub can assume arn:aws:iam::111122223333:role/kmsguard-remediator") ||
+		!strings.Contains(out, "PASS  111122223333/eu-west-1       the forwarding rules are deployed, enabled and target the hub bus "+sb.HubBusARN()) ||
+		strings.Contains(out, "PASS  123456789012                 the member roles") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	// A trail that excludes KMS events silences kmsguard: preflight says so.
@@ -489,6 +502,116 @@ func TestPreflight(t *testing.T) {
 	if code != exitFailed || !strings.Contains(out, "FAIL  111122223333/af-south-1") || !strings.Contains(out, "aws account enable-region --account-id 111122223333 --region-name af-south-1") ||
 		!strings.Contains(out, "kmsguard-regional-af-south-1") || strings.Count(out, "111122223333/af-south-1") != 1 {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// preflight --all checks every ACTIVE account of the organization
+// (ListAccounts, paginated), with the sweep's own health checks: both
+// report the same problems. Outside an organization, or as a member that
+// is not a delegated administrator, it says what to do instead.
+func TestPreflight_All(t *testing.T) {
+	sb, err := sandbox.NewHub(context.Background(), srv, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	useMoto(t, srv.URL, "")
+	ctx := context.Background()
+	code, out, errOut := runCLI(t, "preflight", "--all", "--regions", "eu-west-1")
+	if code != exitFailed || out != "" || !strings.Contains(errOut, "account 123456789012 is not in an AWS Organizations organization: name the accounts with --accounts") {
+		t.Fatalf("outside an organization: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "preflight", "--all", "--accounts", fixtures.Account); code != exitBadInput || !strings.Contains(errOut, "give --all or --accounts, not both") {
+		t.Errorf("--all --accounts: exit %d %s", code, errOut)
+	}
+
+	// The organization: the hub is its management account; 21 members
+	// (two pages of ListAccounts), one of them closed.
+	hub, _ := srv.Config(ctx, "us-east-1")
+	org := organizations.NewFromConfig(hub)
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	for i := 0; i < 21; i++ {
+		o, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(fmt.Sprint("m", i)), Email: aws.String(fmt.Sprintf("m%d@example.com", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, aws.ToString(o.CreateAccountStatus.AccountId))
+	}
+	closed, healthy, degraded := members[0], members[1], members[2]
+	if _, err := org.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(closed)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []string{sandbox.HubAccount, healthy, degraded} {
+		stageTrail(t, acct)
+		if err := sb.Spoke(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The degraded member: a rule forwarding elsewhere, an event in the DLQ.
+	dcfg, _ := srv.AccountConfig(ctx, degraded, "eu-west-1")
+	rule := catalog.ForwardRules(catalog.Specs(), degraded, sandbox.HubAccount, "aws")[0].Name
+	if _, err := eventbridge.NewFromConfig(dcfg).PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{Id: aws.String("hub"), Arn: aws.String("arn:aws:events:eu-west-1:999999999999:event-bus/elsewhere")}}}); err != nil {
+		t.Fatal(err)
+	}
+	q := sqs.NewFromConfig(dcfg)
+	u, _ := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(sweep.SpokeDLQ)})
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: u.QueueUrl, MessageBody: aws.String("{}")}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut = runCLI(t, "preflight", "--all", "--regions", "eu-west-1", "--format", "json")
+	var rep struct {
+		Checks []struct{ Status, Where, ID, Check, Problem, Fix string }
+		Failed int
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitFailed {
+		t.Fatalf("exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	where := map[string]bool{}
+	var failed []string
+	for _, c := range rep.Checks {
+		where[strings.Split(c.Where, "/")[0]] = true
+		if c.Status == "FAIL" && strings.HasPrefix(c.Where, degraded) {
+			failed = append(failed, c.ID+": "+c.Problem)
+		}
+	}
+	if len(where) != 21 || where[closed] || !where[sandbox.HubAccount] || !where[members[20]] {
+		t.Errorf("checked %d accounts, want the 21 ACTIVE ones (the closed %s left out): %v", len(where), closed, where)
+	}
+	for _, c := range rep.Checks {
+		if c.Status == "FAIL" && (strings.HasPrefix(c.Where, sandbox.HubAccount) || strings.HasPrefix(c.Where, healthy)) {
+			t.Errorf("a deployed account fails: %+v", c)
+		}
+	}
+	// The sweep's own checks of the degraded spoke say the same.
+	h, err := bootstrap.Load(ctx, bootstrap.Options{Guardrails: catalog.Entries(), Log: slog.New(slog.DiscardHandler), AWS: &sb.Config, HubAccount: sandbox.HubAccount, ConfigJSON: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	swept, err := sweep.Run(ctx, h, sweep.Options{Targets: []sweep.Target{{Account: degraded, Region: "eu-west-1"}}, Health: true, ItemAlerts: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range swept.Spoke {
+		want = append(want, s.Check+": "+s.Problem)
+	}
+	slices.Sort(want)
+	slices.Sort(failed)
+	if len(want) != 2 || !slices.Equal(failed, want) {
+		t.Errorf("preflight --all reports %q for %s, the sweep %q", failed, degraded, want)
+	}
+	code, out, _ = runCLI(t, "preflight", "--all", "--regions", "eu-west-1")
+	if code != exitFailed || !strings.Contains(out, "FAIL  "+degraded+"/eu-west-1       the forwarding rules are deployed, enabled and target the hub bus") || !strings.Contains(out, "checks in 21 accounts") {
+		t.Errorf("text table: exit %d\n%s", code, out)
+	}
+
+	// A member that is not a delegated administrator is refused, with the fix.
+	mcfg, _ := srv.AccountConfig(ctx, healthy, "us-east-1")
+	if _, err := orgAccounts(ctx, organizations.NewFromConfig(mcfg), healthy); err == nil || !strings.Contains(err.Error(), "AWS Organizations refused ListAccounts to account "+healthy) || !strings.Contains(err.Error(), "management account") {
+		t.Errorf("a member: %v", err)
 	}
 }
 

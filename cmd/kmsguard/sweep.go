@@ -170,7 +170,7 @@ func printStatus(w io.Writer, o sweep.Org) {
 	if len(o.Spoke) > 0 {
 		fmt.Fprintf(w, "\nSpoke health (events may not reach the hub)\n")
 		for _, s := range o.Spoke {
-			fmt.Fprintf(w, "  %s/%s: %s\n    fix: %s\n", s.Account, s.Region, s.Problem, s.Fix)
+			fmt.Fprintf(w, "  %s: %s\n    fix: %s\n", s.Where(), s.Problem, s.Fix)
 		}
 	}
 	if len(o.Errors) > 0 {

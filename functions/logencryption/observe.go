@@ -86,6 +86,9 @@ type LogsKey struct {
 	// Statement is the key policy statement to add when the policy does
 	// not admit CloudWatch Logs.
 	Statement string
+	// Fix is what makes the key usable, when Problem is set (spoke health
+	// and preflight show it next to the problem).
+	Fix string
 }
 
 // lookupKey resolves the logs key alias with one DescribeKey and checks
@@ -97,6 +100,7 @@ func lookupKey(ctx context.Context, api kmsAPI, alias, region string) (LogsKey, 
 	var nf *kmstypes.NotFoundException
 	if errors.As(err, &nf) {
 		k.Problem = fmt.Sprintf("the logs key %s does not exist in %s; deploy the kmsguard regional spoke there, or set guardrails.log-encryption.key_alias to an existing key", alias, region)
+		k.Fix = fmt.Sprintf("deploy the regional spoke here (StackSet kmsguard-regional, or kmsguard-regional-%s), which creates %s, or point logs_key.existing_alias at a usable key", region, DefaultKeyAlias)
 		return k, nil, nil
 	}
 	if err != nil {
@@ -115,7 +119,24 @@ func lookupKey(ctx context.Context, api kmsAPI, alias, region string) (LogsKey, 
 	case m.KeyState != kmstypes.KeyStateEnabled:
 		k.Problem = fmt.Sprintf("%s is %s, not Enabled; CloudWatch Logs refuses a key it cannot use", alias, m.KeyState)
 	}
+	k.Fix = keyFix(m, alias, region)
 	return k, m, nil
+}
+
+// keyFix is what makes a key usable that lookupKey found unusable.
+func keyFix(m *kmstypes.KeyMetadata, alias, region string) string {
+	id := aws.ToString(m.KeyId)
+	switch {
+	case m.KeyManager == kmstypes.KeyManagerTypeAws, m.KeySpec != "" && m.KeySpec != kmstypes.KeySpecSymmetricDefault:
+		return "point logs_key.existing_alias (or guardrails.log-encryption.key_alias) at a symmetric customer managed key"
+	case m.KeyState == kmstypes.KeyStateDisabled:
+		return fmt.Sprintf("enable it if it was disabled by mistake (aws kms enable-key --key-id %s --region %s); key-deletion alerts on who disabled it", id, region)
+	case m.KeyState == kmstypes.KeyStatePendingDeletion, m.KeyState == kmstypes.KeyStatePendingReplicaDeletion:
+		return fmt.Sprintf("cancel its deletion and enable it (aws kms cancel-key-deletion --key-id %s --region %s, then aws kms enable-key --key-id %s --region %s): log groups encrypted with it become unreadable when it is deleted", id, region, id, region)
+	case m.KeyState != kmstypes.KeyStateEnabled:
+		return fmt.Sprintf("make %s Enabled (it is %s), or point logs_key.existing_alias at a usable key", alias, m.KeyState)
+	}
+	return ""
 }
 
 // observeKey is lookupKey plus the key policy: whether it admits the
@@ -133,6 +154,7 @@ func observeKey(ctx context.Context, api kmsAPI, alias, region, account, groupAR
 	if why := admitsLogs(aws.ToString(pol.Policy), region, groupARN); why != "" {
 		k.Problem = fmt.Sprintf("the policy of %s does not let CloudWatch Logs use it: %s", alias, why)
 		k.Statement = logsStatement(region, account)
+		k.Fix = "add this statement to its key policy: " + k.Statement
 	}
 	return k, nil
 }

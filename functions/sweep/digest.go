@@ -236,6 +236,11 @@ func Scheduled(ctx context.Context, h *bootstrap.Env) (Summary, error) {
 		if err := h.Alerts().Publish(ctx, Digest(rep)); err != nil {
 			return sum, fmt.Errorf("publish the sweep digest: %w", err)
 		}
+		if m, ok := SpokeAlert(rep.Started.Format("20060102T150405Z"), rep.Spoke); ok {
+			if err := h.Alerts().Publish(ctx, m); err != nil {
+				return sum, fmt.Errorf("publish the spoke health alert: %w", err)
+			}
+		}
 	}
 	return sum, nil
 }

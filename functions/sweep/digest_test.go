@@ -47,10 +47,38 @@ func TestDigest_Golden(t *testing.T) {
 	}
 }
 
+// The degraded-spoke alert: one per run, HIGH, every problem under its
+// spoke with its fix, the account-wide (IAM) problems first.
+func TestSpokeAlert_Golden(t *testing.T) {
+	tg := func(a, r string) sweep.Target { return sweep.Target{Account: a, Region: r} }
+	m, ok := sweep.SpokeAlert("20261130T030000Z", []sweep.SpokeIssue{
+		{Target: tg("111122223333", "eu-west-1"), Check: sweep.CheckDLQ, Problem: "2 events are in the forwarding DLQ kmsguard-forward-dlq: they never reached the hub, so no guardrail saw them",
+			Fix: "read them (aws sqs receive-message --queue-url https://sqs.eu-west-1.amazonaws.com/111122223333/kmsguard-forward-dlq --region eu-west-1 in account 111122223333), check the hub bus policy and the forwarder role, then run kmsguard audit --accounts 111122223333 --regions eu-west-1 to catch what they were about"},
+		{Target: tg("111122223333", ""), Check: sweep.CheckMemberRoles, Problem: "1 member roles missing (kmsguard-remediator-key-rotation): their guardrails cannot act in this account",
+			Fix: "deploy the global spoke to this account (StackSet kmsguard-global; in the management account, its kmsguard stack); if it is deployed, its roles were changed: update the stack instance (drift detection shows what changed) and find out who changed them"},
+		{Target: tg("444455556666", "us-east-1"), Check: sweep.CheckForwarding, Problem: "1 forwarding rules do not target the hub bus (kmsguard-forward-kms-1 -> arn:aws:events:us-east-1:999999999999:event-bus/elsewhere): this account-Region's events do not reach the hub",
+			Fix: "restore the rules' target arn:aws:events:eu-west-1:123456789012:event-bus/kmsguard by updating the regional spoke's stack instance here (StackSet drift detection shows what was changed), and find out who changed them"},
+		{Target: tg("444455556666", "us-east-1"), Check: sweep.CheckLogsKey, Problem: "alias/kmsguard/logs is Disabled, not Enabled; CloudWatch Logs refuses a key it cannot use",
+			Fix: "enable it if it was disabled by mistake (aws kms enable-key --key-id 1234abcd-12ab-34cd-56ef-1234567890ab --region us-east-1); key-deletion alerts on who disabled it"},
+	})
+	if !ok {
+		t.Fatal("no alert")
+	}
+	alerttest.Check(t, m)
+	alerttest.Golden(t, "spoke-health", m)
+	if m.Severity != "HIGH" || m.Verdict != "3 spokes degraded" {
+		t.Errorf("%s / %s", m.Severity, m.Verdict)
+	}
+}
+
 func TestScheduledSweep_PublishesActionsAndOneDigest(t *testing.T) {
 	w := newWorld(t)
 	id, _ := w.CreateKey(w.ctx, member, sandbox.KeySpec{Alias: "alias/sweep-me"})
 	if _, err := w.kms().ScheduleKeyDeletion(w.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	// A healthy spoke: no degraded-spoke alert.
+	if err := w.Spoke(w.ctx, member); err != nil {
 		t.Fatal(err)
 	}
 	cfg := `{"modes":{},"sweep":{"accounts":["111122223333"],"regions":["eu-west-1"]}}`

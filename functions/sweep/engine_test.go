@@ -184,7 +184,7 @@ func TestEngine_PlanItemsDigest(t *testing.T) {
 		t.Errorf("aggregate %+v", o)
 	}
 	msg := sweep.OrgDigest(o)
-	for _, want := range []string{"Spoke health", a + "/eu-west-1: 2 events are in the forwarding DLQ kmsguard-forward-dlq", "forwarding rules missing or disabled",
+	for _, want := range []string{"Spoke health", a + "/eu-west-1: 2 events are in the forwarding DLQ kmsguard-forward-dlq", "forwarding rules is deployed and enabled",
 		b + "/eu-west-1: the forwarding DLQ kmsguard-forward-dlq does not exist", "Not swept", c + "/eu-west-1: Transient: list keys: ThrottlingException", "Per guardrail", "key-deletion: 2 findings, 2 fixed (2 CRITICAL)", "Per Region", "eu-west-1:"} {
 		if !strings.Contains(strings.Join(strings.Fields(msg.Text()), " "), want) { // the body wraps lines
 			t.Errorf("digest lacks %q:\n%s", want, msg.Text())
@@ -196,6 +196,20 @@ func TestEngine_PlanItemsDigest(t *testing.T) {
 	latest, err := sweep.Latest(ctx, store)
 	if err != nil || latest != "run1" {
 		t.Errorf("latest %q %v", latest, err)
+	}
+	// The digest phase publishes the digest and one degraded-spoke alert
+	// for the run, with the same problems.
+	if _, err := sweep.Phase(ctx, h, store, sweep.Input{Phase: "digest", Run: "run1"}); err != nil {
+		t.Fatal(err)
+	}
+	published, _ := sb.Alerts(ctx)
+	if len(published) != 2 || published[0].Attributes["action"] != "digest" || published[1].Attributes["action"] != "spoke-health" || published[1].Attributes["severity"] != "HIGH" {
+		t.Fatalf("%d alerts after the digest phase, want the digest then the degraded-spoke alert", len(published))
+	}
+	for _, want := range []string{a + "/eu-west-1:", "2 events are in the forwarding DLQ", b + "/eu-west-1:", "the forwarding DLQ kmsguard-forward-dlq does not exist", a + " (all Regions):", "member roles missing"} {
+		if !strings.Contains(strings.Join(strings.Fields(published[1].Text), " "), want) {
+			t.Errorf("the degraded-spoke alert lacks %q:\n%s", want, published[1].Text)
+		}
 	}
 }
 

@@ -151,13 +151,13 @@ func spokeSection(b *alert.Body, issues []SpokeIssue) {
 		return
 	}
 	b.Section("Spoke health")
-	b.Line("Events from these account-Regions may not reach the hub, so their guardrails may not have run:")
+	b.Line("Events from these account-Regions may not reach the hub, or their guardrails may not be able to act there (a separate HIGH alert lists the same problems):")
 	for i, s := range issues {
 		if i == MaxDigestItems {
 			b.Line("… and %d more (kmsguard sweep status lists them all).", len(issues)-MaxDigestItems)
 			break
 		}
-		b.Line("%s/%s: %s. Fix: %s.", s.Account, s.Region, s.Problem, s.Fix)
+		b.Line("%s: %s. Fix: %s.", s.Where(), s.Problem, s.Fix)
 	}
 }
 
@@ -205,6 +205,10 @@ func Phase(ctx context.Context, h *bootstrap.Env, s Store, in Input) (any, error
 		}
 		sweepOne := func(ctx context.Context, t Target) (*Report, error) {
 			o := Options{Targets: []Target{t}, ItemAlerts: alerts, Health: true, Recorder: h.Recorder()}
+			if sc := h.RuntimeConfig().Sweep; sc != nil {
+				// One item per account checks its member roles.
+				o.RolesRegion = RolesRegion(sc.Regions, h.AWS().Region)
+			}
 			if h.RuntimeConfig().SecurityHub {
 				o.Findings = h.Findings
 			}
@@ -227,6 +231,11 @@ func Phase(ctx context.Context, h *bootstrap.Env, s Store, in Input) (any, error
 		if h.Alerts() != nil {
 			if err := h.Alerts().Publish(ctx, OrgDigest(o)); err != nil {
 				return nil, fmt.Errorf("publish the sweep digest: %w", err)
+			}
+			if m, ok := SpokeAlert(meta.Run, o.Spoke); ok {
+				if err := h.Alerts().Publish(ctx, m); err != nil {
+					return nil, fmt.Errorf("publish the spoke health alert: %w", err)
+				}
 			}
 		}
 		if err := s.put(ctx, runKey(meta.Run), "meta", meta.State, meta, now.Add(RecordsFor)); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
@@ -40,8 +41,10 @@ var Actions = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "lo
 
 // HealthActions are the reads `kmsguard preflight` and the scheduled
 // sweep make in a member account through the same read-only role: the
-// trail, the forwarding rules, the forwarding DLQ's depth and the logs key.
-var HealthActions = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "events:ListRules", "kms:GetKeyPolicy", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
+// trail, the forwarding rules and their targets, the forwarding DLQ's
+// depth and the logs key. (The member roles are read with RoleActions,
+// granted on their exact ARNs.)
+var HealthActions = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "events:ListRules", "events:ListTargetsByRule", "kms:GetKeyPolicy", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
 
 // DiscoveryActions let the sweep Lambda list the organization's accounts
 // (granted to the sweep's role in the hub only).
@@ -65,9 +68,14 @@ type Options struct {
 	Progress func(line string)
 	// Recorder, when set, records every outcome in the ledger.
 	Recorder guardrail.OutcomeRecorder
-	// Health checks each target's spoke too: forwarding rules deployed
-	// and enabled, nothing in its DLQ (the scheduled sweep).
-	Health bool
+	// Health checks each target's spoke too (the scheduled sweep):
+	// forwarding rules deployed, enabled and targeting the hub bus,
+	// nothing in its DLQ, the logs key usable; and, in the target whose
+	// Region is RolesRegion, the account's member roles (IAM is global).
+	// RolesRegion "" is RolesRegion(the targets' Regions, the hub's home
+	// Region).
+	Health      bool
+	RolesRegion string
 	// ItemAlerts, when set, is the least severity of a finding that gets
 	// its own alert at once ("none": no per-finding alert, the digest
 	// only); unset, each action taken gets its alert (audit --fix).
@@ -182,6 +190,22 @@ func Run(ctx context.Context, h *bootstrap.Env, o Options) (*Report, error) {
 		byKind[e.Spec.Sweep.Kind] = append(byKind[e.Spec.Sweep.Kind], r)
 	}
 	s := &sweep{h: h, o: o, keyGs: byKind[guardrail.KindKMSKey], groupGs: byKind[guardrail.KindLogGroup], rep: &Report{Started: o.Now().UTC(), Targets: o.Targets, Findings: []Finding{}, Orphans: []OrphanKey{}, Errors: []string{}, NotEnabled: []Target{}}}
+	if o.Health {
+		var specs []guardrail.Spec
+		for _, e := range h.Entries() {
+			specs = append(specs, e.Spec)
+		}
+		s.expect = ExpectFrom(h.RuntimeConfig(), Hub{Account: h.HubAccount(), Region: h.AWS().Region}, specs)
+		if s.o.RolesRegion == "" {
+			var regions []string
+			for _, t := range o.Targets {
+				if !slices.Contains(regions, t.Region) {
+					regions = append(regions, t.Region)
+				}
+			}
+			s.o.RolesRegion = RolesRegion(regions, h.AWS().Region)
+		}
+	}
 	targets := s.enabled(ctx, o.Targets)
 	sem := make(chan struct{}, o.TargetConcurrency)
 	var wg sync.WaitGroup
@@ -280,6 +304,8 @@ type sweep struct {
 	o       Options
 	keyGs   []reconciler
 	groupGs []reconciler
+	// expect is what a healthy spoke looks like (Options.Health).
+	expect Expect
 
 	mu  sync.Mutex
 	rep *Report
@@ -404,11 +430,11 @@ func (s *sweep) target(ctx context.Context, t Target) {
 		groups = s.groups(ctx, t, listed)
 	}
 	if s.o.Health {
-		var specs []guardrail.Spec
-		for _, e := range s.h.Entries() {
-			specs = append(specs, e.Spec)
+		checks := RegionHealth(ctx, t, RegionAPIs{Rules: eventbridge.NewFromConfig(cfg), Queues: sqs.NewFromConfig(cfg), Keys: kms.NewFromConfig(cfg)}, s.expect)
+		if t.Region == s.o.RolesRegion && len(s.expect.MemberRoles(t.Account)) > 0 {
+			checks = append(checks, RolesCheck(ctx, t.Account, iam.NewFromConfig(cfg), s.expect))
 		}
-		issues := SpokeHealth(ctx, t, eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg), specs)
+		issues := Issues(checks)
 		s.mu.Lock()
 		s.rep.Spoke = append(s.rep.Spoke, issues...)
 		s.mu.Unlock()

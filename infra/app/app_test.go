@@ -301,7 +301,32 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 			cond := tpltest.JSON(st["Condition"])
 			regional := false
 			for _, a := range acts {
-				regional = regional || !strings.HasPrefix(a, "organizations:") // Organizations is a global service
+				regional = regional || !strings.HasPrefix(a, "organizations:") && !strings.HasPrefix(a, "iam:") // global services
+			}
+			res := tpltest.JSON(st["Resource"])
+			if slices.Contains(acts, "iam:GetRole") {
+				// Exactly the guardrails' member roles of this account,
+				// never the sweep's own, and nothing else.
+				var roleNames []string
+				for _, s := range catalog.Specs() {
+					if !s.EventOnly {
+						roleNames = append(roleNames, guardrail.MemberRoleName(s.ID))
+					}
+				}
+				if n := strings.Count(res, ":role/"); n != len(roleNames) || len(acts) != 1 || cond != "null" {
+					t.Errorf("%s reads %d roles (%v) with a condition %s, want exactly %v: %s", name, n, acts, cond, roleNames, res)
+				}
+				for _, rn := range roleNames {
+					if !strings.Contains(res, ":role/"+rn+`"`) {
+						t.Errorf("%s cannot read %s: %s", name, rn, res)
+					}
+				}
+			}
+			if slices.Contains(acts, "events:ListTargetsByRule") && (len(acts) != 1 || !strings.Contains(res, ":rule/kmsguard-forward-*") || strings.Contains(res, `"*"`)) {
+				t.Errorf("%s reads rule targets beyond the forwarding rules: %v %s", name, acts, res)
+			}
+			if slices.ContainsFunc(acts, func(a string) bool { return strings.HasPrefix(a, "sts:") }) {
+				t.Errorf("%s may assume roles: %v", name, acts)
 			}
 			if regional && cond != `{"StringEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}` && cond != `{"StringEquals":{"aws:RequestedRegion":["eu-west-1","us-east-1"]}}` {
 				t.Errorf("%s: %v not limited to the configured Regions: %s", name, acts, cond)
@@ -328,7 +353,7 @@ func TestGlobalSpoke_Roles(t *testing.T) {
 		// findings in the account (scope.ReportFindings).
 		check(s.ID, append(slices.Clone(s.Actions), "securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"), s.ID, guardrail.SweepID)
 	}
-	check(guardrail.SweepID, append(slices.Clone(sweep.Actions), sweep.HealthActions...), guardrail.SweepID)
+	check(guardrail.SweepID, slices.Concat(sweep.Actions, sweep.HealthActions, sweep.RoleActions), guardrail.SweepID)
 	if _, ok := roles["kmsguard-remediator"]; ok {
 		t.Error("the shared remediator role is still there")
 	}

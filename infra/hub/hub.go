@@ -35,8 +35,9 @@ import (
 	"github.com/kmsguard/kmsguard/infra/scope"
 )
 
-// BusName is the hub event bus that spokes forward to.
-const BusName = "kmsguard"
+// BusName is the hub event bus that spokes forward to (the spoke health
+// check looks for it among the forwarding rules' targets).
+const BusName = sweep.HubBusName
 
 // TopicName is the alert topic.
 const TopicName = "kmsguard-alerts"

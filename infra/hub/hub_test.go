@@ -416,6 +416,9 @@ func TestSpokeDLQ_OneName(t *testing.T) {
 	if sweep.SpokeDLQ != scope.SpokeDLQ {
 		t.Errorf("functions/sweep reads %s, infra/scope scopes %s", sweep.SpokeDLQ, scope.SpokeDLQ)
 	}
+	if catalog.ForwardPrefix+"-" != scope.ForwardRulePrefix {
+		t.Errorf("the forwarding rules are named %s-*, infra/scope scopes %s*", catalog.ForwardPrefix, scope.ForwardRulePrefix)
+	}
 }
 
 // The organization sweep (issue 13): the schedule starts a state machine

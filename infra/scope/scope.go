@@ -97,7 +97,7 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	arn := func(service, rest string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":" + service + ":*:"), account, jsii.String(":" + rest)})
 	}
-	var keys, logs, params, queues, accountLevel, global []string
+	var keys, logs, params, queues, rules, accountLevel, global []string
 	for _, a := range actions {
 		switch {
 		case accountLevelActions[a] && (strings.HasPrefix(a, "organizations:") || strings.HasPrefix(a, "account:")):
@@ -112,6 +112,8 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 			params = append(params, a) // kmsguard's own parameters only
 		case strings.HasPrefix(a, "sqs:"):
 			queues = append(queues, a) // the spoke's forwarding DLQ only
+		case a == "events:ListTargetsByRule":
+			rules = append(rules, a) // the spoke's forwarding rules only
 		default:
 			return nil, fmt.Errorf("no resource scope is defined for %s; add one to infra/scope.Grants", a)
 		}
@@ -127,6 +129,9 @@ func Grants(actions []string, account *string, regions ...string) ([]Grant, erro
 	add("GuardrailLogGroupActions", logs, arn("logs", "log-group:*"), regions)
 	add("GuardrailParameterActions", params, arn("ssm", "parameter/kmsguard/*"), regions)
 	add("GuardrailQueueActions", queues, arn("sqs", SpokeDLQ), regions)
+	// Rules on the default bus: arn:<partition>:events:<region>:<account>:rule/<name>
+	// (Service Authorization Reference, Amazon EventBridge, resource type "rule-on-default-event-bus").
+	add("GuardrailForwardRuleActions", rules, arn("events", "rule/"+ForwardRulePrefix+"*"), regions)
 	add("GuardrailAccountActions", accountLevel, jsii.String("*"), regions)
 	add("GuardrailGlobalActions", global, jsii.String("*"), nil)
 	return out, nil
@@ -155,6 +160,25 @@ func ReportFindings(account *string, regions ...string) awsiam.PolicyStatement {
 // SpokeDLQ is the regional spoke's forwarding dead-letter queue, the one
 // queue kmsguard's member roles may read (its depth, for spoke health).
 const SpokeDLQ = "kmsguard-forward-dlq"
+
+// ForwardRulePrefix starts the name of every forwarding rule of the
+// regional spoke (functions/catalog.ForwardPrefix + "-"), the only rules
+// whose targets kmsguard's member roles may read.
+const ForwardRulePrefix = "kmsguard-forward-"
+
+// ReadRoles lets a role read exactly the named roles of account
+// (iam:GetRole: the spoke health check of each guardrail's member role and
+// its trust policy). IAM is a global service whose requests are signed for
+// us-east-1 (aws:RequestedRegion is us-east-1 for every IAM call: IAM User
+// Guide, "AWS global condition context keys", aws:RequestedRegion), so the
+// statement is not limited to the configured Regions.
+func ReadRoles(account *string, actions, names []string) awsiam.PolicyStatement {
+	var arns []*string
+	for _, n := range names {
+		arns = append(arns, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), account, jsii.String(":role/" + n)}))
+	}
+	return Grant{Sid: "ReadMemberRoles", Actions: actions, Resources: arns}.Statement()
+}
 
 // ConstructID turns a kebab-case id ("key-deletion") into a construct id
 // ("KeyDeletion").

@@ -30,8 +30,9 @@ import (
 // hub bus. It is global (IAM), so the global spoke creates it once.
 const ForwarderRoleName = "kmsguard-event-forwarder"
 
-// HubBusName is the hub's event bus.
-const HubBusName = "kmsguard"
+// HubBusName is the hub's event bus (the spoke health check looks for it
+// among each forwarding rule's targets).
+const HubBusName = sweep.HubBusName
 
 // Hub locates the hub: the account and home Region of its bus and roles.
 type Hub struct {
@@ -162,7 +163,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 	roleARN := func(name string) *string {
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(fmt.Sprintf(":iam::%s:role/%s", props.Hub.Account, name))})
 	}
-	member := func(id, description string, actions []string, findings bool, trusted ...string) {
+	member := func(id, description string, actions []string, findings bool, trusted ...string) awsiam.Role {
 		var hubRoles []*string
 		for _, t := range trusted {
 			hubRoles = append(hubRoles, roleARN(guardrail.HubRoleName(t)))
@@ -188,6 +189,7 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 		role.AddToPrincipalPolicy(scope.DenyLockoutBypass())
 		role.AddToPrincipalPolicy(scope.DenyKmsguardKeyChanges())
 		scope.Suppress(role, "AwsSolutions-IAM5", scope.ReasonScopedWildcards)
+		return role
 	}
 	for _, spec := range props.Specs {
 		if spec.EventOnly {
@@ -197,8 +199,20 @@ func NewGlobalStack(parent constructs.Construct, id string, props *GlobalProps) 
 			spec.Actions, props.SecurityHub, spec.ID, guardrail.SweepID)
 	}
 	if props.Sweep {
-		member(guardrail.SweepID, "kmsguard sweep and preflight: read-only listing of keys and log groups, and kmsguard's own health",
+		role := member(guardrail.SweepID, "kmsguard sweep and preflight: read-only listing of keys and log groups, and kmsguard's own health",
 			append(slices.Clone(sweep.Actions), sweep.HealthActions...), false, guardrail.SweepID)
+		// Spoke health reads each guardrail role of this account (that it
+		// exists and trusts its hub role) with iam:GetRole on exactly
+		// those roles: the sweep's role is never allowed to assume them.
+		var names []string
+		for _, spec := range props.Specs {
+			if !spec.EventOnly {
+				names = append(names, guardrail.MemberRoleName(spec.ID))
+			}
+		}
+		if len(names) > 0 {
+			role.AddToPrincipalPolicy(scope.ReadRoles(awscdk.Aws_ACCOUNT_ID(), sweep.RoleActions, names))
+		}
 	}
 
 	forwarder := awsiam.NewRole(stack, jsii.String("Forwarder"), &awsiam.RoleProps{

@@ -40,6 +40,12 @@ Added:
   tag   GetResources takes the resource type filter logs:log-group, AWS's
         name (the resource type in a log group's ARN); moto knows log groups
         only as logs:loggroup and returned none for AWS's name
+  organizations  ListAccounts answers as AWS does: outside an organization
+        AWSOrganizationsNotInUseException (moto returned no accounts);
+        from a member account AccessDeniedException unless it is a
+        delegated administrator, which gets the organization's accounts
+        (moto returned none); at most 20 accounts a page, the API's
+        maximum (moto gave 100), so callers must paginate
 """
 import copy
 import json
@@ -347,6 +353,37 @@ def get_resources_generator(self, tag_filters=None, resource_type_filters=None):
 
 
 rgta_models.ResourceGroupsTaggingAPIBackend._get_resources_generator = get_resources_generator
+
+from moto.organizations.exceptions import AWSOrganizationsNotInUseException  # noqa: E402
+from moto.organizations.models import organizations_backends  # noqa: E402
+from moto.organizations.responses import OrganizationsResponse  # noqa: E402
+
+
+class _OrgAccessDenied(JsonRESTError):
+    code = 400
+
+    def __init__(self):
+        super().__init__("AccessDeniedException", "You don't have permissions to access this resource.")
+
+
+# AWS Organizations API reference, ListAccounts: "This operation can be
+# called only from the organization's management account or by a member
+# account that is a delegated administrator"; MaxResults 1-20.
+def list_accounts(self):
+    backend = self.organizations_backend
+    if backend.org is None:
+        owner = organizations_backends.master_accounts.get(self.current_account)
+        if owner is None:
+            raise AWSOrganizationsNotInUseException
+        backend = organizations_backends[owner[0]][owner[1]]
+        if not any(a.account.id == self.current_account for a in backend.admins):
+            raise _OrgAccessDenied()
+    max_results = min(self._get_int_param("MaxResults") or 20, 20)
+    accounts, next_token = backend.list_accounts(max_results=max_results, next_token=self._get_param("NextToken"))
+    return json.dumps({"Accounts": accounts, "NextToken": next_token})
+
+
+OrganizationsResponse.list_accounts = list_accounts
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/smithy-go"
 
@@ -128,5 +130,56 @@ func TestLauncher_TaggingLogGroupType(t *testing.T) {
 	m := out.ResourceTagMappingList[0]
 	if arn := aws.ToString(m.ResourceARN); arn != "arn:aws:logs:eu-west-1:123456789012:log-group:/tagged" || len(m.Tags) != 1 || aws.ToString(m.Tags[0].Value) != "payments" {
 		t.Errorf("got %s %+v", arn, m.Tags)
+	}
+}
+
+// ListAccounts answers as AWS Organizations does: not in an organization,
+// AWSOrganizationsNotInUseException; a member account,
+// AccessDeniedException until it is a delegated administrator; at most 20
+// accounts a page (moto 5.2.1 answered all three with a plain list).
+func TestLauncher_OrganizationsListAccounts(t *testing.T) {
+	ctx := context.Background()
+	if err := srv.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := srv.Config(ctx, "us-east-1")
+	org := organizations.NewFromConfig(cfg)
+	if _, err := org.ListAccounts(ctx, &organizations.ListAccountsInput{}); code(err) != "AWSOrganizationsNotInUseException" {
+		t.Fatalf("outside an organization: %v", err)
+	}
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
+		t.Fatal(err)
+	}
+	var member string
+	for i := 0; i < 21; i++ {
+		out, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("a"), Email: aws.String("a" + string(rune('a'+i)) + "@example.com")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		member = aws.ToString(out.CreateAccountStatus.AccountId)
+	}
+	page, err := org.ListAccounts(ctx, &organizations.ListAccountsInput{})
+	if err != nil || len(page.Accounts) != 20 || page.NextToken == nil {
+		t.Fatalf("first page: %d accounts, next %v, %v", len(page.Accounts), page.NextToken, err)
+	}
+	mcfg, _ := srv.AccountConfig(ctx, member, "us-east-1")
+	morg := organizations.NewFromConfig(mcfg)
+	if _, err := morg.ListAccounts(ctx, &organizations.ListAccountsInput{}); code(err) != "AccessDeniedException" {
+		t.Fatalf("a member: %v", err)
+	}
+	if _, err := org.RegisterDelegatedAdministrator(ctx, &organizations.RegisterDelegatedAdministratorInput{AccountId: aws.String(member), ServicePrincipal: aws.String("access-analyzer.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	p := organizations.NewListAccountsPaginator(morg, &organizations.ListAccountsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Accounts)
+	}
+	if n != 22 {
+		t.Errorf("the delegated administrator lists %d accounts, want 22", n)
 	}
 }

@@ -8,12 +8,16 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -23,6 +27,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/catalog"
+	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/internal/moto"
 )
 
@@ -352,4 +357,62 @@ func (h *Hub) LogGroupKey(ctx context.Context, account, name string) (string, er
 		}
 	}
 	return "", fmt.Errorf("log group %s not found", name)
+}
+
+// HubBusARN is the sandbox hub bus's ARN: the target of every forwarding
+// rule Spoke deploys.
+func (h *Hub) HubBusARN() string {
+	return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", h.Region, HubAccount, hubBus)
+}
+
+// Spoke deploys in account, in the hub's Region, what the regional and
+// global spokes put there and the spoke health checks look for: the
+// forwarding rules on the default bus, each targeting the hub bus; their
+// DLQ; the logs key, rotating; and (outside the hub account) each guardrail's member
+// role, trusting the hub account narrowed to its hub Lambda role and the
+// sweep's, as infra/spoke builds it. Run again for another Region: the
+// roles, being global, are created once.
+func (h *Hub) Spoke(ctx context.Context, account string) error {
+	cfg, err := h.Server.AccountConfig(ctx, account, h.Region)
+	if err != nil {
+		return err
+	}
+	eb := eventbridge.NewFromConfig(cfg)
+	forwarder := fmt.Sprintf("arn:aws:iam::%s:role/kmsguard-event-forwarder", account)
+	for _, r := range catalog.ForwardRules(catalog.Specs(), account, HubAccount, "aws") {
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventPattern: aws.String(r.Pattern.JSON())}); err != nil {
+			return fmt.Errorf("put rule %s: %w", r.Name, err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.Name), Targets: []ebtypes.Target{{Id: aws.String("hub"), Arn: aws.String(h.HubBusARN()), RoleArn: aws.String(forwarder)}}}); err != nil {
+			return fmt.Errorf("put target of %s: %w", r.Name, err)
+		}
+	}
+	if _, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("kmsguard-forward-dlq")}); err != nil {
+		return fmt.Errorf("create the forwarding DLQ: %w", err)
+	}
+	key, err := h.LogsKey(ctx, account)
+	if err != nil {
+		return err
+	}
+	// The regional spoke's key rotates (infra/spoke).
+	if _, err := kms.NewFromConfig(cfg).EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(key[strings.LastIndex(key, "/")+1:])}); err != nil {
+		return fmt.Errorf("enable rotation of the logs key: %w", err)
+	}
+	if account == HubAccount {
+		return nil
+	}
+	c := iam.NewFromConfig(cfg)
+	for _, s := range catalog.Specs() {
+		if s.EventOnly {
+			continue
+		}
+		trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%[1]s:root"},"Action":"sts:AssumeRole","Condition":{"ArnEquals":{"aws:PrincipalArn":["arn:aws:iam::%[1]s:role/%[2]s","arn:aws:iam::%[1]s:role/%[3]s"]}}}]}`,
+			HubAccount, guardrail.HubRoleName(s.ID), guardrail.HubRoleName(guardrail.SweepID))
+		_, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(guardrail.MemberRoleName(s.ID)), AssumeRolePolicyDocument: aws.String(trust)})
+		var exists *iamtypes.EntityAlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("create role %s: %w", guardrail.MemberRoleName(s.ID), err)
+		}
+	}
+	return nil
 }
