@@ -16,6 +16,7 @@ import (
 	"github.com/kmsguard/kmsguard/events/patterns"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
+	"github.com/kmsguard/kmsguard/functions/keymaterial"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
@@ -32,6 +33,7 @@ func Entries() []guardrail.Entry {
 		keypolicy.Entry(),
 		logencryption.Entry(),
 		tamper.Entry(),
+		keymaterial.Entry(),
 	}
 }
 
