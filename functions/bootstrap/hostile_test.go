@@ -119,6 +119,18 @@ func TestHostileEvents(t *testing.T) {
 		}),
 		"log group name not a string":  mutate(t, logs, func(ev, d map[string]any) { d["requestParameters"] = map[string]any{"logGroupName": []any{"/a", "/b"}} }),
 		"log group created with a key": fixtures.Get("none/create-log-group-encrypted").Raw,
+		// Imported key material: a native expiration naming another
+		// account's key, or none; a forged deletion record.
+		"material expiration, key in another account": mutate(t, "key-material/kms-imported-key-material-expiration", func(ev, d map[string]any) {
+			ev["detail"] = map[string]any{}
+			ev["resources"] = []any{"arn:aws:kms:eu-west-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}),
+		"material expiration, no key": mutate(t, "key-material/kms-imported-key-material-expiration", func(ev, d map[string]any) {
+			ev["detail"] = map[string]any{"key-id": ""}
+			ev["resources"] = []any{}
+		}),
+		"material deletion, forged account": mutate(t, "key-material/delete-imported-key-material", func(ev, d map[string]any) { d["recipientAccountId"] = "999988887777" }),
+		"material deletion, failed call":    mutate(t, "key-material/delete-imported-key-material", func(ev, d map[string]any) { d["errorCode"] = "KMSInvalidStateException" }),
 	}
 	if len(corpus) < 30 {
 		t.Fatalf("corpus has %d events", len(corpus))

@@ -17,6 +17,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/keydeletion"
 	"github.com/kmsguard/kmsguard/functions/keygrants"
+	"github.com/kmsguard/kmsguard/functions/keymaterial"
 	"github.com/kmsguard/kmsguard/functions/keypolicy"
 	"github.com/kmsguard/kmsguard/functions/keyrotation"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
@@ -34,6 +35,7 @@ func Entries() []guardrail.Entry {
 		keygrants.Entry(),
 		logencryption.Entry(),
 		tamper.Entry(),
+		keymaterial.Entry(),
 	}
 }
 

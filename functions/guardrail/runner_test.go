@@ -149,6 +149,15 @@ func TestSpecValidate(t *testing.T) {
 		"no example":         {func(s *guardrail.Spec) { s.Example = guardrail.Example{} }, "no example"},
 		"unknown sweep kind": {func(s *guardrail.Spec) { s.Sweep.Kind = "bucket" }, "sweep kind"},
 		"bad severity":       {func(s *guardrail.Spec) { s.Severity = "LOUD" }, "severity"},
+		// An alert-only guardrail (no write action) can only alert: it
+		// defaults to alert and its example sets no mode.
+		"alert-only defaulting to remediate": {func(s *guardrail.Spec) { s.DefaultMode = guardrail.ModeRemediate }, "alert-only guardrail (no write among its actions) must default to mode alert"},
+		"alert-only example with a mode":     {func(s *guardrail.Spec) { s.Example.Mode = guardrail.ModeRemediate }, "sets no mode"},
+		// One that remediates ends its example with the write.
+		"remediation example ending in a read": {func(s *guardrail.Spec) {
+			s.Actions = []string{"kms:DescribeKey", "kms:EnableKey"}
+			s.Example.Calls = []string{"EnableKey", "DescribeKey"}
+		}, "last call DescribeKey must be its remediation's write"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			bad := validSpec()
@@ -157,6 +166,15 @@ func TestSpecValidate(t *testing.T) {
 				t.Errorf("err %v lacks %q", err, tt.want)
 			}
 		})
+	}
+	if !ok.AlertOnly() || len(ok.Writes()) != 0 {
+		t.Errorf("a spec with only kms:DescribeKey is alert-only: %v", ok.Writes())
+	}
+	fixer := validSpec()
+	fixer.Actions, fixer.DefaultMode = []string{"kms:DescribeKey", "kms:EnableKey"}, guardrail.ModeRemediate
+	fixer.Example.Calls = []string{"DescribeKey", "EnableKey"}
+	if err := fixer.Validate(); err != nil || fixer.AlertOnly() || len(fixer.Writes()) != 1 {
+		t.Errorf("a guardrail that remediates: %v %v", err, fixer.Writes())
 	}
 	schema, err := guardrail.SettingsSchema(settings{})
 	if err != nil || len(schema) != 2 || schema[1].Name != "days" || schema[1].Default != "7" || schema[1].Type != "integer" {

@@ -102,15 +102,43 @@ const (
 type Example struct {
 	// Fixture is the events/fixtures name of the event.
 	Fixture string
-	// Calls are the AWS operations its remediation makes, in order, the
-	// write last (the alert's Publish not included).
+	// Calls are the AWS operations the guardrail makes for it, in order
+	// (the alert's Publish not included): for a guardrail that remediates,
+	// its reads and then its remediation's write, last; for an alert-only
+	// guardrail (Spec.AlertOnly), the reads its alert is written from.
 	Calls []string
-	// Verdict ends the subject of the remediation's alert.
+	// Verdict ends the subject of the example's alert: the remediation's,
+	// or an alert-only guardrail's.
 	Verdict string
 	// Mode is the configured mode of the scenario when the guardrail's
-	// default mode would not remediate.
+	// default mode would not remediate; never set for an alert-only
+	// guardrail, whose mode changes nothing.
 	Mode Mode
 }
+
+// IsRead reports whether an IAM action (kms:DescribeKey) or an API
+// operation (DescribeKey) only reads: Describe*, Get* and List* do.
+func IsRead(action string) bool {
+	op := action[strings.Index(action, ":")+1:]
+	return strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List")
+}
+
+// Writes are the spec's actions that change something.
+func (s Spec) Writes() []string {
+	var out []string
+	for _, a := range s.Actions {
+		if !IsRead(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// AlertOnly reports a guardrail that can never change anything: none of
+// its actions writes (tamper; key-material, whose fix only the holder of
+// the key material can make). Its decisions are alerts in every mode, so
+// its default mode is alert and its example has no remediation.
+func (s Spec) AlertOnly() bool { return len(s.Actions) > 0 && len(s.Writes()) == 0 }
 
 // Validate checks a spec for the mistakes that would break infra, safety or
 // the docs. Every problem is reported.
@@ -187,6 +215,14 @@ func (s Spec) Validate() error {
 	}
 	if s.Example.Fixture == "" || len(s.Example.Calls) == 0 || s.Example.Verdict == "" {
 		add("no example (fixture, calls and verdict) for the catalog's end-to-end tests")
+	}
+	switch n := len(s.Example.Calls); {
+	case s.AlertOnly() && s.DefaultMode != ModeAlert:
+		add("an alert-only guardrail (no write among its actions) must default to mode %s, not %q", ModeAlert, s.DefaultMode)
+	case s.AlertOnly() && s.Example.Mode != "":
+		add("the example of an alert-only guardrail sets no mode: no mode makes it write")
+	case !s.AlertOnly() && n > 0 && IsRead(s.Example.Calls[n-1]):
+		add("the example's last call %s must be its remediation's write (or the guardrail has no write action and is alert-only)", s.Example.Calls[n-1])
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("guardrail spec %s: %s", s.ID, strings.Join(problems, "; "))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -156,7 +157,9 @@ func (l *logic) remember(ctx context.Context, c *guardrail.Call[kmsAPI], st *Sta
 // FromListing reads and analyzes the policy in place of a listed key.
 func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], resource any) (State, bool, error) {
 	k, err := kmskey.ListedKey(resource)
-	if err != nil || !k.Found || k.AWSManaged() {
+	// A key without key material (PendingImport) is skipped, as the
+	// sweep did before it handed such keys on (key-material reports them).
+	if err != nil || !k.Found || k.AWSManaged() || k.Meta.KeyState == kmstypes.KeyStatePendingImport {
 		return State{Key: k}, false, err
 	}
 	policy, err := getPolicy(ctx, c.API, k.ID())

@@ -548,7 +548,10 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging res
 		// The key comes with its aliases (the Region's were listed): an
 		// alert about it reads none.
 		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id], AliasesRead: true}
-		if key.AWSManaged() || key.Meta.KeyState == "PendingImport" {
+		// Keys without key material (PendingImport) are handed on too:
+		// key-material reports them; each guardrail's FromListing skips
+		// what it has nothing to say about.
+		if key.AWSManaged() {
 			return
 		}
 		// Without the bulk read, a guardrail reads the tags itself when

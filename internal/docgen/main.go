@@ -264,12 +264,8 @@ func replaceBlock(doc, block string) (string, error) {
 // writes are the actions that change something, for the docs.
 func writes(s guardrail.Spec) []string {
 	var out []string
-	for _, a := range s.Actions {
-		op := a[strings.Index(a, ":")+1:]
-		if strings.HasPrefix(op, "Describe") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Get") {
-			continue
-		}
-		out = append(out, "`"+op+"`")
+	for _, a := range s.Writes() {
+		out = append(out, "`"+a[strings.Index(a, ":")+1:]+"`")
 	}
 	if len(out) == 0 {
 		return []string{"none (alerts only)"}

@@ -28,6 +28,24 @@ Added:
         primary into a REPLICA); ScheduleKeyDeletion on a primary that still
         has replicas leaves it PendingReplicaDeletion with no deletion date,
         as AWS does
+  kms   imported key material, as AWS models it (KMS developer guide,
+        "Importing key material"; API reference for CreateKey,
+        GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial,
+        ReplicateKey): a key created with Origin EXTERNAL starts PendingImport
+        without material (moto made it Enabled); GetParametersForImport
+        returns an import token and a public key (refused for a key whose
+        origin is not EXTERNAL, UnsupportedOperationException, and for a key
+        pending deletion, KMSInvalidStateException); ImportKeyMaterial takes a
+        token issued for that key and makes a PendingImport key Enabled with
+        the ExpirationModel and ValidTo asked (KEY_MATERIAL_EXPIRES needs a
+        ValidTo, KEY_MATERIAL_DOES_NOT_EXPIRE refuses one); it accepts any
+        wrapped bytes as the material, since an emulator cannot check that
+        they unwrap to the key's original material; DeleteImportedKeyMaterial
+        makes the key PendingImport (a key pending deletion keeps its state)
+        and clears ValidTo and ExpirationModel; DescribeKey returns
+        ExpirationModel and ValidTo for EXTERNAL keys; a replica of a
+        multi-Region EXTERNAL key starts PendingImport (each replica gets its
+        own import of the same material)
   securityhub  BatchImportFindings as AWS takes it: refused where Security
         Hub is not enabled (InvalidAccessException); a finding whose
         AwsAccountId or ProductArn names another account than the caller's
@@ -220,11 +238,11 @@ KmsResponse.get_key_rotation_status = get_key_rotation_status
 # with no deletion date, until every replica is deleted; only then does its
 # own waiting period start (KMS developer guide, "Deleting multi-Region
 # keys"; ScheduleKeyDeletion API reference: "KeyState" in the response).
-_replicate_key = KmsBackend.replicate_key
+_moto_replicate_key = KmsBackend.replicate_key
 
 
 def replicate_key(self, key_id, replica_region):
-    replica = _replicate_key(self, key_id, replica_region)
+    replica = _moto_replicate_key(self, key_id, replica_region)
     cfg = copy.deepcopy(replica.multi_region_configuration)
     cfg["MultiRegionKeyType"] = "REPLICA"
     replica.multi_region_configuration = cfg
@@ -256,6 +274,124 @@ def schedule_key_deletion(self):
 
 
 KmsResponse.schedule_key_deletion = schedule_key_deletion
+# Imported key material (origin EXTERNAL), as AWS models it.
+import base64  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+_create_key = kms_models.KmsBackend.create_key
+
+
+def create_key_backend(self, *args, **kwargs):
+    key = _create_key(self, *args, **kwargs)
+    if key.origin == "EXTERNAL":
+        # AWS: "the key state of the KMS key is PendingImport" until key
+        # material is imported (CreateKey, Origin EXTERNAL).
+        key.key_state, key.enabled = "PendingImport", False
+        key.kmsguard_valid_to, key.kmsguard_expiration = None, None
+    return key
+
+
+kms_models.KmsBackend.create_key = create_key_backend
+
+_replicate_key = kms_models.KmsBackend.replicate_key
+
+
+def replicate_key_backend(self, key_id, replica_region):
+    out = _replicate_key(self, key_id, replica_region)
+    replica = kms_backends[self.account_id][replica_region].keys.get(self.get_key_id(key_id))
+    if replica is not None and replica.origin == "EXTERNAL":
+        # AWS: a replica of a key with imported material is created
+        # PendingImport; the same material is imported into it separately.
+        replica.key_state, replica.enabled = "PendingImport", False
+        replica.kmsguard_valid_to, replica.kmsguard_expiration = None, None
+    return out
+
+
+kms_models.KmsBackend.replicate_key = replicate_key_backend
+
+_key_to_dict = kms_models.Key.to_dict
+
+
+def key_to_dict(self):
+    out = _key_to_dict(self)
+    if self.origin == "EXTERNAL":
+        meta = out["KeyMetadata"]
+        if getattr(self, "kmsguard_expiration", None):
+            meta["ExpirationModel"] = self.kmsguard_expiration
+        if getattr(self, "kmsguard_valid_to", None) is not None:
+            meta["ValidTo"] = self.kmsguard_valid_to
+    return out
+
+
+kms_models.Key.to_dict = key_to_dict
+
+
+def _external_key(resp):
+    key_id = resp._get_param("KeyId")
+    resp._validate_cmk_id(key_id)
+    key = _key(resp, key_id)
+    if key.origin != "EXTERNAL":
+        raise _KMSError("UnsupportedOperationException", f"{key.arn} origin is {key.origin} which is not valid for this operation.")
+    return key
+
+
+def get_parameters_for_import(self):
+    key = _external_key(self)
+    if key.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
+        raise _KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    token = f"kmsguard-import:{key.id}:{uuid.uuid4()}"
+    key.kmsguard_tokens = getattr(key, "kmsguard_tokens", set()) | {token}
+    return json.dumps({
+        "KeyId": key.arn,
+        "ImportToken": base64.b64encode(token.encode()).decode(),
+        # Not a usable wrapping key: the emulator accepts any wrapped bytes.
+        "PublicKey": base64.b64encode(b"kmsguard emulator wrapping key " + key.id.encode()).decode(),
+        "ParametersValidTo": time.time() + 24 * 3600,
+    })
+
+
+def import_key_material(self):
+    key = _external_key(self)
+    try:
+        token = base64.b64decode(self._get_param("ImportToken") or "").decode()
+    except (ValueError, UnicodeDecodeError):
+        token = ""
+    if token not in getattr(key, "kmsguard_tokens", set()):
+        raise _KMSError("InvalidImportTokenException", "The import token is not valid for this KMS key.")
+    if not self._get_param("EncryptedKeyMaterial"):
+        raise _KMSError("ValidationException", "EncryptedKeyMaterial is required.")
+    model = self._get_param("ExpirationModel") or "KEY_MATERIAL_EXPIRES"
+    valid_to = self._get_param("ValidTo")
+    if model == "KEY_MATERIAL_EXPIRES" and valid_to is None:
+        raise _KMSError("ValidationException", "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.")
+    if model == "KEY_MATERIAL_DOES_NOT_EXPIRE" and valid_to is not None:
+        raise _KMSError("ValidationException", "ValidTo is not valid when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.")
+    if key.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
+        raise _KMSError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+    # AWS: "the key state of the KMS key changes from PendingImport to
+    # Enabled"; a reimport into a key in another state keeps that state.
+    if key.key_state == "PendingImport":
+        key.key_state, key.enabled = "Enabled", True
+    key.kmsguard_expiration = model
+    key.kmsguard_valid_to = float(valid_to) if valid_to is not None else None
+    return json.dumps({"KeyId": key.arn, "KeyMaterialId": uuid.uuid5(uuid.NAMESPACE_URL, key.arn).hex * 2})
+
+
+def delete_imported_key_material(self):
+    key = _external_key(self)
+    # AWS: "When the specified KMS key is in the PendingDeletion state, this
+    # operation does not change the KMS key's state. Otherwise, it changes
+    # the KMS key's state to PendingImport."
+    if key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
+        key.key_state, key.enabled = "PendingImport", False
+    key.kmsguard_valid_to, key.kmsguard_expiration = None, None
+    return json.dumps({"KeyId": key.arn})
+
+
+KmsResponse.get_parameters_for_import = get_parameters_for_import
+KmsResponse.import_key_material = import_key_material
+KmsResponse.delete_imported_key_material = delete_imported_key_material
 
 import moto.securityhub.urls as securityhub_urls  # noqa: E402
 from moto.securityhub.models import securityhub_backends  # noqa: E402

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -181,5 +182,70 @@ func TestLauncher_OrganizationsListAccounts(t *testing.T) {
 	}
 	if n != 22 {
 		t.Errorf("the delegated administrator lists %d accounts, want 22", n)
+	}
+}
+
+// Imported key material as AWS models it: an EXTERNAL key starts
+// PendingImport; an import (with a token issued for that key) makes it
+// Enabled with its expiry; a deletion makes it PendingImport again and
+// clears the expiry; other keys refuse both; a replica starts PendingImport.
+func TestLauncher_ImportedKeyMaterial(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := srv.Config(ctx, "eu-west-1")
+	c := kms.NewFromConfig(cfg)
+	k, err := c.CreateKey(ctx, &kms.CreateKeyInput{Origin: kmstypes.OriginTypeExternal, MultiRegion: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := k.KeyMetadata.KeyId
+	if k.KeyMetadata.KeyState != kmstypes.KeyStatePendingImport || k.KeyMetadata.Enabled {
+		t.Errorf("a new EXTERNAL key is %s (enabled %v)", k.KeyMetadata.KeyState, k.KeyMetadata.Enabled)
+	}
+	params := func() *kms.GetParametersForImportOutput {
+		p, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: id,
+			WrappingAlgorithm: kmstypes.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: kmstypes.WrappingKeySpecRsa4096})
+		if err != nil || len(p.ImportToken) == 0 || len(p.PublicKey) == 0 {
+			t.Fatalf("%+v %v", p, err)
+		}
+		return p
+	}
+	p := params()
+	if _, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: id, ImportToken: []byte("forged"), EncryptedKeyMaterial: []byte("x")}); code(err) != "InvalidImportTokenException" {
+		t.Errorf("a forged token: %v", err)
+	}
+	if _, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: id, ImportToken: p.ImportToken, EncryptedKeyMaterial: []byte("x"),
+		ExpirationModel: kmstypes.ExpirationModelTypeKeyMaterialExpires}); code(err) != "ValidationException" {
+		t.Errorf("expiring material without ValidTo: %v", err)
+	}
+	validTo := time.Now().Add(48 * time.Hour).Truncate(time.Second)
+	if _, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: id, ImportToken: p.ImportToken, EncryptedKeyMaterial: []byte("any wrapped bytes"),
+		ExpirationModel: kmstypes.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(validTo)}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: id})
+	if m := d.KeyMetadata; m.KeyState != kmstypes.KeyStateEnabled || m.ExpirationModel != kmstypes.ExpirationModelTypeKeyMaterialExpires || !aws.ToTime(m.ValidTo).Equal(validTo) {
+		t.Errorf("after the import: %s %s %v", m.KeyState, m.ExpirationModel, m.ValidTo)
+	}
+	if _, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: k.KeyMetadata.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: id})
+	if m := d.KeyMetadata; m.KeyState != kmstypes.KeyStatePendingImport || m.ValidTo != nil || m.ExpirationModel != "" {
+		t.Errorf("after the deletion: %s %s %v", m.KeyState, m.ExpirationModel, m.ValidTo)
+	}
+	if _, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: id, ReplicaRegion: aws.String("us-east-1")}); err != nil {
+		t.Fatal(err)
+	}
+	east := kms.NewFromConfig(cfg, func(o *kms.Options) { o.Region = "us-east-1" })
+	if d, err := east.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: id}); err != nil || d.KeyMetadata.KeyState != kmstypes.KeyStatePendingImport {
+		t.Errorf("the replica: %+v %v", d, err)
+	}
+	plain, _ := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	if _, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: plain.KeyMetadata.KeyId}); code(err) != "UnsupportedOperationException" {
+		t.Errorf("a key with KMS's own material: %v", err)
+	}
+	if _, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: plain.KeyMetadata.KeyId,
+		WrappingAlgorithm: kmstypes.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: kmstypes.WrappingKeySpecRsa4096}); code(err) != "UnsupportedOperationException" {
+		t.Errorf("a key with KMS's own material: %v", err)
 	}
 }

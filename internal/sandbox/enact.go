@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/kmsguard/kmsguard/events/cloudtrail"
@@ -63,12 +66,39 @@ func (h *Hub) Enact(ctx context.Context, raw []byte) ([]byte, error) {
 	}
 	out := raw
 	if _, ok := params["keyId"]; ok {
-		id, err := h.CreateKey(ctx, account, KeySpec{Alias: "alias/example-" + strings.ToLower(rec.EventName)})
+		// A call on imported key material needs a key created without
+		// material (origin EXTERNAL).
+		material := rec.EventName == "ImportKeyMaterial" || rec.EventName == "DeleteImportedKeyMaterial"
+		id, err := h.CreateKey(ctx, account, KeySpec{Alias: "alias/example-" + strings.ToLower(rec.EventName), External: material})
 		if err != nil {
 			return nil, err
 		}
 		params["keyId"] = id // a bare id: the emulator refuses ARNs for some calls
 		out = fixtures.WithKey(raw, id, "", "")
+		switch rec.EventName {
+		case "DeleteImportedKeyMaterial":
+			// There is material to delete: imported first, as its owner did.
+			if err := h.ImportMaterial(ctx, account, id, time.Time{}); err != nil {
+				return nil, err
+			}
+		case "ImportKeyMaterial":
+			// CloudTrail records neither the import token nor the wrapped
+			// material, and writes validTo in a layout that is not RFC 3339
+			// ("May 21, 2025, 5:47:45 AM"), in the past for any recorded
+			// event: the call is staged with a fresh token, placeholder
+			// material and, for expiring material, 10 days from now.
+			c, _ := client.(*kms.Client)
+			p, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(id),
+				WrappingAlgorithm: kmstypes.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: kmstypes.WrappingKeySpecRsa2048})
+			if err != nil {
+				return nil, fmt.Errorf("enact: get parameters for import: %w", err)
+			}
+			params["importToken"], params["encryptedKeyMaterial"] = p.ImportToken, []byte("placeholder key material")
+			delete(params, "validTo")
+			if m, _ := params["expirationModel"].(string); m != string(kmstypes.ExpirationModelTypeKeyMaterialDoesNotExpire) {
+				params["validTo"] = time.Now().Add(10 * 24 * time.Hour).UTC()
+			}
+		}
 	}
 	m := reflect.ValueOf(client).MethodByName(rec.EventName)
 	if !m.IsValid() {

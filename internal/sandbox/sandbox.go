@@ -7,10 +7,12 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -270,6 +272,9 @@ type KeySpec struct {
 	Alias       string
 	Description string
 	Tags        map[string]string
+	// External creates the key without key material (origin EXTERNAL):
+	// it is PendingImport until ImportMaterial.
+	External bool
 }
 
 // CreateKey creates a customer managed key (with its alias and tags) in
@@ -280,6 +285,9 @@ func (h *Hub) CreateKey(ctx context.Context, account string, k KeySpec) (string,
 		return "", err
 	}
 	in := &kms.CreateKeyInput{Description: aws.String(k.Description)}
+	if k.External {
+		in.Origin = kmstypes.OriginTypeExternal
+	}
 	for key, v := range k.Tags {
 		in.Tags = append(in.Tags, kmstypes.Tag{TagKey: aws.String(key), TagValue: aws.String(v)})
 	}
@@ -294,6 +302,35 @@ func (h *Hub) CreateKey(ctx context.Context, account string, k KeySpec) (string,
 		}
 	}
 	return id, nil
+}
+
+// ImportMaterial imports key material into the EXTERNAL key id in account
+// as a person does (GetParametersForImport, then ImportKeyMaterial), expiring
+// at validTo, or never when validTo is zero. The material is random bytes:
+// the emulator cannot unwrap them (internal/moto/launcher.py).
+func (h *Hub) ImportMaterial(ctx context.Context, account, id string, validTo time.Time) error {
+	c, err := h.KMS(ctx, account)
+	if err != nil {
+		return err
+	}
+	p, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(id),
+		WrappingAlgorithm: kmstypes.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: kmstypes.WrappingKeySpecRsa2048})
+	if err != nil {
+		return fmt.Errorf("get parameters for import: %w", err)
+	}
+	material := make([]byte, 256)
+	if _, err := rand.Read(material); err != nil {
+		return err
+	}
+	in := &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: p.ImportToken, EncryptedKeyMaterial: material,
+		ExpirationModel: kmstypes.ExpirationModelTypeKeyMaterialDoesNotExpire}
+	if !validTo.IsZero() {
+		in.ExpirationModel, in.ValidTo = kmstypes.ExpirationModelTypeKeyMaterialExpires, aws.Time(validTo)
+	}
+	if _, err := c.ImportKeyMaterial(ctx, in); err != nil {
+		return fmt.Errorf("import key material: %w", err)
+	}
+	return nil
 }
 
 // KeyState reads a key's state in account.
