@@ -87,6 +87,12 @@ type SweepSpec struct {
 	// deletion is now an Enabled key), so the sweep re-reads the resource
 	// before handing it to the next guardrail.
 	Refresh bool
+	// Lazy says FromListing reads what it needs itself from a listed key
+	// the sweep has not described (kmskey.Key.Described false: only its
+	// id, ARN, aliases and tags): a sweep whose key guardrails are all
+	// lazy skips DescribeKey, one call per key (key-rotation asks for the
+	// rotation status first and describes only the keys it must fix).
+	Lazy bool
 }
 
 // ResourceKind is a kind of resource the sweep lists.

@@ -69,6 +69,29 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 	if err != nil {
 		return st, false, err
 	}
+	if !k.Described {
+		// A lazy listing (SweepSpec.Lazy): the rotation status alone
+		// settles the common case; only a key whose rotation needs fixing,
+		// or that KMS refuses the status for, is described.
+		r, err := rotationStatus(ctx, c.API, k.ID())
+		switch {
+		case err != nil && !refused(err):
+			return st, true, err
+		case err == nil && problem(r, l.settings) == "":
+			return st, false, nil
+		}
+		full, err := kmskey.Lookup(ctx, c.API, k.ID())
+		if err != nil {
+			return st, true, err
+		}
+		full.Tags, full.TagsRead, full.Aliases, full.AliasesRead = k.Tags, k.TagsRead, k.Aliases, k.AliasesRead
+		k = full
+		st = State{Key: k, Target: k, Region: c.Region, Rotation: r}
+		if cfg := k.Meta.MultiRegionConfiguration; !k.Found || k.AWSManaged() || (cfg != nil && cfg.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica) {
+			return st, false, nil
+		}
+		return st, unsupported(k.Meta) == "" && k.Meta.KeyState == kmstypes.KeyStateEnabled && err == nil, nil
+	}
 	if cfg := k.Meta.MultiRegionConfiguration; !k.Found || k.AWSManaged() || (cfg != nil && cfg.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica) {
 		return st, false, nil
 	}

@@ -365,8 +365,41 @@ func TestFromListing_SkipsReplicas(t *testing.T) {
 		m.KeyId = aws.String(fixtures.FakeMRKID)
 		m.MultiRegionConfiguration = &kmstypes.MultiRegionConfiguration{MultiRegionKeyType: kmstypes.MultiRegionKeyTypeReplica}
 	})
+	k.Described = true // the listing described it (a sweep with key-deletion, say)
 	c := &guardrail.Call[kmsAPI]{API: h.kms, Region: fakekms.Region, Sweep: true}
 	if _, relevant, err := l.FromListing(context.Background(), c, k); relevant || err != nil || len(h.kms.Calls) != 0 {
 		t.Errorf("relevant %v, err %v, calls %v", relevant, err, h.kms.Calls)
+	}
+}
+
+// A lazy sweep hands undescribed keys: the rotation status settles a key
+// that rotates; only a key to fix, or one KMS refuses the status for, is
+// described.
+func TestFromListing_Lazy(t *testing.T) {
+	for name, tt := range map[string]struct {
+		state    kmstypes.KeyState
+		on       bool
+		relevant bool
+		calls    []string
+	}{
+		"rotating":          {kmstypes.KeyStateEnabled, true, false, []string{"GetKeyRotationStatus"}},
+		"not rotating":      {kmstypes.KeyStateEnabled, false, true, []string{"GetKeyRotationStatus", "DescribeKey"}},
+		"disabled: refused": {kmstypes.KeyStateDisabled, false, false, []string{"GetKeyRotationStatus", "DescribeKey"}},
+		"pending: refused":  {kmstypes.KeyStatePendingDeletion, false, false, []string{"GetKeyRotationStatus", "DescribeKey"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(runconfig.ModeConfig{}, Settings{})
+			fk := h.kms.AddKey(fixtures.FakeKeyID, tt.state, nil)
+			fk.Rotation.Enabled, fk.Rotation.Period = tt.on, 365
+			listed := kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: fk.Meta.KeyId, Arn: fk.Meta.Arn}, TagsRead: true, Tags: map[string]string{}}
+			l := newLogic(Settings{}).(*logic)
+			st, relevant, err := l.FromListing(context.Background(), &guardrail.Call[kmsAPI]{API: h.kms, Region: fakekms.Region, Sweep: true}, listed)
+			if err != nil || relevant != tt.relevant || !slices.Equal(h.kms.Calls, tt.calls) {
+				t.Errorf("relevant %v, err %v, calls %v", relevant, err, h.kms.Calls)
+			}
+			if relevant && (!st.Target.Described || !st.Target.TagsRead) {
+				t.Errorf("the key to fix is not described with its listed tags: %+v", st.Target)
+			}
+		})
 	}
 }

@@ -50,7 +50,7 @@ func Spec() guardrail.Spec {
 		FailureSeverity: guardrail.SeverityHigh,
 		Reads:           "the key or its rotation status",
 		Settings:        Settings{},
-		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindKMSKey, EventName: "DisableKeyRotation"},
+		Sweep:           guardrail.SweepSpec{Kind: guardrail.KindKMSKey, EventName: "DisableKeyRotation", Lazy: true},
 		Example: guardrail.Example{Fixture: "key-rotation/disable-key-rotation",
 			Calls: []string{"GetKeyRotationStatus", "ListResourceTags", "EnableKeyRotation"}, Verdict: "rotation on, 365 days"},
 	}

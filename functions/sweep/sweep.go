@@ -133,6 +133,10 @@ type Report struct {
 	Groups   int         `json:"log_groups_checked"`
 	Findings []Finding   `json:"findings"`
 	Orphans  []OrphanKey `json:"orphaned_keys"`
+	// OrphansNotChecked says why orphaned keys were not looked for ("":
+	// they were): a sweep that describes no key (SweepSpec.Lazy) cannot
+	// tell an Enabled key.
+	OrphansNotChecked string `json:"orphans_not_checked,omitempty"`
 	// Errors are targets or resources that could not be checked.
 	Errors []string `json:"errors"`
 	// NotEnabled are targets in an opt-in Region the account has not
@@ -527,6 +531,7 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging res
 		}
 	}
 	var ids []string
+	arns := map[string]string{}
 	kp := kms.NewListKeysPaginator(api, &kms.ListKeysInput{})
 	for kp.HasMorePages() {
 		page, err := kp.NextPage(ctx)
@@ -536,36 +541,51 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging res
 		}
 		for _, k := range page.Keys {
 			ids = append(ids, aws.ToString(k.KeyId))
+			arns[aws.ToString(k.KeyId)] = aws.ToString(k.KeyArn)
 		}
 	}
 	tags := s.bulkTags(ctx, t, tagging, keyType)
+	lazy := s.lazyKeys()
+	if lazy {
+		s.mu.Lock()
+		s.rep.OrphansNotChecked = "the guardrails swept read no key's metadata (" + strings.Join(s.keyIDs(), ", ") + "), so Enabled keys without an alias were not looked for; sweep every guardrail to list them"
+		s.mu.Unlock()
+	}
 	s.each(ids, func(id string) {
-		d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
-		if err != nil || d.KeyMetadata == nil {
-			s.fail(t, "describe key %s: %v", id, err)
-			return
+		var key kmskey.Key
+		if lazy {
+			// An AWS managed key always has its alias/aws/<service> alias
+			// (reserved: nobody else can create one).
+			if slices.ContainsFunc(aliases[id], func(a string) bool { return strings.HasPrefix(a, "alias/aws/") }) {
+				return
+			}
+			arn := arns[id]
+			if arn == "" {
+				arn = fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", guardrail.Partition(t.Region), t.Region, t.Account, id)
+			}
+			key = kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(id), Arn: aws.String(arn)}, Aliases: aliases[id], AliasesRead: true}
+			// A lazy guardrail describes the key before acting on it, and
+			// acts only on Enabled keys, whose absence from the tagging
+			// API's answer means no tags.
+			key.Tags, key.TagsRead = tags.of(arn, true)
+		} else {
+			d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+			if err != nil || d.KeyMetadata == nil {
+				s.fail(t, "describe key %s: %v", id, err)
+				return
+			}
+			// The key comes with its aliases (the Region's were listed): an
+			// alert about it reads none.
+			key = kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id], AliasesRead: true}
 		}
-		// The key comes with its aliases (the Region's were listed): an
-		// alert about it reads none.
-		key := kmskey.Key{Found: true, Described: true, Meta: *d.KeyMetadata, Aliases: aliases[id], AliasesRead: true}
 		// Keys without key material (PendingImport) are handed on too:
 		// key-material reports them; each guardrail's FromListing skips
 		// what it has nothing to say about.
 		if key.AWSManaged() {
 			return
 		}
-		// Without the bulk read, a guardrail reads the tags itself when
-		// its decision would act or alert (most keys need neither). AWS
-		// says which resources GetResources returns by their tags, not by
-		// a key's state: a key that is not Enabled (pending deletion,
-		// disabled) and absent from the answer has its tags read that way
-		// too, so that no exemption (a deletion allowed on purpose) is
-		// missed for want of an entry in the tagging API.
-		key.Tags, key.TagsRead = tags.of(key.ARN(), key.Meta.KeyState == kmstypes.KeyStateEnabled)
-		if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
-			s.mu.Lock()
-			s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, ARN: key.ARN(), Created: aws.ToTime(key.Meta.CreationDate)})
-			s.mu.Unlock()
+		if !lazy {
+			s.keyFacts(t, id, &key, tags)
 		}
 		now := s.o.Now()
 		for _, g := range s.keyGs {
@@ -587,6 +607,43 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging res
 	s.rep.Keys += len(ids)
 	s.mu.Unlock()
 	return len(ids)
+}
+
+// keyFacts sets a described key's tags from the bulk read and reports it
+// when it is orphaned.
+func (s *sweep) keyFacts(t Target, id string, key *kmskey.Key, tags tagSet) {
+	// Without the bulk read, a guardrail reads the tags itself when
+	// its decision would act or alert (most keys need neither). AWS
+	// says which resources GetResources returns by their tags, not by
+	// a key's state: a key that is not Enabled (pending deletion,
+	// disabled) and absent from the answer has its tags read that way
+	// too, so that no exemption (a deletion allowed on purpose) is
+	// missed for want of an entry in the tagging API.
+	key.Tags, key.TagsRead = tags.of(key.ARN(), key.Meta.KeyState == kmstypes.KeyStateEnabled)
+	if key.Meta.KeyState == "Enabled" && len(key.Aliases) == 0 {
+		s.mu.Lock()
+		s.rep.Orphans = append(s.rep.Orphans, OrphanKey{Target: t, KeyID: id, ARN: key.ARN(), Created: aws.ToTime(key.Meta.CreationDate)})
+		s.mu.Unlock()
+	}
+}
+
+// lazyKeys: every key guardrail of the sweep reads what it needs itself
+// (SweepSpec.Lazy), so no key is described up front.
+func (s *sweep) lazyKeys() bool {
+	for _, g := range s.keyGs {
+		if !g.Spec().Sweep.Lazy {
+			return false
+		}
+	}
+	return len(s.keyGs) > 0
+}
+
+func (s *sweep) keyIDs() []string {
+	var out []string
+	for _, g := range s.keyGs {
+		out = append(out, g.Spec().ID)
+	}
+	return out
 }
 
 // listGroups lists every log group of the target (DescribeLogGroups carries

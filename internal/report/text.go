@@ -22,6 +22,9 @@ func Text(w io.Writer, a Audit) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if a.OrphansNotChecked != "" {
+		fmt.Fprintf(w, "\nOrphaned keys: not looked for: %s.\n", a.OrphansNotChecked)
+	}
 	if len(a.Orphans) > 0 {
 		fmt.Fprintf(w, "\nOrphaned keys (Enabled, no alias; often left by failed deployments): %d\n", len(a.Orphans))
 		for _, o := range a.Orphans {
