@@ -324,7 +324,7 @@ func (d *demoRun) act(title, what string, bad func() error, event []byte, after 
 		return fmt.Errorf("%s: %w", title, err)
 	}
 	if event == nil {
-		event = d.pending // made by bad (a CreateGrant's record names its grant)
+		event, d.pending = d.pending, nil // made by bad (a CreateGrant's record names its grant)
 	}
 	if err := d.handle(event); err != nil {
 		return err

@@ -72,7 +72,9 @@ func (n *accountNames) read(ctx context.Context, account string) cachedName {
 	n.mu.Lock()
 	c, ok := n.m[account]
 	n.mu.Unlock()
-	if ok && (c.known && n.now().Sub(c.at) < NamesFor || !c.known && n.now().Sub(c.at) < NamesRetry) {
+	// A name is kept an hour; "not a member" and "cannot tell" only
+	// NamesRetry: an account just invited must not stay outside for long.
+	if ok && (c.member && n.now().Sub(c.at) < NamesFor || !c.member && n.now().Sub(c.at) < NamesRetry) {
 		return c
 	}
 	cctx, cancel := context.WithTimeout(ctx, NameWait)
@@ -83,8 +85,12 @@ func (n *accountNames) read(ctx context.Context, account string) cachedName {
 	var notFound *orgtypes.AccountNotFoundException
 	var noOrg *orgtypes.AWSOrganizationsNotInUseException
 	switch {
-	case errors.As(err, &notFound), errors.As(err, &noOrg):
-		c.known = true // definitive: not a member
+	case errors.As(err, &notFound):
+		c.known = true // not a member
+	case errors.As(err, &noOrg):
+		// The hub itself is in no organization (a misconfigured or detached
+		// hub): it cannot tell about anyone, so nothing is outside for sure.
+		n.log.Warn("the hub is not in an organization: account names and membership unknown", "account", account)
 	case err != nil:
 		n.log.Warn("account name not read; alerts show the id", "account", account, "error", err.Error())
 	case out.Account != nil:

@@ -64,3 +64,37 @@ func TestAccountNames_Cached(t *testing.T) {
 		t.Errorf("after %v: %q", NamesRetry, got)
 	}
 }
+
+// Membership comes from the same DescribeAccount: a member is named; an
+// account Organizations does not know is outside; a hub in no
+// organization, or one that is refused, cannot tell (a finding about the
+// account is then reported, never acted on). "Outside" is asked again
+// after NamesRetry, not kept an hour.
+func TestAccountNames_Member(t *testing.T) {
+	ctx := context.Background()
+	for name, tt := range map[string]struct {
+		err           error
+		member, known bool
+	}{
+		"member":           {nil, true, true},
+		"not a member":     {&orgtypes.AccountNotFoundException{Message: aws.String("not found")}, false, true},
+		"hub in no org":    {&orgtypes.AWSOrganizationsNotInUseException{Message: aws.String("not in use")}, false, false},
+		"refused":          {&orgtypes.AccessDeniedException{Message: aws.String("denied")}, false, false},
+		"something broken": {errors.New("connection reset"), false, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeNames{names: map[string]string{"444455556666": "shared-services"}, err: tt.err}
+			n := newAccountNames(f, slog.New(slog.DiscardHandler))
+			now := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+			n.now = func() time.Time { return now }
+			if m, k := n.Member(ctx, "444455556666"); m != tt.member || k != tt.known {
+				t.Errorf("member %v known %v", m, k)
+			}
+			now = now.Add(NamesRetry)
+			n.Member(ctx, "444455556666")
+			if want := map[bool]int{true: 1, false: 2}[tt.member]; f.calls != want {
+				t.Errorf("%d calls after %v, want %d", f.calls, NamesRetry, want)
+			}
+		})
+	}
+}

@@ -47,10 +47,6 @@ type Decision struct {
 	NoExemption bool
 	// Findings are the codes of what was found (key-policy's PUBLIC, ...).
 	Findings []string
-	// ExemptVerdict and ExemptEffect replace the spec's exemption verdict
-	// and effect when the exemption tag stops this decision (a guardrail
-	// whose decisions are about different changes: a deletion, a disable).
-	ExemptVerdict, ExemptEffect string
 }
 
 // Input is what a guardrail's Decide looks at: the event, the mode and the
@@ -535,12 +531,6 @@ func (d *Driver[API, S]) unmanagedIn(account string) bool {
 // outcome: an INFO alert, or nothing.
 func (d *Driver[API, S]) exempt(dec Decision, findings []string) Decision {
 	e := d.spec.Exemption
-	if dec.ExemptVerdict != "" {
-		e.Verdict = dec.ExemptVerdict
-	}
-	if dec.ExemptEffect != "" {
-		e.Effect = dec.ExemptEffect
-	}
 	reason := fmt.Sprintf("the %s carries the exemption tag %s=true", d.noun(), d.tag)
 	if e.Effect != "" {
 		reason += ", " + e.Effect

@@ -169,8 +169,7 @@ func commands(b *alert.Body, a *A, keyARN, region string) {
 		b.Line("A deleted key cannot be restored. Find what used it in CloudTrail (90 days):")
 		b.Command(fmt.Sprintf("aws cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue=%s --region %s", keyARN, region))
 	case out.EventName == EventDisableKey && acted && !failed:
-		b.Line("If the key must stay disabled (an incident, a retirement), exempt it, then disable it again:")
-		b.Command(fmt.Sprintf("aws kms tag-resource %s --tags TagKey=%s,TagValue=true", k, a.ExemptionTag))
+		b.Line("If the key must stay disabled (an incident, a retirement), disable it again as a principal in guardrails.key-deletion.allowed_principals (or turn reenable_disabled_keys off), so that kmsguard leaves the disable alone; do not tag it %s, which would also let it be deleted:", a.ExemptionTag)
 		b.Command("aws kms disable-key " + k)
 	case out.EventName == EventDisableKey:
 		b.Line("If it should not be disabled, enable it:")
@@ -197,7 +196,7 @@ func commands(b *alert.Body, a *A, keyARN, region string) {
 		b.Command("aws kms enable-key " + k)
 	}
 	if pend := pendingReplicas(a.State.Replicas); len(pend) > 0 {
-		b.Line("KMS deletes the primary only after every replica, and replicas are scheduled one by one: the replicas pending deletion below are on their way out, and once the last copy goes the key material is lost everywhere. kmsguard cancels each when its own ScheduleKeyDeletion reaches it (in a Region kmsguard is deployed to); to cancel them yourself:")
+		b.Line("KMS deletes the primary only after every replica, and replicas are scheduled one by one: the replicas pending deletion listed above are on their way out, and once the last copy goes the key material is lost everywhere. kmsguard cancels each when its own ScheduleKeyDeletion reaches it (in a Region kmsguard is deployed to); to cancel them yourself:")
 		for _, r := range pend {
 			b.Command(fmt.Sprintf("aws kms cancel-key-deletion --key-id %s --region %s", r.ARN, r.Region))
 			b.Command(fmt.Sprintf("aws kms enable-key --key-id %s --region %s", r.ARN, r.Region))

@@ -20,6 +20,9 @@ type State struct {
 	// Before is the key's state before its deletion was scheduled, and how
 	// kmsguard learned it (guardrail.KeyStates).
 	Before guardrail.KeyStateSeen
+	// Later is a change of the key's state recorded after the event's
+	// own (a DisableKey delivered late or again); zero when none.
+	Later guardrail.KeyStateSeen
 	// Replicas are a multi-Region primary's replicas as kmsguard read them
 	// in their Regions: the primary is deleted only after all of them.
 	Replicas []Replica
@@ -115,9 +118,16 @@ func decideDisable(in Input, s Settings) guardrail.Decision {
 	if in.Mode != guardrail.ModeRemediate {
 		return report("NOT re-enabled", "The guardrail runs in alert mode for this account, so kmsguard did not enable it again.")
 	}
-	return guardrail.Decision{Kind: guardrail.Remediate, Severity: guardrail.SeverityHigh, Verdict: "re-enabled",
-		Reason:        what + "; the caller is not allow-listed and guardrails.key-deletion.reenable_disabled_keys is on",
-		ExemptVerdict: "disable allowed", ExemptEffect: "so it stays Disabled"}
+	if l := in.State.Later; l.State != "" {
+		// A redelivered or late DisableKey must not undo what came after
+		// it (a responder's own disable, say).
+		return report("disabled", fmt.Sprintf("A later change of the key's state is on record (%s at %s), so kmsguard does not act on this older event.", l.State, l.At.UTC().Format(time.RFC3339)))
+	}
+	// The exemption tag is key-deletion's (kmsguard:allow-deletion): it
+	// must not be what keeps a key disabled, or keeping a key disabled
+	// would also let it be deleted. allowed_principals says who may.
+	return guardrail.Decision{Kind: guardrail.Remediate, Severity: guardrail.SeverityHigh, Verdict: "re-enabled", NoExemption: true,
+		Reason: what + "; the caller is not allow-listed and guardrails.key-deletion.reenable_disabled_keys is on"}
 }
 
 // allowed returns the caller and the allow-listed pattern it matches.

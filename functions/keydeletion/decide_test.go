@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -64,6 +65,7 @@ func TestDecide(t *testing.T) {
 		// caller not allow-listed.
 		{"disable, re-enable on", Input{Event: event(EventDisableKey, "arn:aws:iam::111122223333:user/alice", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{ReenableDisabledKeys: true}, guardrail.Remediate, guardrail.SeverityHigh, "reenable_disabled_keys is on"},
 		{"disable, re-enable on, alert mode", Input{Event: event(EventDisableKey, "arn:aws:iam::111122223333:user/alice", ""), State: key(kmstypes.KeyStateDisabled, cust), Mode: alrt}, Settings{ReenableDisabledKeys: true}, guardrail.Notify, guardrail.SeverityWarning, "alert mode"},
+		{"late disable: a newer state change is on record", Input{Event: event(EventDisableKey, "arn:aws:iam::111122223333:user/alice", ""), State: State{Key: key(kmstypes.KeyStateDisabled, cust).Key, Later: guardrail.KeyStateSeen{State: "Disabled", At: time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)}}, Mode: rem}, Settings{ReenableDisabledKeys: true}, guardrail.Notify, guardrail.SeverityWarning, "later change"},
 		{"disable by an allow-listed role", Input{Event: event(EventDisableKey, "arn:aws:sts::111122223333:assumed-role/KeyRetirement/s", "arn:aws:iam::111122223333:role/KeyRetirement"), State: key(kmstypes.KeyStateDisabled, cust), Mode: rem}, Settings{ReenableDisabledKeys: true, AllowedPrincipals: allow.AllowedPrincipals}, guardrail.Notify, guardrail.SeverityWarning, "stays Disabled"},
 		{"disable key, enabled again", Input{Event: event(EventDisableKey, "", ""), State: key(kmstypes.KeyStateEnabled, cust)}, Settings{}, guardrail.Ignore, "", "Enabled"},
 		{"disable key, now pending deletion", Input{Event: event(EventDisableKey, "", ""), State: pending}, Settings{}, guardrail.Ignore, "", "PendingDeletion"},

@@ -62,6 +62,11 @@ func (l *logic) Observe(ctx context.Context, c *guardrail.Call[kmsAPI]) (State, 
 		}
 		if c.KeyStates != nil {
 			_ = c.KeyStates.RecordKeyState(ctx, c.Account, c.Region, k.ID(), state, c.Event.When(), c.Event.EventID())
+			if rec.EventName == EventDisableKey && l.settings.ReenableDisabledKeys {
+				if last := c.KeyStates.KeyStateBefore(ctx, c.Account, c.Region, k.ID(), time.Now()); last.State != "" && last.At.After(c.Event.When()) {
+					st.Later = last
+				}
+			}
 		}
 	case EventScheduleKeyDeletion:
 		st.Before = l.before(ctx, c, k, c.Event.When())

@@ -457,36 +457,58 @@ func TestHandle_SubjectNamesAliasAccountAndActor(t *testing.T) {
 	}
 }
 
-// With reenable_disabled_keys, a DisableKey is undone, the key is recorded
-// Enabled, and an exempt key stays Disabled with an INFO alert.
+// With reenable_disabled_keys, a DisableKey is undone and the key is
+// recorded Enabled; the exemption tag (allow-deletion) does not keep a key
+// disabled: that would make keeping it disabled also allow its deletion.
 func TestHandle_ReenableDisabledKeys(t *testing.T) {
 	raw := fixtures.Get("key-deletion/disable-key").Raw
-	for name, tt := range map[string]struct {
-		tags    map[string]string
-		writes  []string
-		verdict string
-		state   kmstypes.KeyState
-	}{
-		"re-enabled":             {nil, []string{"EnableKey"}, "re-enabled", kmstypes.KeyStateEnabled},
-		"exempt: stays Disabled": {map[string]string{ExemptionTag: "true"}, nil, "disable allowed", kmstypes.KeyStateDisabled},
+	for name, tags := range map[string]map[string]string{
+		"re-enabled":                     nil,
+		"exempt from deletion: still re": {ExemptionTag: "true"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(runconfig.ModeConfig{}, Settings{ReenableDisabledKeys: true})
-			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, tt.tags, "alias/payments")
+			k := h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, tags, "alias/payments")
 			if _, err := h.runner.Handle(context.Background(), raw); err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(h.kms.Writes(), tt.writes) || k.Meta.KeyState != tt.state || len(h.alerts.Msgs) != 1 {
+			if !slices.Equal(h.kms.Writes(), []string{"EnableKey"}) || k.Meta.KeyState != kmstypes.KeyStateEnabled || len(h.alerts.Msgs) != 1 {
 				t.Fatalf("writes %v, state %s, %d alerts", h.kms.Writes(), k.Meta.KeyState, len(h.alerts.Msgs))
 			}
 			m := h.alerts.Msgs[0]
 			alerttest.Check(t, m)
-			if m.Verdict != tt.verdict {
+			if m.Verdict != "re-enabled" || !strings.Contains(m.Text(), "enabled it again") || !strings.Contains(m.Text(), "aws kms disable-key") || strings.Contains(m.Text(), "tag-resource") {
 				t.Errorf("verdict %q\n%s", m.Verdict, m.Text())
 			}
-			if tt.writes != nil && (!strings.Contains(m.Text(), "enabled it again") || !strings.Contains(m.Text(), "aws kms disable-key")) {
-				t.Errorf("alert:\n%s", m.Text())
-			}
 		})
+	}
+}
+
+// states is a ledger of key states for one key: what RecordKeyState wrote,
+// and a change recorded later than the event (a responder's own disable).
+type states struct{ later guardrail.KeyStateSeen }
+
+func (s *states) RecordKeyState(context.Context, string, string, string, string, time.Time, string) error {
+	return nil
+}
+
+func (s *states) KeyStateBefore(context.Context, string, string, string, time.Time) guardrail.KeyStateSeen {
+	return s.later
+}
+
+// A DisableKey delivered late or again does not undo a change recorded
+// after it.
+func TestHandle_ReenableSkipsOlderDisable(t *testing.T) {
+	h := &harness{kms: fakekms.New(), alerts: &alerttest.Recorder{}}
+	h.clients = &fakekms.Clients[kmsAPI]{API: h.kms}
+	d := newTestDriver(h.clients, runconfig.ModeConfig{}, Settings{ReenableDisabledKeys: true})
+	d.SetKeyStates(&states{later: guardrail.KeyStateSeen{State: "Disabled", At: time.Date(2026, 3, 14, 11, 0, 0, 0, time.UTC), Source: "kmsguard's ledger", By: "bob"}})
+	h.runner = guardrail.NewRunner(d, h.alerts, nil)
+	h.kms.AddKey(fixtures.FakeKeyID, kmstypes.KeyStateDisabled, nil, "alias/payments")
+	if _, err := h.runner.Handle(context.Background(), fixtures.Get("key-deletion/disable-key").Raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.kms.Writes()) != 0 || len(h.alerts.Msgs) != 1 || !strings.Contains(h.alerts.Msgs[0].Text(), "later change") {
+		t.Errorf("writes %v\n%v", h.kms.Writes(), h.alerts.Msgs)
 	}
 }

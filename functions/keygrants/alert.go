@@ -13,40 +13,68 @@ import (
 // A is what the key-grants alert is written from.
 type A = guardrail.Alert[State]
 
-// outside lists the outside accounts the grants name.
-func (s State) outside() []string {
-	var out []string
+// outside lists the outside accounts of the grants: those that may use
+// the key (grantees) and those that may only retire a grant. revoked
+// keeps only the grants kmsguard revoked.
+func (s State) outside(revoked bool) (users, retirers []string) {
 	for _, g := range s.Grants {
+		if revoked && !slices.Contains(s.Revoked, g.ID) {
+			continue
+		}
 		for _, f := range Analyze(g, s.Model, s.Unsure).Findings {
-			if f.Account != "" && !slices.Contains(out, f.Account) {
-				out = append(out, f.Account)
+			switch {
+			case f.Account == "":
+			case f.Code == CodeExternalRetiree && !slices.Contains(retirers, f.Account):
+				retirers = append(retirers, f.Account)
+			case f.Code != CodeExternalRetiree && !slices.Contains(users, f.Account):
+				users = append(users, f.Account)
 			}
 		}
 	}
-	return out
+	return users, retirers
+}
+
+func accounts(a []string) string {
+	if len(a) == 1 {
+		return "account " + a[0]
+	}
+	return "accounts " + strings.Join(a, ", ")
+}
+
+func grantsWord(n int) string {
+	if n == 1 {
+		return "a grant"
+	}
+	return fmt.Sprintf("%d grants", n)
 }
 
 func (l *logic) Headline(a *A) string {
 	name, s := a.Outcome.Resource, a.State
-	who := "a principal kmsguard cannot attribute"
-	if accts := s.outside(); len(accts) > 0 {
-		who = "account " + strings.Join(accts, ", ")
+	if a.Acted && !a.Failed() {
+		users, _ := s.outside(true)
+		who := "a principal outside"
+		if len(users) > 0 {
+			who = accounts(users)
+		}
+		return fmt.Sprintf("kmsguard revoked %s on KMS key %s that let %s use the key.", grantsWord(len(s.Revoked)), name, who)
 	}
-	grants := "a grant"
-	if len(s.Grants) > 1 {
-		grants = fmt.Sprintf("%d grants", len(s.Grants))
+	users, retirers := s.outside(false)
+	what := "lets a principal kmsguard cannot attribute use the key"
+	switch {
+	case len(users) > 0:
+		what = "lets " + accounts(users) + " use the key"
+	case len(retirers) > 0:
+		what = "can be retired by " + accounts(retirers)
 	}
 	switch {
-	case a.Acted && a.Failed():
-		return fmt.Sprintf("kmsguard tried to revoke %s on KMS key %s that let %s use the key, and FAILED.", grants, name, who)
 	case a.Acted:
-		return fmt.Sprintf("kmsguard revoked %s on KMS key %s that let %s use the key.", grants, name, who)
+		return fmt.Sprintf("kmsguard tried to revoke %s on KMS key %s that %s, and FAILED.", grantsWord(len(s.Grants)), name, what)
 	case a.Failed():
 		return fmt.Sprintf("kmsguard could not check the grants of KMS key %s after %s.", name, a.Outcome.EventName)
 	case s.Gone:
-		return fmt.Sprintf("Someone gave %s the use of KMS key %s with a grant, which is gone again.", who, name)
+		return fmt.Sprintf("Someone made a grant on KMS key %s that %s; it is gone again.", name, what)
 	}
-	return fmt.Sprintf("KMS key %s has %s that lets %s use the key: %s.", name, grants, who, a.Decision.Verdict)
+	return fmt.Sprintf("KMS key %s has %s that %s: %s.", name, grantsWord(len(s.Grants)), what, a.Decision.Verdict)
 }
 
 func (l *logic) Happened(b *alert.Body, a *A) {

@@ -118,10 +118,12 @@ func servicePrincipal(p string) bool {
 // unsure (accounts it could not learn about).
 func Analyze(g Grant, m trust.Model, unsure Unsure) Verdict {
 	var v Verdict
-	if g.ViaService != "" {
-		v.Service = g.ViaService
-		return v
-	}
+	// A grant an AWS service made on a principal's behalf is recognised by
+	// whom it is for: a service principal or an AWS-reserved principal
+	// that only the service can use (the EBS shape). The record's
+	// invokedBy alone proves nothing about the grantee (a service calling
+	// on a user's behalf is not kms:GrantIsForAWSResource), so a grant to
+	// an outside role made through a service is checked like any other.
 	if servicePrincipal(g.Grantee) && (g.Retiring == "" || servicePrincipal(g.Retiring) || inside(g.Retiring, m)) {
 		v.Service = g.Grantee
 		return v
@@ -142,10 +144,13 @@ func Analyze(g Grant, m trust.Model, unsure Unsure) Verdict {
 				Message: fmt.Sprintf("the %s %s is in account %s, which is not this account or a trusted account, and kmsguard could not learn whether it is in the organization (so it does not revoke the grant)", role, p, acct)}, true
 		}
 		where := "outside this account, the organization and the trusted accounts"
-		if m.NoOrganization {
+		switch {
+		case m.NoOrganization:
 			where = "outside this account and the trusted accounts"
+		case !m.MembersAsked:
+			where = "outside this account and the trusted accounts (kmsguard cannot read the organization's accounts from this hub, so it does not know whether it is in the organization)"
 		}
-		return Finding{Principal: p, Account: acct, Removable: true,
+		return Finding{Principal: p, Account: acct, Removable: g.ID != "",
 			Message: fmt.Sprintf("the %s %s is in account %s, %s", role, p, acct, where)}, true
 	}
 	if f, ok := check(g.Grantee, "grantee"); ok {
@@ -164,6 +169,9 @@ func Analyze(g Grant, m trust.Model, unsure Unsure) Verdict {
 			f.Message += fmt.Sprintf("; it may call %s where %s", strings.Join(ops, ", "), g.Constraints)
 		default:
 			f.Message += fmt.Sprintf("; it may call %s", g.opsText())
+		}
+		if g.ViaService != "" {
+			f.Message += fmt.Sprintf(" (the grant was made through %s)", g.ViaService)
 		}
 		v.Findings = append(v.Findings, f)
 	}

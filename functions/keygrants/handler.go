@@ -63,6 +63,7 @@ func learn(ctx context.Context, c *guardrail.Call[kmsAPI], st *State, g Grant) {
 	if c.Org == nil {
 		return
 	}
+	st.Model.MembersAsked = true
 	for _, acct := range g.Accounts(st.Model) {
 		if slices.Contains(st.Unsure, acct) {
 			continue

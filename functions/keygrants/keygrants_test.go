@@ -29,7 +29,7 @@ const (
 	partner  = "777788889999"
 )
 
-var model = trust.Model{Account: own, OrganizationID: "o-a1b2c3d4e5", TrustedAccounts: []string{partner}, Members: []string{sibling}}
+var model = trust.Model{Account: own, OrganizationID: "o-a1b2c3d4e5", TrustedAccounts: []string{partner}, Members: []string{sibling}, MembersAsked: true}
 
 func TestAnalyze(t *testing.T) {
 	role := func(acct string) string { return "arn:aws:iam::" + acct + ":role/App" }
@@ -57,7 +57,10 @@ func TestAnalyze(t *testing.T) {
 		{"outside grantee and retiree", Grant{Grantee: role(outsider), Retiring: role(outsider), Operations: []string{"Encrypt"}}, nil, []string{CodeExternalGrantee, CodeExternalRetiree}, false, true, false},
 		{"unique id: cannot attribute", Grant{Grantee: "AROAEXAMPLEROLEID1234", Operations: []string{"Decrypt"}}, nil, []string{CodeUnattributed}, true, false, false},
 		{"wildcard account", Grant{Grantee: "arn:aws:iam::*:role/App", Operations: []string{"Decrypt"}}, nil, []string{CodeUnattributed}, true, false, false},
-		{"made by an AWS service", Grant{Grantee: role(outsider), Operations: []string{"Decrypt"}, ViaService: "AWS Internal"}, nil, nil, false, false, true},
+		// invokedBy alone is no proof: a grant to an outside role made
+		// through a service is checked like any other.
+		{"outside role, made through a service", Grant{Grantee: role(outsider), Operations: []string{"Decrypt"}, ViaService: "AWS Internal"}, nil, []string{CodeExternalGrantee}, true, true, false},
+		{"EBS grantee made by EBS", Grant{Grantee: own + ":aws:ec2-infrastructure:i-0a1b", ViaService: "AWS Internal"}, nil, nil, false, false, true},
 		{"EBS infrastructure grantee", Grant{Grantee: own + ":aws:ec2-infrastructure:i-0a1b2c3d4e5f67890"}, nil, nil, false, false, true},
 		{"service principal grantee", Grant{Grantee: "rds.eu-west-1.amazonaws.com", Operations: []string{"Decrypt"}}, nil, nil, false, false, true},
 		{"service grantee, outside retiree", Grant{Grantee: "rds.eu-west-1.amazonaws.com", Retiring: role(outsider)}, nil, []string{CodeExternalRetiree}, false, false, false},
@@ -65,7 +68,9 @@ func TestAnalyze(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := Analyze(tt.g, model, tt.unsure)
+			g := tt.g
+			g.ID = "g-1"
+			v := Analyze(g, model, tt.unsure)
 			if !slices.Equal(v.Codes(), tt.codes) || v.Critical != tt.critical || v.Removable() != tt.removable || (v.Service != "") != tt.service {
 				t.Errorf("codes %v critical %v removable %v service %q; want %v %v %v %v\n%+v", v.Codes(), v.Critical, v.Removable(), v.Service, tt.codes, tt.critical, tt.removable, tt.service, v.Findings)
 			}
@@ -77,9 +82,14 @@ func TestAnalyze(t *testing.T) {
 		})
 	}
 	// Without an organization, an account outside is outside "this account
-	// and the trusted accounts".
-	v := Analyze(Grant{Grantee: "arn:aws:iam::" + outsider + ":root", Operations: []string{"Decrypt"}}, trust.Model{Account: own, NoOrganization: true}, nil)
+	// and the trusted accounts"; when the hub cannot read the organization,
+	// the alert says it does not know.
+	v := Analyze(Grant{ID: "g", Grantee: "arn:aws:iam::" + outsider + ":root", Operations: []string{"Decrypt"}}, trust.Model{Account: own, NoOrganization: true}, nil)
 	if len(v.Findings) != 1 || strings.Contains(v.Findings[0].Message, "organization") {
+		t.Errorf("%+v", v.Findings)
+	}
+	v = Analyze(Grant{ID: "g", Grantee: "arn:aws:iam::" + outsider + ":root", Operations: []string{"Decrypt"}}, trust.Model{Account: own}, nil)
+	if len(v.Findings) != 1 || !strings.Contains(v.Findings[0].Message, "does not know whether it is in the organization") {
 		t.Errorf("%+v", v.Findings)
 	}
 }
@@ -107,7 +117,8 @@ func TestDecide(t *testing.T) {
 		{"no key", State{Grants: []Grant{ext}}, guardrail.ModeRemediate, guardrail.Ignore, "", "", "does not exist"},
 		{"AWS managed key", State{Key: managed, Grants: []Grant{ext}}, guardrail.ModeRemediate, guardrail.Ignore, "", "", "AWS managed"},
 		{"inside", State{Key: key(), Model: model, Grants: []Grant{in}}, guardrail.ModeRemediate, guardrail.Ignore, "", "", "inside"},
-		{"AWS service", State{Key: key(), Model: model, Grants: []Grant{{Grantee: "x", ViaService: "AWS Internal"}}}, guardrail.ModeRemediate, guardrail.Ignore, "", "", "AWS service AWS Internal"},
+		{"AWS service", State{Key: key(), Model: model, Grants: []Grant{{Grantee: "rds.eu-west-1.amazonaws.com", ViaService: "rds.amazonaws.com"}}}, guardrail.ModeRemediate, guardrail.Ignore, "", "", "AWS service rds.eu-west-1.amazonaws.com"},
+		{"no grant id in the record: reported", State{Key: key(), Model: model, Grants: []Grant{{Grantee: ext.Grantee, Operations: []string{"Decrypt"}}}}, guardrail.ModeRemediate, guardrail.Notify, guardrail.SeverityCritical, "NOT revoked", "never revoked"},
 		{"outsider, remediate", State{Key: key(), Model: model, Grants: []Grant{ext}}, guardrail.ModeRemediate, guardrail.Remediate, guardrail.SeverityCritical, "grant revoked", "no encryption context constraint"},
 		{"outsider, alert mode", State{Key: key(), Model: model, Grants: []Grant{ext}}, guardrail.ModeAlert, guardrail.Notify, guardrail.SeverityCritical, "NOT revoked", "alert mode"},
 		{"outsider within a context", State{Key: key(), Model: model, Grants: []Grant{ctxd}}, guardrail.ModeRemediate, guardrail.Remediate, guardrail.SeverityHigh, "grant revoked", "a=b"},

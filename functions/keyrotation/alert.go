@@ -48,10 +48,15 @@ func (l *logic) Did(b *alert.Body, a *A) {
 
 func (l *logic) Details(b *alert.Body, a *A) {
 	s, region := a.State, a.Outcome.Region
-	if s.Key.Found {
+	shown := s.Key
+	if s.Moved != nil && s.Target.Found {
+		// The new primary, in its Region: where rotation is set.
+		shown, region = s.Target, s.Region
+	}
+	if shown.Found {
 		b.Section("Key")
-		s.Key.Describe(b, "State")
-		b.Field("Console", kmskey.ConsoleURL(region, s.Key.ID()))
+		shown.Describe(b, "State")
+		b.Field("Console", kmskey.ConsoleURL(region, shown.ID()))
 	}
 	t := s.Target
 	if !t.Found || !alert.ShellSafe(t.ARN()) || !alert.ShellSafe(s.Region) {

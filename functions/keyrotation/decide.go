@@ -58,15 +58,29 @@ func decideMove(st State, mode guardrail.Mode, s Settings) guardrail.Decision {
 	if mv.From == "" {
 		return guardrail.Decision{Kind: guardrail.Ignore, Reason: "the record in the new primary's Region (" + mv.To + "); the former primary's record names both Regions and is the one reported"}
 	}
+	moved := fmt.Sprintf("the primary of this multi-Region key moved from %s to %s (rotation is the primary's, shared by every copy)", mv.From, mv.To)
+	info := func(why string) guardrail.Decision {
+		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityInfo, Verdict: "primary now in " + mv.To, Reason: moved + "; " + why, NoExemption: true}
+	}
+	if t := st.Target; t.Found && t.Meta.KeyState == kmstypes.KeyStateUpdating {
+		// Still moving: nothing is changed while KMS updates the copies.
+		switch p := problem(st.Rotation, s); {
+		case !st.RotationRead:
+			return info("KMS is still updating the copies, so the rotation could not be read yet; the next sweep checks it")
+		case p == "":
+			return info(fmt.Sprintf("rotation is on (every %s)", periodText(st.Rotation.PeriodDays)))
+		default:
+			return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityHigh, Verdict: "NOT fixed yet",
+				Reason: moved + "; " + p + ", and KMS is still updating the copies, so kmsguard changed nothing now; the next sweep turns it on"}
+		}
+	}
 	d := decideRotation(st, mode, s)
-	moved := fmt.Sprintf("the primary of this multi-Region key moved from %s to %s, so its rotation is now set there", mv.From, mv.To)
 	switch d.Kind {
 	case guardrail.Ignore:
 		if !st.Target.Found || st.Target.AWSManaged() {
 			return d
 		}
-		return guardrail.Decision{Kind: guardrail.Notify, Severity: guardrail.SeverityInfo, Verdict: "primary now in " + mv.To,
-			Reason: moved + "; " + d.Reason, NoExemption: true}
+		return info(d.Reason)
 	default:
 		d.Reason = moved + "; " + d.Reason
 		return d

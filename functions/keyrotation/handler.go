@@ -24,8 +24,9 @@ type State struct {
 	// After is the rotation kmsguard set.
 	After *Rotation
 	// Moved is set for UpdatePrimaryRegion: the primary's Region before
-	// (the record's) and after.
-	Moved *Move
+	// (the record's) and after; RotationRead says Rotation was read.
+	Moved        *Move
+	RotationRead bool
 }
 
 // Move is a multi-Region key's primary moving between Regions.
@@ -73,11 +74,11 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 		// A lazy listing (SweepSpec.Lazy): the rotation status alone
 		// settles the common case; only a key whose rotation needs fixing,
 		// or that KMS refuses the status for, is described.
-		r, err := rotationStatus(ctx, c.API, k.ID())
+		r, serr := rotationStatus(ctx, c.API, k.ID())
 		switch {
-		case err != nil && !refused(err):
-			return st, true, err
-		case err == nil && problem(r, l.settings) == "":
+		case serr != nil && !refused(serr):
+			return st, true, serr
+		case serr == nil && problem(r, l.settings) == "":
 			return st, false, nil
 		}
 		full, err := kmskey.Lookup(ctx, c.API, k.ID())
@@ -90,7 +91,16 @@ func (l *logic) FromListing(ctx context.Context, c *guardrail.Call[kmsAPI], reso
 		if cfg := k.Meta.MultiRegionConfiguration; !k.Found || k.AWSManaged() || (cfg != nil && cfg.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica) {
 			return st, false, nil
 		}
-		return st, unsupported(k.Meta) == "" && k.Meta.KeyState == kmstypes.KeyStateEnabled && err == nil, nil
+		if unsupported(k.Meta) != "" || k.Meta.KeyState != kmstypes.KeyStateEnabled {
+			return st, false, nil
+		}
+		if serr != nil {
+			// KMS refused the status of a key that can rotate (it changed
+			// state meanwhile): ask again rather than take "off" for it.
+			st.Rotation, err = rotationStatus(ctx, c.API, k.ID())
+			return st, true, err
+		}
+		return st, true, nil
 	}
 	if cfg := k.Meta.MultiRegionConfiguration; !k.Found || k.AWSManaged() || (cfg != nil && cfg.MultiRegionKeyType == kmstypes.MultiRegionKeyTypeReplica) {
 		return st, false, nil
@@ -266,8 +276,19 @@ func (l *logic) observeMove(ctx context.Context, c *guardrail.Call[kmsAPI]) (Sta
 		return st, err
 	}
 	t := st.Target
-	if t.Found && !t.AWSManaged() && unsupported(t.Meta) == "" && t.Meta.KeyState == kmstypes.KeyStateEnabled {
-		st.Rotation, err = rotationStatus(ctx, api, t.ID())
+	if !t.Found || t.AWSManaged() || unsupported(t.Meta) != "" {
+		return st, nil
 	}
-	return st, err
+	// Right after the call both copies may still be Updating (KMS
+	// developer guide, "Updating the primary Region"); the rotation status
+	// is the primary's and a move does not change it, so it is read
+	// whatever the state, and a refusal is not a failure.
+	r, err := rotationStatus(ctx, api, t.ID())
+	switch {
+	case err == nil:
+		st.Rotation, st.RotationRead = r, true
+	case !refused(err):
+		return st, err
+	}
+	return st, nil
 }

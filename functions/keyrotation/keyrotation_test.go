@@ -308,9 +308,13 @@ func TestHandle_UpdatePrimaryRegion(t *testing.T) {
 		on              bool
 		action, verdict string
 		severity        string
+		state           kmstypes.KeyState
 	}{
-		"rotation on: reported":     {true, "none", "primary now in us-east-1", "INFO"},
-		"rotation off: fixed there": {false, "enable-rotation", "rotation on, 365 days", "HIGH"},
+		"rotation on: reported":     {true, "none", "primary now in us-east-1", "INFO", kmstypes.KeyStateEnabled},
+		"rotation off: fixed there": {false, "enable-rotation", "rotation on, 365 days", "HIGH", kmstypes.KeyStateEnabled},
+		// Right after the call KMS may still be updating the copies.
+		"still Updating, rotation on":  {true, "none", "primary now in us-east-1", "INFO", kmstypes.KeyStateUpdating},
+		"still Updating, rotation off": {false, "none", "NOT fixed yet", "HIGH", kmstypes.KeyStateUpdating},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(runconfig.ModeConfig{}, Settings{})
@@ -318,7 +322,7 @@ func TestHandle_UpdatePrimaryRegion(t *testing.T) {
 			h.clients.ByRegion = map[string]kmsAPI{"us-east-1": primary}
 			old := h.kms.AddKey(fixtures.FakeMRKID, kmstypes.KeyStateEnabled, nil, "alias/global-ledger")
 			old.Meta.Arn = aws.String("arn:aws:kms:eu-west-1:111122223333:key/" + fixtures.FakeMRKID)
-			p := primary.AddKey(fixtures.FakeMRKID, kmstypes.KeyStateEnabled, nil)
+			p := primary.AddKey(fixtures.FakeMRKID, tt.state, nil)
 			p.Meta.Arn = aws.String("arn:aws:kms:us-east-1:111122223333:key/" + fixtures.FakeMRKID)
 			p.Rotation.Enabled, p.Rotation.Period = tt.on, 365
 			out, err := h.runner.Handle(context.Background(), raw)
@@ -330,7 +334,7 @@ func TestHandle_UpdatePrimaryRegion(t *testing.T) {
 			if m.Verdict != tt.verdict || m.Severity != tt.severity || !strings.Contains(m.Text(), "Primary now:  us-east-1") || !strings.Contains(m.Text(), "Primary was:  eu-west-1") {
 				t.Errorf("%s/%s\n%s", m.Severity, m.Verdict, m.Text())
 			}
-			if !p.Rotation.Enabled || old.Rotation.Enabled || slices.Contains(h.kms.Writes(), "EnableKeyRotation") {
+			if p.Rotation.Enabled != (tt.on || tt.action != "none") || old.Rotation.Enabled || slices.Contains(h.kms.Writes(), "EnableKeyRotation") {
 				t.Errorf("rotation: new primary %+v, former %+v", p.Rotation, old.Rotation)
 			}
 		})

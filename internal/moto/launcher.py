@@ -63,7 +63,9 @@ Added:
         from a member account AccessDeniedException unless it is a
         delegated administrator, which gets the organization's accounts
         (moto returned none); at most 20 accounts a page, the API's
-        maximum (moto gave 100), so callers must paginate
+        maximum (moto gave 100), so callers must paginate; DescribeAccount
+        follows the same rule (moto answered a member's call with
+        AccountNotFoundException, which reads as "outside")
 """
 import copy
 import json
@@ -520,6 +522,25 @@ def list_accounts(self):
 
 
 OrganizationsResponse.list_accounts = list_accounts
+
+
+# AWS Organizations API reference, DescribeAccount: the same rule (the
+# management account or a delegated administrator); moto answered every
+# caller, a member with AccountNotFoundException, which reads as "that
+# account is outside" where AWS says the caller may not ask.
+def describe_account(self):
+    backend = self.organizations_backend
+    if backend.org is None:
+        owner = organizations_backends.master_accounts.get(self.current_account)
+        if owner is None:
+            raise AWSOrganizationsNotInUseException
+        backend = organizations_backends[owner[0]][owner[1]]
+        if not any(a.account.id == self.current_account for a in backend.admins):
+            raise _OrgAccessDenied()
+    return json.dumps(backend.describe_account(**self.request_params))
+
+
+OrganizationsResponse.describe_account = describe_account
 
 if __name__ == "__main__":
     main(sys.argv[1:])

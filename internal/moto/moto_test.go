@@ -168,6 +168,14 @@ func TestLauncher_OrganizationsListAccounts(t *testing.T) {
 	if _, err := morg.ListAccounts(ctx, &organizations.ListAccountsInput{}); code(err) != "AccessDeniedException" {
 		t.Fatalf("a member: %v", err)
 	}
+	// DescribeAccount follows the same rule; the management account is
+	// told an unknown account is not found.
+	if _, err := morg.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(member)}); code(err) != "AccessDeniedException" {
+		t.Fatalf("DescribeAccount by a member: %v", err)
+	}
+	if _, err := org.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String("999988887777")}); code(err) != "AccountNotFoundException" {
+		t.Fatalf("DescribeAccount of an outsider: %v", err)
+	}
 	if _, err := org.RegisterDelegatedAdministrator(ctx, &organizations.RegisterDelegatedAdministratorInput{AccountId: aws.String(member), ServicePrincipal: aws.String("access-analyzer.amazonaws.com")}); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,10 @@ type Model struct {
 	// Members are other accounts known to be in the organization (read
 	// from AWS Organizations by the hub; empty when it cannot tell).
 	Members []string
+	// MembersAsked says the organization's membership was read for the
+	// accounts involved; without it an account outside the owner and the
+	// trusted accounts may still be in the organization.
+	MembersAsked bool
 }
 
 // Trusted reports whether an account is inside: the owner, a trusted
