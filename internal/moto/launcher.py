@@ -507,15 +507,22 @@ class _OrgAccessDenied(JsonRESTError):
 # AWS Organizations API reference, ListAccounts: "This operation can be
 # called only from the organization's management account or by a member
 # account that is a delegated administrator"; MaxResults 1-20.
-def list_accounts(self):
-    backend = self.organizations_backend
+def _org_backend(resp):
+    """The organization's backend for a caller that may read it: the
+    management account, or a member that is a delegated administrator."""
+    backend = resp.organizations_backend
     if backend.org is None:
-        owner = organizations_backends.master_accounts.get(self.current_account)
+        owner = organizations_backends.master_accounts.get(resp.current_account)
         if owner is None:
             raise AWSOrganizationsNotInUseException
         backend = organizations_backends[owner[0]][owner[1]]
-        if not any(a.account.id == self.current_account for a in backend.admins):
+        if not any(a.account.id == resp.current_account for a in backend.admins):
             raise _OrgAccessDenied()
+    return backend
+
+
+def list_accounts(self):
+    backend = _org_backend(self)
     max_results = min(self._get_int_param("MaxResults") or 20, 20)
     accounts, next_token = backend.list_accounts(max_results=max_results, next_token=self._get_param("NextToken"))
     return json.dumps({"Accounts": accounts, "NextToken": next_token})
@@ -529,15 +536,7 @@ OrganizationsResponse.list_accounts = list_accounts
 # caller, a member with AccountNotFoundException, which reads as "that
 # account is outside" where AWS says the caller may not ask.
 def describe_account(self):
-    backend = self.organizations_backend
-    if backend.org is None:
-        owner = organizations_backends.master_accounts.get(self.current_account)
-        if owner is None:
-            raise AWSOrganizationsNotInUseException
-        backend = organizations_backends[owner[0]][owner[1]]
-        if not any(a.account.id == self.current_account for a in backend.admins):
-            raise _OrgAccessDenied()
-    return json.dumps(backend.describe_account(**self.request_params))
+    return json.dumps(_org_backend(self).describe_account(**self.request_params))
 
 
 OrganizationsResponse.describe_account = describe_account
