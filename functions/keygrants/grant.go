@@ -22,11 +22,15 @@ const (
 	CodeUnattributed = "UNATTRIBUTED"
 )
 
-// sensitive are the grant operations that hand out the key's secrets or
-// its delegation: with them and no encryption context constraint an
-// outside principal can decrypt anything the key protects, re-encrypt it
-// away, or grant itself more.
-var sensitive = []string{"Decrypt", "ReEncryptFrom", "ReEncryptTo", "CreateGrant"}
+// sensitive are the grant operations that hand out the key's secrets, its
+// identity or its delegation: with them and no encryption context
+// constraint an outside principal can decrypt anything the key protects,
+// re-encrypt it away, grant itself more, or sign, MAC and agree keys as
+// the key's owner (asymmetric and HMAC keys).
+var (
+	sensitive = []string{"Decrypt", "ReEncryptFrom", "ReEncryptTo", "CreateGrant"}
+	ownerOnly = []string{"Sign", "GenerateMac", "DeriveSharedSecret"}
+)
 
 // Grant is one KMS grant, from a CreateGrant event or ListGrants.
 type Grant struct {
@@ -160,8 +164,14 @@ func Analyze(g Grant, m trust.Model, unsure Unsure) Verdict {
 		if f.Code == CodeUnattributed {
 			f.Removable = false
 		}
-		ops := g.sensitiveOps()
+		ops, owner := g.sensitiveOps(), g.ownerOps()
 		switch {
+		case len(owner) > 0:
+			// Encryption context constraints do not apply to these
+			// operations (they take no encryption context), so nothing
+			// narrows them.
+			v.Critical = true
+			f.Message += fmt.Sprintf("; it may call %s, acting as this account with the key (signatures, MACs, shared secrets)", strings.Join(owner, ", "))
 		case len(ops) > 0 && g.Constraints == "":
 			v.Critical = true
 			f.Message += fmt.Sprintf("; it may call %s with no encryption context constraint, so it can use the key on anything the key protects", strings.Join(ops, ", "))
@@ -197,6 +207,16 @@ func (g Grant) sensitiveOps() []string {
 	var out []string
 	for _, op := range g.Operations {
 		if slices.Contains(sensitive, op) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func (g Grant) ownerOps() []string {
+	var out []string
+	for _, op := range g.Operations {
+		if slices.Contains(ownerOnly, op) {
 			out = append(out, op)
 		}
 	}

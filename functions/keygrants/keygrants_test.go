@@ -49,6 +49,7 @@ func TestAnalyze(t *testing.T) {
 		{"outsider decrypts, no constraint", Grant{Grantee: role(outsider), Operations: []string{"Decrypt", "GenerateDataKey"}}, nil, []string{CodeExternalGrantee}, true, true, false},
 		{"outsider re-encrypts", Grant{Grantee: role(outsider), Operations: []string{"ReEncryptFrom"}}, nil, []string{CodeExternalGrantee}, true, true, false},
 		{"outsider may grant", Grant{Grantee: role(outsider), Operations: []string{"CreateGrant"}}, nil, []string{CodeExternalGrantee}, true, true, false},
+		{"outsider signs as the key's owner", Grant{Grantee: role(outsider), Operations: []string{"Sign", "Verify"}}, nil, []string{CodeExternalGrantee}, true, true, false},
 		{"outsider decrypts within a context", Grant{Grantee: role(outsider), Operations: []string{"Decrypt"}, Constraints: "the encryption context includes tenant=acme"}, nil, []string{CodeExternalGrantee}, false, true, false},
 		{"outsider encrypts only", Grant{Grantee: role(outsider), Operations: []string{"Encrypt", "DescribeKey"}}, nil, []string{CodeExternalGrantee}, false, true, false},
 		{"outsider's session", Grant{Grantee: "arn:aws:sts::" + outsider + ":assumed-role/App/x", Operations: []string{"Decrypt"}}, nil, []string{CodeExternalGrantee}, true, true, false},

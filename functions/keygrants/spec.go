@@ -29,7 +29,7 @@ func Spec() guardrail.Spec {
 	return guardrail.Spec{
 		ID:       "key-grants",
 		Summary:  "Reports KMS grants to principals outside the account, the organization and the trusted accounts; revokes them in remediate mode.",
-		Details:  "CRITICAL when an outside grantee may Decrypt, ReEncrypt or CreateGrant without an encryption context constraint. Grants AWS services make on a principal's behalf (EBS, RDS) are left alone, and a grant whose only outside principal is its retiring principal is reported, never revoked. The sweep lists every key's grants.",
+		Details:  "CRITICAL when an outside grantee may Decrypt, ReEncrypt, CreateGrant, Sign, GenerateMac or DeriveSharedSecret without an encryption context constraint. Grants AWS services make on a principal's behalf (EBS, RDS) are left alone, and a grant whose only outside principal is its retiring principal is reported, never revoked. The sweep lists every key's grants.",
 		Concern:  "grants",
 		Resource: "KMS key",
 		Triggers: []patterns.Trigger{{
