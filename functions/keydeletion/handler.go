@@ -2,13 +2,11 @@ package keydeletion
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
@@ -23,20 +21,6 @@ type logic struct {
 
 func newLogic(s Settings) guardrail.Logic[kmsAPI, State] {
 	return &logic{Common: kmskey.Common[kmsAPI, State]{Key: func(s *State) *kmskey.Key { return &s.Key }}, settings: s, sleep: guardrail.Sleep}
-}
-
-// Target is the key the record names, or the native event's key.
-func (l *logic) Target(ev *cloudtrail.Event) (string, error) {
-	if ev.Record != nil {
-		return kmskey.FromEvent(ev)
-	}
-	if ev.NativeKeyID != "" {
-		return ev.NativeKeyID, nil
-	}
-	if len(ev.Resources) > 0 {
-		return ev.Resources[0], nil
-	}
-	return "", guardrail.Terminal(fmt.Errorf("%s event names no key", ev.DetailType))
 }
 
 // Observe reads the key with one DescribeKey; a deleted key (the native

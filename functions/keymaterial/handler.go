@@ -6,7 +6,6 @@ import (
 
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/kmsguard/kmsguard/events/cloudtrail"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/kmskey"
 )
@@ -19,25 +18,6 @@ type logic struct {
 
 func newLogic(s Settings) guardrail.Logic[kmsAPI, State] {
 	return &logic{Common: kmskey.Common[kmsAPI, State]{Key: func(s *State) *kmskey.Key { return &s.Key }}, settings: s}
-}
-
-// Target is the key the record names, or the native event's key.
-func (l *logic) Target(ev *cloudtrail.Event) (string, error) {
-	if ev.Record != nil {
-		return kmskey.FromEvent(ev)
-	}
-	if ev.NativeKeyID != "" {
-		return ev.NativeKeyID, nil
-	}
-	for _, r := range ev.Resources {
-		if ref := cloudtrail.ParseKeyRef(r); ref.ID != "" {
-			if ref.Account != "" && ref.Account != ev.AccountID() {
-				return "", guardrail.Terminal(fmt.Errorf("key %s is in account %s, not in the event's account %s", r, ref.Account, ev.AccountID()))
-			}
-			return ref.ID, nil
-		}
-	}
-	return "", guardrail.Terminal(fmt.Errorf("%s event names no key", ev.DetailType))
 }
 
 // Observe reads the key with one DescribeKey: its origin, state, expiration

@@ -275,9 +275,13 @@ func ConsoleURL(region, keyID string) string {
 	return fmt.Sprintf("https://%s.console.aws.amazon.com/kms/home?region=%s#/kms/keys/%s", region, region, keyID)
 }
 
-// FromEvent returns the key id (or alias) a CloudTrail record is about,
-// refusing a key ARN in another account than the event's: a terminal error.
+// FromEvent returns the key id (or alias) an event is about, a CloudTrail
+// record or a native KMS event, refusing a key ARN in another account than
+// the event's: a terminal error.
 func FromEvent(ev *cloudtrail.Event) (string, error) {
+	if ev.Record == nil {
+		return fromNative(ev)
+	}
 	ref, err := ev.Record.KeyRef()
 	if err != nil {
 		return "", guardrail.Terminal(err)
@@ -289,6 +293,24 @@ func FromEvent(ev *cloudtrail.Event) (string, error) {
 		return ref.ID, nil
 	}
 	return ref.Raw, nil // an alias: DescribeKey resolves it
+}
+
+// fromNative is the key a native KMS event ("KMS CMK Deletion", "KMS
+// Imported Key Material Expiration") is about: detail.key-id, else the key
+// ARN in resources, which must be in the event's account.
+func fromNative(ev *cloudtrail.Event) (string, error) {
+	if ev.NativeKeyID != "" {
+		return ev.NativeKeyID, nil
+	}
+	for _, r := range ev.Resources {
+		if ref := cloudtrail.ParseKeyRef(r); ref.ID != "" {
+			if ref.Account != "" && ref.Account != ev.AccountID() {
+				return "", guardrail.Terminal(fmt.Errorf("key %s is in account %s, not in the event's account %s", r, ref.Account, ev.AccountID()))
+			}
+			return ref.ID, nil
+		}
+	}
+	return "", guardrail.Terminal(fmt.Errorf("%s event names no key", ev.DetailType))
 }
 
 // Common is the part of guardrail.Logic every KMS key guardrail shares, for
