@@ -17,6 +17,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/internal/awsenv"
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
 	"github.com/kmsguard/kmsguard/functions/internal/loggroup"
+	"github.com/kmsguard/kmsguard/functions/internal/trust"
 )
 
 // logsAPI is every CloudWatch Logs call this guardrail makes.
@@ -270,7 +271,7 @@ func admitsLogs(policy, region, groupARN string) string {
 		}
 		missing := ""
 		for _, a := range logsActions {
-			if !anyMatch(list(st["Action"]), a) {
+			if !anyMatch(trust.Strings(st["Action"]), a) {
 				missing = a
 				break
 			}
@@ -292,7 +293,7 @@ func hasService(p any, service string) bool {
 	}
 	for k, v := range m {
 		if strings.EqualFold(k, "Service") {
-			for _, s := range list(v) {
+			for _, s := range trust.Strings(v) {
 				if s == service {
 					return true
 				}
@@ -300,22 +301,6 @@ func hasService(p any, service string) bool {
 		}
 	}
 	return false
-}
-
-func list(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, x := range t {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 func anyMatch(patterns []string, action string) bool {
@@ -352,7 +337,7 @@ func contextAllows(cond any, groupARN string) bool {
 			default:
 				return false
 			}
-			if !anyGlob(list(v), groupARN) {
+			if !anyGlob(trust.Strings(v), groupARN) {
 				return false
 			}
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/kmsguard/kmsguard/functions/catalog"
 	"github.com/kmsguard/kmsguard/functions/guardrail"
 	"github.com/kmsguard/kmsguard/functions/internal/glob"
+	"github.com/kmsguard/kmsguard/functions/internal/trust"
 	"github.com/kmsguard/kmsguard/functions/logencryption"
 	"github.com/kmsguard/kmsguard/functions/runconfig"
 )
@@ -445,22 +446,20 @@ func Trusts(document, roleARN, hubAccount string) bool {
 		}
 		stmts = []map[string]any{one}
 	}
-	partition, _, _ := strings.Cut(strings.TrimPrefix(roleARN, "arn:"), ":")
-	root := fmt.Sprintf("arn:%s:iam::%s:root", partition, hubAccount)
 	for _, s := range stmts {
-		if s["Effect"] != "Allow" || !slices.ContainsFunc(anyStrings(s["Action"]), func(a string) bool {
+		if s["Effect"] != "Allow" || !slices.ContainsFunc(trust.Strings(s["Action"]), func(a string) bool {
 			return glob.Match(strings.ToLower(a), "sts:assumerole")
 		}) {
 			continue
 		}
 		pr, _ := s["Principal"].(map[string]any)
-		principals := anyStrings(pr["AWS"])
+		principals := trust.Strings(pr["AWS"])
 		switch {
 		case slices.Contains(principals, roleARN):
 			if s["Condition"] == nil {
 				return true
 			}
-		case slices.Contains(principals, root) || slices.Contains(principals, hubAccount):
+		case slices.ContainsFunc(principals, func(p string) bool { return trust.IsAccountRoot(p, hubAccount) }):
 			if principalArnAllows(s["Condition"], roleARN) {
 				return true
 			}
@@ -489,7 +488,7 @@ func principalArnAllows(cond any, roleARN string) bool {
 				return false
 			}
 			match := false
-			for _, p := range anyStrings(v) {
+			for _, p := range trust.Strings(v) {
 				switch strings.ToLower(op) {
 				case "arnequals", "stringequals":
 					match = match || p == roleARN
@@ -505,23 +504,6 @@ func principalArnAllows(cond any, roleARN string) bool {
 		}
 	}
 	return true
-}
-
-// anyStrings reads a policy value that is a string or a list of strings.
-func anyStrings(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, x := range t {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // RolesRegion is the Region in whose target the sweep checks an account's

@@ -81,3 +81,22 @@ func IsAccountRoot(p, account string) bool {
 func ServicePrincipal(p string) bool {
 	return !strings.Contains(p, ":") && (strings.HasSuffix(p, ".amazonaws.com") || strings.HasSuffix(p, ".amazonaws.com.cn"))
 }
+
+// Strings reads a policy element that IAM's grammar lets be a string or a
+// list of strings (Action, Principal's AWS, a condition's values), decoded
+// by encoding/json into any; other values read as none.
+func Strings(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, x := range t {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
