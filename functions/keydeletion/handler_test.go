@@ -463,8 +463,8 @@ func TestHandle_SubjectNamesAliasAccountAndActor(t *testing.T) {
 func TestHandle_ReenableDisabledKeys(t *testing.T) {
 	raw := fixtures.Get("key-deletion/disable-key").Raw
 	for name, tags := range map[string]map[string]string{
-		"re-enabled":                     nil,
-		"exempt from deletion: still re": {ExemptionTag: "true"},
+		"re-enabled": nil,
+		"exempt from deletion: re-enabled all the same": {ExemptionTag: "true"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(runconfig.ModeConfig{}, Settings{ReenableDisabledKeys: true})

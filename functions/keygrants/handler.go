@@ -2,7 +2,6 @@ package keygrants
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -117,11 +116,7 @@ func eventKey(c *guardrail.Call[kmsAPI]) kmskey.Key {
 	if err != nil || ref.ID == "" {
 		return kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(c.Target)}}
 	}
-	arn := ref.ARN
-	if arn == "" {
-		arn = fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", guardrail.Partition(c.Region), c.Region, c.Account, ref.ID)
-	}
-	return kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(ref.ID), Arn: aws.String(arn)}}
+	return kmskey.Unread(ref.ID, ref.ARN, c.Account, c.Region)
 }
 
 // FromListing lists a customer managed key's grants and keeps those with

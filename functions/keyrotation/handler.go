@@ -196,8 +196,6 @@ func quickObserve(ctx context.Context, api kmsAPI, account, region, keyID string
 		return State{}, false, nil
 	case strings.HasPrefix(keyID, "arn:"):
 		arn, id = keyID, keyID[strings.LastIndex(keyID, "/")+1:]
-	default:
-		arn = fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", guardrail.Partition(region), region, account, id)
 	}
 	r, err := rotationStatus(ctx, api, id)
 	if refused(err) {
@@ -206,7 +204,7 @@ func quickObserve(ctx context.Context, api kmsAPI, account, region, keyID string
 	if err != nil {
 		return State{}, true, err
 	}
-	k := kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(id), Arn: aws.String(arn)}}
+	k := kmskey.Unread(id, arn, account, region)
 	return State{Key: k, Target: k, Region: region, Rotation: r}, true, nil
 }
 

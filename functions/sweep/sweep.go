@@ -559,15 +559,12 @@ func (s *sweep) keys(ctx context.Context, t Target, api *kms.Client, tagging res
 			if slices.ContainsFunc(aliases[id], func(a string) bool { return strings.HasPrefix(a, "alias/aws/") }) {
 				return
 			}
-			arn := arns[id]
-			if arn == "" {
-				arn = fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", guardrail.Partition(t.Region), t.Region, t.Account, id)
-			}
-			key = kmskey.Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(id), Arn: aws.String(arn)}, Aliases: aliases[id], AliasesRead: true}
+			key = kmskey.Unread(id, arns[id], t.Account, t.Region)
+			key.Aliases, key.AliasesRead = aliases[id], true
 			// A lazy guardrail describes the key before acting on it, and
 			// acts only on Enabled keys, whose absence from the tagging
 			// API's answer means no tags.
-			key.Tags, key.TagsRead = tags.of(arn, true)
+			key.Tags, key.TagsRead = tags.of(key.ARN(), true)
 		} else {
 			d, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
 			if err != nil || d.KeyMetadata == nil {

@@ -52,6 +52,15 @@ type Key struct {
 	Aliases     []string
 }
 
+// Unread is a key known by its id, not read yet (Described false): its ARN
+// is arn when given, else built from account and region.
+func Unread(id, arn, account, region string) Key {
+	if arn == "" {
+		arn = fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", guardrail.Partition(region), region, account, id)
+	}
+	return Key{Found: true, Meta: kmstypes.KeyMetadata{KeyId: aws.String(id), Arn: aws.String(arn)}}
+}
+
 // Lookup reads the key's metadata with one DescribeKey. A key KMS does not
 // know is not an error: Found is false.
 func Lookup(ctx context.Context, api ReadAPI, keyID string) (Key, error) {
