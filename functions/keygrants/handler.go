@@ -39,7 +39,7 @@ func newLogic(s Settings) guardrail.Logic[kmsAPI, State] {
 }
 
 func (l *logic) model(account string) trust.Model {
-	return trust.Model{Account: account, OrganizationID: l.settings.OrganizationID, TrustedAccounts: l.settings.TrustedAccounts}
+	return trust.Model{Account: account, TrustedAccounts: l.settings.TrustedAccounts}
 }
 
 // grantFromEvent is the grant a CreateGrant record describes.

@@ -29,7 +29,7 @@ const (
 	partner  = "777788889999"
 )
 
-var model = trust.Model{Account: own, OrganizationID: "o-a1b2c3d4e5", TrustedAccounts: []string{partner}, Members: []string{sibling}, MembersAsked: true}
+var model = trust.Model{Account: own, TrustedAccounts: []string{partner}, Members: []string{sibling}, MembersAsked: true}
 
 func TestAnalyze(t *testing.T) {
 	role := func(acct string) string { return "arn:aws:iam::" + acct + ":role/App" }
@@ -138,13 +138,14 @@ func TestDecide(t *testing.T) {
 }
 
 func TestParseSettings(t *testing.T) {
-	if _, err := ParseSettings([]byte(`{"trusted_accounts":["777788889999"],"organization_id":"o-a1b2c3d4e5"}`)); err != nil {
+	if _, err := ParseSettings([]byte(`{"trusted_accounts":["777788889999"]}`)); err != nil {
 		t.Fatal(err)
 	}
 	for bad, field := range map[string]string{
-		`{"trusted_accounts":["12345"]}`:   "guardrails.key-grants.trusted_accounts[0]",
-		`{"organization_id":"a1b2c3d4e5"}`: "guardrails.key-grants.organization_id",
-		`{"trusted":["777788889999"]}`:     "guardrails.key-grants",
+		`{"trusted_accounts":["12345"]}`: "guardrails.key-grants.trusted_accounts[0]",
+		// No organization_id: membership is Organizations' answer.
+		`{"organization_id":"o-a1b2c3d4e5"}`: "guardrails.key-grants",
+		`{"trusted":["777788889999"]}`:       "guardrails.key-grants",
 	} {
 		if _, err := ParseSettings([]byte(bad)); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v", bad, err)

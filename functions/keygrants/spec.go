@@ -11,7 +11,6 @@ package keygrants
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -52,7 +51,6 @@ func Spec() guardrail.Spec {
 // Settings are the guardrail's options from the runtime configuration.
 type Settings struct {
 	guardrail.Common
-	OrganizationID  string   `json:"organization_id,omitempty" doc:"the organization whose accounts are not external" default:"organization.id of kmsguard.yaml" from:"organization.id"`
 	TrustedAccounts []string `json:"trusted_accounts,omitempty" doc:"accounts outside the organization that may hold grants without a finding" default:"guardrails.key-policy.trusted_accounts" from:"guardrails.key-policy.trusted_accounts"`
 }
 
@@ -61,11 +59,9 @@ func ParseSettings(raw []byte) (Settings, error) {
 	return guardrail.DecodeSettings[Settings](raw, Spec().ID)
 }
 
-// Validate checks the organization id and the accounts.
+// Validate checks the accounts. The organization is what AWS
+// Organizations answers through the hub (Call.Org), not a setting.
 func (s Settings) Validate() error {
-	if s.OrganizationID != "" && !strings.HasPrefix(s.OrganizationID, "o-") {
-		return fmt.Errorf("guardrails.key-grants.organization_id: %q must look like o-xxxxxxxxxx", s.OrganizationID)
-	}
 	for i, a := range s.TrustedAccounts {
 		if !guardrail.ValidAccountID(a) {
 			return fmt.Errorf("guardrails.key-grants.trusted_accounts[%d]: %q must be a 12-digit account id (quote it in YAML)", i, a)

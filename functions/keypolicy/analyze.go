@@ -354,7 +354,7 @@ var accountKeys = map[string]string{
 
 // Trust is the analysis's view of kmsguard's one trust model.
 func (c Context) Trust() trust.Model {
-	return trust.Model{Account: c.Account, OrganizationID: c.OrganizationID, NoOrganization: c.NoOrganization,
+	return trust.Model{Account: c.Account, NoOrganization: c.NoOrganization,
 		TrustedAccounts: c.TrustedAccounts, Members: c.Members}
 }
 

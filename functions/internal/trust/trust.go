@@ -14,8 +14,6 @@ import (
 type Model struct {
 	// Account owns the resource.
 	Account string
-	// OrganizationID is the account's organization ("o-..."), if known.
-	OrganizationID string
 	// NoOrganization says the account is known to be in no organization.
 	NoOrganization bool
 	// TrustedAccounts are outside the organization and trusted anyway.
